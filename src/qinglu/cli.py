@@ -1,0 +1,75 @@
+"""`qinglu`: the command line. Each feature folder owns its command group."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, session_for
+from qinglu.registry.cli import app as registry_app
+
+app = typer.Typer(
+    help="青绿 Qinglu — 生态产品交易登记、核算、案件与市场 / ecological product exchange.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="数据库 Database", no_args_is_help=True)
+audit_app = typer.Typer(help="审计 Audit", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+
+
+@db_app.command("upgrade")
+@handle_errors
+def db_upgrade(db: DbOption = None) -> None:
+    """迁移到最新 Run migrations up to the latest revision."""
+    from qinglu.db.engine import make_engine
+    from qinglu.db.migrate import upgrade
+
+    engine = make_engine(db)
+    upgrade(engine)
+    engine.dispose()
+    typer.echo("数据库已是最新 database is up to date")
+
+
+@audit_app.command("verify")
+@handle_errors
+def audit_verify(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """校验账本哈希链 Recompute the ledger's hash chain; non-zero exit names the first bad entry."""
+    from qinglu.registry.ledger import ledger_head, verify_chain
+
+    with session_for(db) as session:
+        finding = verify_chain(session)
+        sequence, digest = ledger_head(session)
+    if finding is not None:
+        if as_json:
+            emit({"valid": False, "sequence": finding.sequence, "reason": finding.reason}, True)
+        raise fail(f"账本记录 #{finding.sequence} 不符 entry #{finding.sequence}: {finding.reason}")
+    emit({"valid": True, "entries": sequence, "head": digest}, as_json, "账本完好 Ledger intact")
+
+
+@app.command("serve")
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="先载入演示数据 / load demo data")] = False,
+) -> None:
+    """启动网站与 API Serve the web UI and the HTTP API."""
+    import uvicorn
+
+    from qinglu.web.app import create_app
+
+    with session_for(db):
+        pass  # migrates a database that is behind
+    if demo:
+        from qinglu.demo import load_demo
+
+        with session_for(db) as session:
+            load_demo(session)
+    uvicorn.run(create_app(db), host=host, port=port)
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,105 @@
+"""Options and output helpers shared by every `qinglu` command group."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from qinglu.db.session import open_database
+from qinglu.registry.errors import QingluError
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="数据库 URL / database URL (default: QINGLU_DATABASE_URL or "
+                 "sqlite:///var/qinglu.db)", envvar="QINGLU_DATABASE_URL"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON / machine-readable output")]
+KeyOption = Annotated[
+    str | None, typer.Option("--idempotency-key", help="幂等键 / a repeat moves nothing")
+]
+
+console = Console()
+err_console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def actor() -> str:
+    return os.environ.get("QINGLU_ACTOR") or f"cli:{getpass.getuser()}"
+
+
+@contextmanager
+def session_for(db: str | None) -> Iterator[Session]:
+    factory = open_database(db)
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.close()
+        bind = factory.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]错误 Error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn domain and database errors into a one-line message and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except QingluError as exc:
+            raise fail(exc.message) from None
+        except (OperationalError, ProgrammingError) as exc:
+            first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise fail(f"数据库错误 database error: {first_line}") from None
+
+    return wrapper
+
+
+def emit(data: Any, as_json: bool, title: str | None = None) -> None:
+    """Print a result as JSON, or as a readable key/value table."""
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    if isinstance(data, dict):
+        table = Table(title=title, show_header=False)
+        table.add_column("field", style="bold")
+        table.add_column("value")
+        for key, value in data.items():
+            shown = "\n".join(map(str, value)) if isinstance(value, list) else str(value)
+            table.add_row(key, shown)
+        console.print(table)
+    elif isinstance(data, list):
+        emit_rows(data, title)
+    else:
+        console.print(str(data))
+
+
+def emit_rows(rows: list[dict[str, Any]], title: str | None = None) -> None:
+    if not rows:
+        console.print("（无 none）")
+        return
+    table = Table(title=title)
+    for column in rows[0]:
+        table.add_column(str(column))
+    for row in rows:
+        table.add_row(*(str(row.get(column, "")) for column in rows[0]))
+    console.print(table)

@@ -1,0 +1,1 @@
+"""The registry: holders, accounts, products, projects, issuances, unit blocks, the ledger."""

@@ -1,0 +1,295 @@
+"""`qinglu registry ...`: the operator's commands over the registry services."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from qinglu.cli_common import (
+    DbOption,
+    JsonOption,
+    KeyOption,
+    actor,
+    emit,
+    emit_rows,
+    handle_errors,
+    session_for,
+)
+from qinglu.registry import service, units
+from qinglu.registry.models import LedgerEntry
+from qinglu.registry.quantities import parse_quantity
+
+app = typer.Typer(help="登记簿 Registry: holders, accounts, projects and units.",
+                  no_args_is_help=True)
+holder_app = typer.Typer(help="持有人 Holders", no_args_is_help=True)
+account_app = typer.Typer(help="账户 Accounts", no_args_is_help=True)
+project_app = typer.Typer(help="项目 Projects", no_args_is_help=True)
+app.add_typer(holder_app, name="holder")
+app.add_typer(account_app, name="account")
+app.add_typer(project_app, name="project")
+
+Product = Annotated[str, typer.Option("--product", help="FCS (tCO2e) | GEC (MWh)")]
+Quantity = Annotated[str, typer.Option("--quantity", help="数量，产品单位的十进制数 / decimal")]
+FromAccount = Annotated[int, typer.Option("--from", help="转出账户 / source account id")]
+
+
+@holder_app.command("add")
+@handle_errors
+def holder_add(
+    kind: Annotated[str, typer.Option("--kind", help="org | person")],
+    name: Annotated[str, typer.Option("--name", help="名称或姓名 / name")],
+    id_number: Annotated[str, typer.Option("--id-number", help="统一社会信用代码或身份证号")],
+    region: Annotated[str, typer.Option("--region", help="GB/T 2260 行政区划代码")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """登记持有人 Register a holder (organisation or person)."""
+    with session_for(db) as session:
+        result = service.add_holder(session, kind=kind, name=name, id_number=id_number,
+                                    region=region, actor=actor(), idempotency_key=key)
+    emit(result, as_json, "持有人 Holder")
+
+
+@holder_app.command("list")
+@handle_errors
+def holder_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """列出持有人 List holders."""
+    from qinglu.registry.models import Holder
+
+    with session_for(db) as session:
+        rows = [service.holder_view(h) for h in session.scalars(select(Holder).order_by(Holder.id))]
+    emit(rows, as_json, "持有人 Holders")
+
+
+@account_app.command("open")
+@handle_errors
+def account_open(
+    holder: Annotated[int, typer.Option("--holder", help="持有人 id / holder id")],
+    kind: Annotated[str, typer.Option("--kind", help="holding | escrow | buffer")] = "holding",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """开立账户 Open an account for a holder."""
+    with session_for(db) as session:
+        result = service.open_account(session, holder_id=holder, kind=kind, actor=actor(),
+                                      idempotency_key=key)
+    emit(result, as_json, "账户 Account")
+
+
+@project_app.command("add")
+@handle_errors
+def project_add(
+    name: Annotated[str, typer.Option("--name")],
+    product: Product,
+    region: Annotated[str, typer.Option("--region", help="GB/T 2260 行政区划代码")],
+    methodology: Annotated[str, typer.Option("--methodology", help="方法学编号 / methodology id")],
+    owner: Annotated[int | None, typer.Option("--owner", help="业主持有人 id / owner")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """登记项目 Register a project."""
+    with session_for(db) as session:
+        result = service.add_project(session, name=name, product=product, region=region,
+                                     methodology=methodology, owner_holder_id=owner,
+                                     actor=actor(), idempotency_key=key)
+    emit(result, as_json, "项目 Project")
+
+
+def _project_product(db: str | None, project_id: int) -> str:
+    with session_for(db) as session:
+        return service.get_project(session, project_id).product
+
+
+@app.command("issue")
+@handle_errors
+def issue_cmd(
+    project: Annotated[int, typer.Option("--project", help="项目 id")],
+    vintage: Annotated[int, typer.Option("--vintage", help="年份 / vintage year")],
+    quantity: Quantity,
+    to: Annotated[int, typer.Option("--to", help="接收账户 / account id")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """签发 Issue units of a project's vintage into an account."""
+    with session_for(db) as session:
+        product = service.get_project(session, project).product
+        result = units.issue(session, project_id=project, vintage=vintage,
+                             quantity=parse_quantity(product, quantity), to_account=to,
+                             actor=actor(), idempotency_key=key)
+    emit(result, as_json, "签发 Issuance")
+
+
+@app.command("transfer")
+@handle_errors
+def transfer_cmd(
+    from_account: FromAccount,
+    to: Annotated[int, typer.Option("--to", help="转入账户 / destination account id")],
+    product: Product,
+    quantity: Quantity,
+    project: Annotated[int | None, typer.Option("--project", help="仅此项目 / only")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """转让 Transfer units (whole or partial blocks) between accounts."""
+    with session_for(db) as session:
+        result = units.transfer(session, from_account=from_account, to_account=to,
+                                product=product, quantity=parse_quantity(product, quantity),
+                                project_id=project, actor=actor(), idempotency_key=key)
+    emit(result, as_json, "转让 Transfer")
+
+
+@app.command("retire")
+@handle_errors
+def retire_cmd(
+    from_account: FromAccount,
+    product: Product,
+    quantity: Quantity,
+    beneficiary: Annotated[str, typer.Option("--beneficiary", help="受益人 / beneficiary")],
+    purpose: Annotated[str, typer.Option("--purpose", help="用途 / purpose")],
+    case: Annotated[str | None, typer.Option("--case", help="案件编号 / case reference")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """注销 Retire units for a beneficiary and purpose (terminal)."""
+    with session_for(db) as session:
+        result = units.retire(session, from_account=from_account, product=product,
+                              quantity=parse_quantity(product, quantity),
+                              beneficiary=beneficiary, purpose=purpose, case_ref=case,
+                              actor=actor(), idempotency_key=key)
+    emit(result, as_json, "注销 Retirement")
+
+
+@app.command("cancel")
+@handle_errors
+def cancel_cmd(
+    from_account: FromAccount,
+    product: Product,
+    quantity: Quantity,
+    reason: Annotated[str, typer.Option("--reason", help="原因 / reason")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """核销 Cancel units (e.g. a reversal from the buffer)."""
+    with session_for(db) as session:
+        result = units.cancel(session, from_account=from_account, product=product,
+                              quantity=parse_quantity(product, quantity), reason=reason,
+                              actor=actor(), idempotency_key=key)
+    emit(result, as_json, "核销 Cancellation")
+
+
+@app.command("hold")
+@handle_errors
+def hold_cmd(
+    from_account: FromAccount,
+    product: Product,
+    quantity: Quantity,
+    purpose: Annotated[str, typer.Option("--purpose", help="用途 / purpose")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """托管 Move units into escrow for a named purpose."""
+    with session_for(db) as session:
+        result = units.hold(session, from_account=from_account, product=product,
+                            quantity=parse_quantity(product, quantity), purpose=purpose,
+                            actor=actor(), idempotency_key=key)
+    emit(result, as_json, "托管 Hold")
+
+
+@app.command("settle")
+@handle_errors
+def settle_cmd(
+    hold_id: Annotated[int, typer.Argument(help="托管 id / hold id")],
+    to: Annotated[int, typer.Option("--to", help="交付账户 / destination account id")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """交割 Settle a hold: deliver the escrowed units to an account."""
+    with session_for(db) as session:
+        result = units.settle(session, hold_id=hold_id, to_account=to, actor=actor(),
+                              idempotency_key=key)
+    emit(result, as_json, "交割 Settlement")
+
+
+@app.command("release")
+@handle_errors
+def release_cmd(
+    hold_id: Annotated[int, typer.Argument(help="托管 id / hold id")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """解除托管 Release a hold: escrowed units go back to the holder."""
+    with session_for(db) as session:
+        result = units.release(session, hold_id=hold_id, actor=actor(), idempotency_key=key)
+    emit(result, as_json, "解除托管 Release")
+
+
+@app.command("balance")
+@handle_errors
+def balance_cmd(
+    account: Annotated[int, typer.Argument(help="账户 id / account id")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """余额 Balance of an account by product: held and in escrow."""
+    with session_for(db) as session:
+        result = units.balance(session, account)
+    if as_json:
+        emit(result, True)
+    else:
+        emit_rows([{"product": p, **states} for p, states in result.items()],
+                  f"账户 {account} 余额 Balance")
+
+
+@app.command("serial")
+@handle_errors
+def serial_cmd(
+    serial: Annotated[str, typer.Argument(help="序列号 / serial number or range")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """查询序列号 Who holds a serial (or range), and in what state."""
+    with session_for(db) as session:
+        rows = units.find_serial(session, serial)
+    if as_json:
+        emit(rows, True)
+    else:
+        emit_rows([{k: r[k] for k in ("serial", "account_id", "state", "quantity")} for r in rows],
+                  "序列号 Serial")
+
+
+@app.command("entries")
+@handle_errors
+def entries_cmd(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="最近几条 / how many")] = 20,
+    kind: Annotated[str | None, typer.Option("--kind", help="只看此类 / only this kind")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """账本记录 List the latest ledger entries."""
+    with session_for(db) as session:
+        query = select(LedgerEntry).order_by(LedgerEntry.sequence.desc()).limit(limit)
+        if kind:
+            query = query.where(LedgerEntry.kind == kind)
+        rows = [
+            {"sequence": e.sequence, "recorded_at": e.recorded_at, "actor": e.actor,
+             "kind": e.kind, "hash": e.hash, "body": json.loads(e.body)}
+            for e in session.scalars(query)
+        ]
+    if as_json:
+        emit(rows, True)
+    else:
+        emit_rows([{k: r[k] for k in ("sequence", "recorded_at", "actor", "kind")} | {
+            "hash": str(r["hash"])[:16]} for r in rows], "账本 Ledger")

@@ -1,0 +1,109 @@
+"""Identifiers: Unified Social Credit Code (GB 32100-2015), resident ID (GB 11643-1999),
+region codes (GB/T 2260), and masking for public views."""
+
+from __future__ import annotations
+
+import re
+
+from qinglu.registry.errors import InvalidIdentifier
+
+USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+RID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+RID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2 as GB 11643 prints it
+
+# GB/T 2260 province-level prefixes (the first two digits of every region code).
+PROVINCE_PREFIXES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
+    "61 62 63 64 65 71 81 82".split()
+)
+
+# Names for the regions the demo and the Guizhou centres use; others show their code.
+REGION_NAMES: dict[str, tuple[str, str]] = {
+    "520000": ("贵州省", "Guizhou Province"),
+    "520100": ("贵阳市", "Guiyang"),
+    "522600": ("黔东南苗族侗族自治州", "Qiandongnan Prefecture"),
+    "522629": ("剑河县", "Jianhe County"),
+    "522635": ("麻江县", "Majiang County"),
+    "522636": ("丹寨县", "Danzhai County"),
+    "522601": ("凯里市", "Kaili"),
+}
+
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐")
+
+
+def uscc_check_char(first17: str) -> str:
+    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    return USCC_CHARSET[(31 - total % 31) % 31]
+
+
+def validate_uscc(code: str) -> str:
+    """Return the normalised code or raise InvalidIdentifier naming the fault."""
+    value = code.strip().upper()
+    if len(value) != 18 or any(c not in USCC_CHARSET for c in value):
+        raise InvalidIdentifier(
+            f"统一社会信用代码 {code!r} 须为18位（数字及除 I O S V Z 外的大写字母）",
+            f"USCC {code!r} must be 18 characters of digits and capitals except I O S V Z",
+        )
+    expected = uscc_check_char(value[:17])
+    if value[17] != expected:
+        raise InvalidIdentifier(
+            f"统一社会信用代码 {value} 校验码错误（应为 {expected}）",
+            f"USCC {value} has a wrong check character (expected {expected})",
+        )
+    return value
+
+
+def resident_id_check_char(first17: str) -> str:
+    total = sum(int(c) * w for c, w in zip(first17, RID_WEIGHTS, strict=True))
+    return RID_CHECK[total % 11]
+
+
+def validate_resident_id(number: str) -> str:
+    value = number.strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", value):
+        raise InvalidIdentifier(
+            f"公民身份号码 {number!r} 须为17位数字加1位校验码",
+            f"resident ID {number!r} must be 17 digits and a check character",
+        )
+    expected = resident_id_check_char(value[:17])
+    if value[17] != expected:
+        raise InvalidIdentifier(
+            f"公民身份号码 {value[:6]}… 校验码错误（应为 {expected}）",
+            f"resident ID {value[:6]}… has a wrong check character (expected {expected})",
+        )
+    return value
+
+
+def validate_region(code: str) -> str:
+    value = code.strip()
+    if not re.fullmatch(r"\d{6}", value) or value[:2] not in PROVINCE_PREFIXES:
+        raise InvalidIdentifier(
+            f"行政区划代码 {code!r} 不是 GB/T 2260 的6位代码",
+            f"region {code!r} is not a 6-digit GB/T 2260 code",
+        )
+    return value
+
+
+def region_name(code: str) -> str:
+    names = REGION_NAMES.get(code)
+    return f"{names[0]} {names[1]}" if names else code
+
+
+def mask_person_name(name: str) -> str:
+    """钟某: surname + 某, as Chinese courts and registries publish people."""
+    name = name.strip()
+    for surname in COMPOUND_SURNAMES:
+        if name.startswith(surname):
+            return surname + "某"
+    if not name:
+        return "某"
+    if name[0].isascii():
+        return name.split()[0][0] + "."
+    return name[0] + "某"
+
+
+def mask_id_number(number: str) -> str:
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]

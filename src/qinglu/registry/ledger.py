@@ -1,0 +1,210 @@
+"""The ledger record: every write is one transaction that appends a hash-chained entry.
+
+Writers first lock the single `ledger_head` row. That orders the chain, makes
+idempotency checks race-free, and means no two writers ever wait on each other's
+block locks in opposite orders (so no deadlocks between ledger writes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from qinglu.registry.errors import IdempotencyConflict, QingluError
+from qinglu.registry.models import LedgerEntry, LedgerHead
+
+GENESIS_HASH = "0" * 64
+MAX_ATTEMPTS = 8
+# PostgreSQL serialization failure, deadlock, lock timeout; SQLite busy/locked.
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+Moves = list[list[Any]]
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """What a write action gets: the session and a list to append its block moves to."""
+
+    session: Session
+    moves: Moves
+    sequence: int
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(
+    sequence: int,
+    recorded_at: str,
+    actor: str,
+    kind: str,
+    idempotency_key: str | None,
+    body: str,
+    prev_hash: str,
+) -> str:
+    material = canonical_json(
+        [sequence, recorded_at, actor, kind, idempotency_key or "", body, prev_hash]
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def _lock_head(session: Session) -> LedgerHead:
+    head = session.scalar(select(LedgerHead).where(LedgerHead.id == 1).with_for_update())
+    if head is None:  # a database migrated before the head row existed
+        head = LedgerHead(id=1, sequence=0, hash=GENESIS_HASH)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def _replay(session: Session, kind: str, request: dict[str, Any], key: str) -> Any:
+    prior = session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+    if prior is None:
+        return None
+    body = json.loads(prior.body)
+    if prior.kind != kind or body["request"] != request:
+        raise IdempotencyConflict(
+            f"幂等键 {key!r} 已用于另一请求", f"idempotency key {key!r} was used for another request"
+        )
+    return body["result"]
+
+
+def run_write(
+    session: Session,
+    *,
+    kind: str,
+    actor: str,
+    request: dict[str, Any],
+    action: Callable[[WriteContext], dict[str, Any]],
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Run `action` in one transaction and append its ledger entry; retry on contention.
+
+    A repeat with the same idempotency key returns the first result and moves nothing.
+    """
+    request = json.loads(canonical_json(request))
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return _write_once(session, kind, actor, request, action, idempotency_key)
+        except QingluError:
+            session.rollback()
+            raise
+        except DBAPIError as exc:
+            session.rollback()
+            if not _is_retryable(exc) or attempt == MAX_ATTEMPTS - 1:
+                raise
+            time.sleep(0.005 * (2**attempt))
+        except BaseException:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write_once(
+    session: Session,
+    kind: str,
+    actor: str,
+    request: dict[str, Any],
+    action: Callable[[WriteContext], dict[str, Any]],
+    key: str | None,
+) -> dict[str, Any]:
+    head = _lock_head(session)
+    if key:
+        prior = _replay(session, kind, request, key)
+        if prior is not None:
+            session.rollback()
+            return dict(prior)
+    sequence = head.sequence + 1
+    moves: Moves = []
+    result = action(WriteContext(session, moves, sequence))
+    result["entry"] = sequence
+    recorded_at = datetime.now(UTC).isoformat(timespec="microseconds")
+    body = canonical_json({"request": request, "moves": moves, "result": result})
+    digest = entry_hash(sequence, recorded_at, actor, kind, key, body, head.hash)
+    session.add(
+        LedgerEntry(
+            sequence=sequence,
+            recorded_at=recorded_at,
+            actor=actor,
+            kind=kind,
+            idempotency_key=key,
+            body=body,
+            prev_hash=head.hash,
+            hash=digest,
+        )
+    )
+    head.sequence = sequence
+    head.hash = digest
+    session.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    sequence: int
+    reason: str
+
+
+def iter_entries(session: Session, batch: int = 2000) -> Iterator[LedgerEntry]:
+    last = 0
+    while True:
+        rows = session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.sequence > last)
+            .order_by(LedgerEntry.sequence)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].sequence
+
+
+def verify_chain(session: Session) -> AuditFinding | None:
+    """Recompute every hash; return the first entry that does not match, or None."""
+    prev = GENESIS_HASH
+    expected_sequence = 1
+    for entry in iter_entries(session):
+        if entry.sequence != expected_sequence:
+            return AuditFinding(expected_sequence, "entry missing from the chain / 记录缺失")
+        if entry.prev_hash != prev:
+            return AuditFinding(entry.sequence, "prev_hash does not link / 前序哈希不衔接")
+        digest = entry_hash(
+            entry.sequence,
+            entry.recorded_at,
+            entry.actor,
+            entry.kind,
+            entry.idempotency_key,
+            entry.body,
+            entry.prev_hash,
+        )
+        if digest != entry.hash:
+            return AuditFinding(entry.sequence, "content does not match its hash / 内容与哈希不符")
+        prev = entry.hash
+        expected_sequence += 1
+    head = session.get(LedgerHead, 1)
+    if head is not None and (head.sequence != expected_sequence - 1 or head.hash != prev):
+        return AuditFinding(head.sequence, "ledger head does not match the last entry / 账本头不符")
+    return None
+
+
+def ledger_head(session: Session) -> tuple[int, str]:
+    head = session.get(LedgerHead, 1)
+    return (head.sequence, head.hash) if head else (0, GENESIS_HASH)

@@ -1,0 +1,198 @@
+"""Registry tables. Quantities and serials are integers of base units (BIGINT)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qinglu.db.base import Base
+
+HOLDER_KINDS = ("org", "person", "registry")
+ACCOUNT_KINDS = ("holding", "escrow", "retirement", "cancellation", "buffer")
+BLOCK_STATES = ("held", "escrow", "retired", "cancelled")
+HOLD_STATES = ("pending", "settled", "released")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Holder(Base):
+    __tablename__ = "holders"
+    __table_args__ = (CheckConstraint(_in("kind", HOLDER_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    id_number: Mapped[str] = mapped_column(String(32), unique=True)
+    region: Mapped[str] = mapped_column(String(6))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (CheckConstraint(_in("kind", ACCOUNT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("holders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Product(Base):
+    """A product's serial space: `next_serial` is the first serial not yet issued."""
+
+    __tablename__ = "products"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str] = mapped_column(String(16))
+    decimals: Mapped[int] = mapped_column(Integer)
+    next_serial: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    product: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    region: Mapped[str] = mapped_column(String(6), index=True)
+    methodology: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="registered")
+    owner_holder_id: Mapped[int | None] = mapped_column(ForeignKey("holders.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Issuance(Base):
+    __tablename__ = "issuances"
+    __table_args__ = (
+        CheckConstraint("serial_end >= serial_start", name="range"),
+        CheckConstraint("quantity = serial_end - serial_start + 1", name="quantity"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    product: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    vintage: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    serial_start: Mapped[int] = mapped_column(BigInteger)
+    serial_end: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Hold(Base):
+    """Units set aside in escrow for a named purpose, later settled or released."""
+
+    __tablename__ = "holds"
+    __table_args__ = (CheckConstraint(_in("status", HOLD_STATES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    product: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    settled_to: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Retirement(Base):
+    __tablename__ = "retirements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    product: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    beneficiary: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text)
+    case_ref: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    serials: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Cancellation(Base):
+    __tablename__ = "cancellations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    product: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    serials: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UnitBlock(Base):
+    """A contiguous range of one issuance's serials, owned by exactly one account.
+
+    The blocks of an issuance tile its range; PostgreSQL refuses overlaps with an
+    exclusion constraint (added by hand in the migration), code checks everywhere.
+    """
+
+    __tablename__ = "unit_blocks"
+    __table_args__ = (
+        CheckConstraint("serial_end >= serial_start", name="range"),
+        CheckConstraint(_in("state", BLOCK_STATES), name="state"),
+        Index("ix_unit_blocks_account_state", "account_id", "state", "issuance_id"),
+        Index("ix_unit_blocks_issuance_start", "issuance_id", "serial_start"),
+        Index("ix_unit_blocks_issuance_end", "issuance_id", "serial_end"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuance_id: Mapped[int] = mapped_column(ForeignKey("issuances.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    serial_start: Mapped[int] = mapped_column(BigInteger)
+    serial_end: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="held")
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"), nullable=True, index=True)
+    retirement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("retirements.id"), nullable=True, index=True
+    )
+    cancellation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cancellations.id"), nullable=True
+    )
+
+    @property
+    def quantity(self) -> int:
+        return self.serial_end - self.serial_start + 1
+
+
+class LedgerHead(Base):
+    """One row: the last sequence and hash. Writers lock it, which orders the chain."""
+
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerEntry(Base):
+    """An append-only record of one write; `hash` chains it to the entry before."""
+
+    __tablename__ = "ledger_entries"
+
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly as hashed
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,85 @@
+"""Read-only registry endpoints: ledger head, balances, serial look-up, projects."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qinglu.registry import service, units
+from qinglu.registry.ledger import ledger_head
+from qinglu.registry.models import Project
+from qinglu.web.deps import get_session
+from qinglu.web.problems import PROBLEM_RESPONSES
+
+router = APIRouter(responses=PROBLEM_RESPONSES)
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class LedgerHeadOut(BaseModel):
+    sequence: int
+    hash: str
+
+
+class UnitOut(BaseModel):
+    serial: str
+    block_serial: str
+    account_id: int
+    state: str
+    product: str
+    quantity: str
+    issuance_id: int
+    project_id: int
+    vintage: int
+    hold_id: int | None
+    retirement_id: int | None
+    cancellation_id: int | None
+
+
+class UnitLookupOut(BaseModel):
+    serial: str
+    account_id: int
+    state: str
+    blocks: list[UnitOut]
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    product: str
+    region: str
+    methodology: str
+    status: str
+    owner_holder_id: int | None
+
+
+@router.get("/ledger/head", response_model=LedgerHeadOut, tags=["ledger"])
+def get_ledger_head(session: SessionDep) -> dict[str, Any]:
+    sequence, digest = ledger_head(session)
+    return {"sequence": sequence, "hash": digest}
+
+
+@router.get("/accounts/{account_id}/balance", tags=["accounts"])
+def get_balance(account_id: int, session: SessionDep) -> dict[str, dict[str, str]]:
+    return units.balance(session, account_id)
+
+
+@router.get("/units/{serial}", response_model=UnitLookupOut, tags=["units"])
+def get_unit(serial: str, session: SessionDep) -> dict[str, Any]:
+    blocks = units.find_serial(session, serial)
+    first = blocks[0]
+    return {"serial": serial, "account_id": first["account_id"], "state": first["state"],
+            "blocks": blocks}
+
+
+@router.get("/projects", response_model=list[ProjectOut], tags=["projects"])
+def list_projects(session: SessionDep) -> list[dict[str, Any]]:
+    return [service.project_view(p) for p in session.scalars(select(Project).order_by(Project.id))]
+
+
+@router.get("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
+def get_project(project_id: int, session: SessionDep) -> dict[str, Any]:
+    return service.project_view(service.get_project(session, project_id))
