@@ -36,16 +36,23 @@ def db_upgrade(db: DbOption = None) -> None:
 @audit_app.command("verify")
 @handle_errors
 def audit_verify(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """校验账本哈希链 Recompute the ledger's hash chain; non-zero exit names the first bad entry."""
-    from qinglu.registry.ledger import ledger_head, verify_chain
+    """校验账本 Recompute the hash chain and replay every movement against the unit blocks.
+
+    Exits non-zero and names the first bad entry when a row was edited behind the
+    application's back.
+    """
+    from qinglu.registry.audit import audit
+    from qinglu.registry.ledger import ledger_head
 
     with session_for(db) as session:
-        finding = verify_chain(session)
+        report = audit(session)
         sequence, digest = ledger_head(session)
-    if finding is not None:
+    if not report.ok:
         if as_json:
-            emit({"valid": False, "sequence": finding.sequence, "reason": finding.reason}, True)
-        raise fail(f"账本记录 #{finding.sequence} 不符 entry #{finding.sequence}: {finding.reason}")
+            emit({"valid": False, "first_bad_entry": report.first_bad_entry,
+                  "problems": report.problems}, True)
+        where = f"#{report.first_bad_entry} " if report.first_bad_entry else ""
+        raise fail(f"账本校验失败 ledger audit failed {where}: {report.problems[0]}")
     emit({"valid": True, "entries": sequence, "head": digest}, as_json, "账本完好 Ledger intact")
 
 

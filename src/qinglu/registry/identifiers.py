@@ -14,7 +14,7 @@ RID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2 as GB 11643 prints it
 
 # GB/T 2260 province-level prefixes (the first two digits of every region code).
 PROVINCE_PREFIXES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "  # noqa: SIM905
     "61 62 63 64 65 71 81 82".split()
 )
 

@@ -81,7 +81,8 @@ def _replay(session: Session, kind: str, request: dict[str, Any], key: str) -> A
     body = json.loads(prior.body)
     if prior.kind != kind or body["request"] != request:
         raise IdempotencyConflict(
-            f"幂等键 {key!r} 已用于另一请求", f"idempotency key {key!r} was used for another request"
+            f"幂等键 {key!r} 已用于另一请求",
+            f"idempotency key {key!r} was used for another request",
         )
     return body["result"]
 

@@ -59,7 +59,8 @@ def parse_serial(text: str) -> SerialRange:
     match = _SERIAL_RE.match(text.strip().upper())
     if not match:
         raise InvalidSerial(
-            f"序列号 {text!r} 格式不正确（例：QL-FCS-522629-P000001-2024-000000000001-000000005396）",
+            f"序列号 {text!r} 格式不正确"
+            "（例：QL-FCS-522629-P000001-2024-000000000001-000000005396）",
             f"serial {text!r} is malformed "
             "(e.g. QL-FCS-522629-P000001-2024-000000000001-000000005396)",
         )

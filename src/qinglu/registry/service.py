@@ -74,7 +74,8 @@ def add_holder(
         number = validate_resident_id(id_number)
     else:
         raise InvalidInput(
-            f"持有人类型 {kind!r} 无效（org 或 person）", f"holder kind {kind!r} is not org or person"
+            f"持有人类型 {kind!r} 无效（org 或 person）",
+            f"holder kind {kind!r} is not org or person",
         )
     name = _require_text("名称 name", name)
     region = validate_region(region)
@@ -83,7 +84,8 @@ def add_holder(
     def action(ctx: WriteContext) -> dict[str, Any]:
         if ctx.session.scalar(select(Holder.id).where(Holder.id_number == number)):
             raise Conflict(
-                f"证件号码 {mask_id_number(number)} 已登记", f"{mask_id_number(number)} is registered"
+                f"证件号码 {mask_id_number(number)} 已登记",
+                f"{mask_id_number(number)} is registered already",
             )
         holder = Holder(kind=kind, name=name, id_number=number, region=region)
         ctx.session.add(holder)

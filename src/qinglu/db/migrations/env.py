@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from qinglu.db.models import metadata
 from qinglu.db.engine import make_engine
+from qinglu.db.models import metadata
 
 config = context.config
 

@@ -1,0 +1,195 @@
+"""Audit of the registry's state: the hash chain, the block invariants, and a replay of
+every recorded movement against the unit blocks as they stand in the database."""
+
+from __future__ import annotations
+
+import bisect
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from qinglu.registry.ledger import iter_entries, verify_chain
+from qinglu.registry.models import Account, Hold, Issuance, Retirement, UnitBlock
+
+TERMINAL_STATES = ("retired", "cancelled")
+
+
+@dataclass
+class AuditReport:
+    problems: list[str] = field(default_factory=list)
+    first_bad_entry: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_tiling(session: Session) -> list[str]:
+    """Every issuance's blocks tile its range: no gap, no overlap, nothing outside."""
+    problems: list[str] = []
+    for issuance in session.scalars(select(Issuance).order_by(Issuance.id)):
+        expected = issuance.serial_start
+        ranges = session.execute(
+            select(UnitBlock.serial_start, UnitBlock.serial_end)
+            .where(UnitBlock.issuance_id == issuance.id)
+            .order_by(UnitBlock.serial_start)
+        ).all()
+        for start, end in ranges:
+            if start != expected:
+                kind = "gap" if start > expected else "overlap"
+                problems.append(f"issuance {issuance.id}: {kind} at serial {min(start, expected)}")
+                break
+            expected = end + 1
+        else:
+            if expected != issuance.serial_end + 1:
+                problems.append(f"issuance {issuance.id}: blocks end at {expected - 1}, "
+                                f"issued up to {issuance.serial_end}")
+    return problems
+
+
+def state_totals(session: Session) -> dict[int, dict[str, int]]:
+    """Units per issuance and state."""
+    rows = session.execute(
+        select(UnitBlock.issuance_id, UnitBlock.state,
+               func.sum(UnitBlock.serial_end - UnitBlock.serial_start + 1))
+        .group_by(UnitBlock.issuance_id, UnitBlock.state)
+    ).all()
+    totals: dict[int, dict[str, int]] = {}
+    for issuance_id, state, amount in rows:
+        totals.setdefault(issuance_id, {})[state] = int(amount)
+    return totals
+
+
+def check_conservation(session: Session) -> list[str]:
+    """issued = held + escrow + retired + cancelled, per issuance."""
+    totals = state_totals(session)
+    problems = []
+    for issuance_id, quantity in session.execute(select(Issuance.id, Issuance.quantity)):
+        counted = sum(totals.get(issuance_id, {}).values())
+        if counted != quantity:
+            problems.append(f"issuance {issuance_id}: issued {quantity}, blocks hold {counted}")
+    return problems
+
+
+def check_states(session: Session) -> list[str]:
+    """Terminal units sit in the right system accounts; escrow belongs to a pending hold."""
+    problems = []
+    kinds = {row[0]: row[1] for row in session.execute(select(Account.id, Account.kind))}
+    pending = set(session.scalars(select(Hold.id).where(Hold.status == "pending")))
+    for block in session.scalars(select(UnitBlock)):
+        kind = kinds.get(block.account_id)
+        if block.state == "retired" and (kind != "retirement" or block.retirement_id is None):
+            problems.append(f"block {block.id}: retired outside a retirement")
+        if block.state == "cancelled" and (kind != "cancellation" or block.cancellation_id is None):
+            problems.append(f"block {block.id}: cancelled outside a cancellation")
+        if block.state == "escrow" and block.hold_id not in pending:
+            problems.append(f"block {block.id}: in escrow without a pending hold")
+        if block.state == "held" and kind in ("retirement", "cancellation"):
+            problems.append(f"block {block.id}: held in a {kind} account")
+    return problems
+
+
+class _Segments:
+    """Serial ranges of one issuance, each owned by (account, state), kept sorted."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.items: list[list[object]] = []  # [start, end, account, state]
+
+    def _cut(self, at: int) -> None:
+        i = bisect.bisect_right(self.starts, at) - 1
+        if i >= 0:
+            start, end, account, state = self.items[i]
+            assert isinstance(end, int)
+            if start != at and end >= at:
+                self.items[i][1] = at - 1
+                self.items.insert(i + 1, [at, end, account, state])
+                self.starts.insert(i + 1, at)
+
+    def assign(self, start: int, end: int, account: int, state: str) -> list[tuple[str, str]]:
+        """Give [start, end] to (account, state); return the previous (account, state)s."""
+        self._cut(start)
+        self._cut(end + 1)
+        lo = bisect.bisect_left(self.starts, start)
+        hi = bisect.bisect_right(self.starts, end)
+        previous = [(str(item[2]), str(item[3])) for item in self.items[lo:hi]]
+        self.items[lo:hi] = [[start, end, account, state]]
+        self.starts[lo:hi] = [start]
+        return previous
+
+    def normalised(self) -> list[tuple[int, int, object, object]]:
+        merged: list[list[object]] = []
+        for item in self.items:
+            if merged and merged[-1][2:] == item[2:] and merged[-1][1] == int(str(item[0])) - 1:
+                merged[-1][1] = item[1]
+            else:
+                merged.append(list(item))
+        return [(int(str(a)), int(str(b)), c, d) for a, b, c, d in merged]
+
+
+def replay_moves(session: Session) -> tuple[list[str], int | None]:
+    """Rebuild block ownership from the ledger's moves and compare with the tables.
+
+    Also checks that no recorded move took units out of a terminal state.
+    """
+    problems: list[str] = []
+    first_bad: int | None = None
+    segments: dict[int, _Segments] = {}
+    for entry in iter_entries(session):
+        for issuance_id, start, end, _src, dst, state in json.loads(entry.body).get("moves", []):
+            previous = segments.setdefault(issuance_id, _Segments()).assign(start, end, dst, state)
+            if any(prev_state in TERMINAL_STATES for _a, prev_state in previous):
+                problems.append(f"entry {entry.sequence}: moved units that were already terminal")
+                first_bad = first_bad or entry.sequence
+    for issuance_id, segs in segments.items():
+        rows = session.execute(
+            select(UnitBlock.serial_start, UnitBlock.serial_end, UnitBlock.account_id,
+                   UnitBlock.state)
+            .where(UnitBlock.issuance_id == issuance_id).order_by(UnitBlock.serial_start)
+        ).all()
+        actual = _Segments()
+        for start, end, account, state in rows:
+            actual.items.append([start, end, account, state])
+            actual.starts.append(start)
+        if actual.normalised() != segs.normalised():
+            problems.append(f"issuance {issuance_id}: unit blocks differ from the ledger's record "
+                            "/ 单位区块与账本记录不符")
+    return problems, first_bad
+
+
+def check_retirements(session: Session) -> list[str]:
+    """Each retirement row still says what its ledger entry recorded."""
+    recorded: dict[int, dict[str, object]] = {}
+    for entry in iter_entries(session):
+        if entry.kind == "retire":
+            result = json.loads(entry.body)["result"]
+            recorded[int(result["id"])] = result
+    problems = []
+    for row in session.scalars(select(Retirement)):
+        facts = recorded.get(row.id)
+        if facts is None:
+            problems.append(f"retirement {row.id}: no ledger entry records it")
+            continue
+        for name in ("quantity", "beneficiary", "purpose", "serials", "product"):
+            if getattr(row, name) != facts.get(name):
+                problems.append(f"retirement {row.id}: {name} differs from the ledger "
+                                f"/ 注销记录的 {name} 与账本不符")
+    return problems
+
+
+def audit(session: Session) -> AuditReport:
+    report = AuditReport()
+    finding = verify_chain(session)
+    if finding is not None:
+        report.problems.append(f"entry {finding.sequence}: {finding.reason}")
+        report.first_bad_entry = finding.sequence
+    replay_problems, first_bad = replay_moves(session)
+    report.first_bad_entry = report.first_bad_entry or first_bad
+    report.problems += replay_problems
+    report.problems += check_tiling(session)
+    report.problems += check_conservation(session)
+    report.problems += check_states(session)
+    report.problems += check_retirements(session)
+    return report
