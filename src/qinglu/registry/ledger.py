@@ -1,8 +1,9 @@
 """The ledger record: every write is one transaction that appends a hash-chained entry.
 
-Writers first lock the single `ledger_head` row. That orders the chain, makes
-idempotency checks race-free, and means no two writers ever wait on each other's
-block locks in opposite orders (so no deadlocks between ledger writes).
+A write does its work first (locking only the accounts it touches, in id order, so
+writes on different accounts run side by side), then locks the single
+`ledger_head` row for the short append: that orders the chain. A repeated
+idempotency key is caught up front, or by the unique index when two repeats race.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from qinglu.registry.errors import IdempotencyConflict, QingluError
@@ -35,7 +36,6 @@ class WriteContext:
 
     session: Session
     moves: Moves
-    sequence: int
 
 
 def canonical_json(value: Any) -> str:
@@ -107,6 +107,13 @@ def run_write(
         except QingluError:
             session.rollback()
             raise
+        except IntegrityError:
+            session.rollback()
+            prior = _replay(session, kind, request, idempotency_key) if idempotency_key else None
+            session.rollback()
+            if prior is None:
+                raise
+            return dict(prior)
         except DBAPIError as exc:
             session.rollback()
             if not _is_retryable(exc) or attempt == MAX_ATTEMPTS - 1:
@@ -126,15 +133,16 @@ def _write_once(
     action: Callable[[WriteContext], dict[str, Any]],
     key: str | None,
 ) -> dict[str, Any]:
-    head = _lock_head(session)
     if key:
         prior = _replay(session, kind, request, key)
         if prior is not None:
             session.rollback()
             return dict(prior)
-    sequence = head.sequence + 1
     moves: Moves = []
-    result = action(WriteContext(session, moves, sequence))
+    result = action(WriteContext(session, moves))
+    head = _lock_head(session)
+    sequence = head.sequence + 1
+    result.setdefault("id", sequence)  # a transfer's id is its ledger entry
     result["entry"] = sequence
     recorded_at = datetime.now(UTC).isoformat(timespec="microseconds")
     body = canonical_json({"request": request, "moves": moves, "result": result})

@@ -31,7 +31,6 @@ from qinglu.registry.models import ACCOUNT_KINDS, Account, Holder, Project
 from qinglu.registry.quantities import product_spec
 
 REGISTRY_HOLDER_NUMBER = "QINGLU-REGISTRY"
-SYSTEM_ACCOUNT_KINDS = ("retirement", "cancellation", "buffer")
 
 
 def _require_text(field: str, value: str, limit: int = 200) -> str:
@@ -150,25 +149,15 @@ def open_account(
 
 
 def system_account(session: Session, kind: str) -> Account:
-    """The registry's own retirement, cancellation or buffer account (made on first use).
-
-    Called inside a ledger write, so the head lock makes get-or-create race-free.
-    """
-    holder = session.scalar(select(Holder).where(Holder.id_number == REGISTRY_HOLDER_NUMBER))
-    if holder is None:
-        holder = Holder(
-            kind="registry", name="青绿登记簿 Qinglu Registry",
-            id_number=REGISTRY_HOLDER_NUMBER, region="520000",
-        )
-        session.add(holder)
-        session.flush()
+    """The registry's own retirement, cancellation or buffer account (made by the migration)."""
     account = session.scalar(
-        select(Account).where(Account.holder_id == holder.id, Account.kind == kind)
+        select(Account)
+        .join(Holder, Holder.id == Account.holder_id)
+        .where(Holder.id_number == REGISTRY_HOLDER_NUMBER, Account.kind == kind)
     )
     if account is None:
-        account = Account(holder_id=holder.id, kind=kind)
-        session.add(account)
-        session.flush()
+        raise UnknownAccount(f"登记簿的{kind}账户缺失，请运行 qinglu db upgrade",
+                             f"the registry's {kind} account is missing: run qinglu db upgrade")
     return account
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from qinglu.registry.errors import (
@@ -48,24 +48,42 @@ def _check_quantity(quantity: int) -> None:
                            f"quantity must be a positive whole number of base units: {quantity!r}")
 
 
-def _source_account(session: Session, account_id: int) -> Account:
-    account = get_account(session, account_id)
+def _lock_accounts(session: Session, *account_ids: int) -> dict[int, Account]:
+    """Lock the accounts a write touches, always in id order, so writers never deadlock."""
+    wanted = sorted(set(account_ids))
+    found = {
+        account.id: account
+        for account in session.scalars(
+            select(Account).where(Account.id.in_(wanted)).order_by(Account.id)
+            .with_for_update().execution_options(populate_existing=True)
+        )
+    }
+    for account_id in wanted:
+        if account_id not in found:
+            get_account(session, account_id)  # raises UnknownAccount
+    return found
+
+
+def _check_source(account: Account) -> None:
     if account.kind not in SOURCE_KINDS:
         raise AccountKindNotAllowed(
-            f"{account.kind} 账户 {account_id} 中的单位不能再移动",
-            f"units in {account.kind} account {account_id} cannot move",
+            f"{account.kind} 账户 {account.id} 中的单位不能再移动",
+            f"units in {account.kind} account {account.id} cannot move",
         )
-    return account
 
 
-def _destination_account(session: Session, account_id: int) -> Account:
-    account = get_account(session, account_id)
+def _check_destination(account: Account) -> None:
     if account.kind not in DESTINATION_KINDS:
         raise AccountKindNotAllowed(
-            f"不能直接转入 {account.kind} 账户 {account_id}（请用注销或核销）",
-            f"cannot transfer into {account.kind} account {account_id} (retire or cancel instead)",
+            f"不能直接转入 {account.kind} 账户 {account.id}（请用注销或核销）",
+            f"cannot transfer into {account.kind} account {account.id} (retire or cancel instead)",
         )
-    return account
+
+
+def _lock_source(session: Session, account_id: int, *others: int) -> dict[int, Account]:
+    accounts = _lock_accounts(session, account_id, *others)
+    _check_source(accounts[account_id])
+    return accounts
 
 
 class SerialNamer:
@@ -166,30 +184,36 @@ def _same_place(a: UnitBlock, b: UnitBlock) -> bool:
     )
 
 
-def _merge_neighbours(session: Session, block: UnitBlock) -> UnitBlock:
+def _merge_neighbours(session: Session, moved: Sequence[UnitBlock]) -> None:
+    """Merge moved blocks with adjacent blocks of the same issuance in the same place.
+
+    One query fetches every possible neighbour; since an issuance's blocks tile its
+    range, sorting them and joining contiguous same-place pairs is enough.
+    """
     session.flush()
-    left = session.scalar(
+    issuance_ids = {b.issuance_id for b in moved}
+    edges = {b.serial_start - 1 for b in moved} | {b.serial_end + 1 for b in moved}
+    neighbours = session.scalars(
         select(UnitBlock).where(
-            UnitBlock.issuance_id == block.issuance_id,
-            UnitBlock.serial_end == block.serial_start - 1,
+            UnitBlock.issuance_id.in_(issuance_ids),
+            or_(UnitBlock.serial_end.in_(edges), UnitBlock.serial_start.in_(edges)),
         )
-    )
-    if left is not None and _same_place(left, block):
-        left.serial_end = block.serial_end
-        session.delete(block)
-        session.flush()
-        block = left
-    right = session.scalar(
-        select(UnitBlock).where(
-            UnitBlock.issuance_id == block.issuance_id,
-            UnitBlock.serial_start == block.serial_end + 1,
-        )
-    )
-    if right is not None and _same_place(right, block):
-        block.serial_end = right.serial_end
-        session.delete(right)
-        session.flush()
-    return block
+    ).all()
+    pool = {b.id: b for b in neighbours} | {b.id: b for b in moved}
+    ordered = sorted(pool.values(), key=lambda b: (b.issuance_id, b.serial_start))
+    previous: UnitBlock | None = None
+    for block in ordered:
+        if (
+            previous is not None
+            and previous.issuance_id == block.issuance_id
+            and previous.serial_end + 1 == block.serial_start
+            and _same_place(previous, block)
+        ):
+            previous.serial_end = block.serial_end
+            session.delete(block)
+            continue
+        previous = block
+    session.flush()
 
 
 def _move(
@@ -216,9 +240,7 @@ def _move(
         block.hold_id = hold_id
         block.retirement_id = retirement_id
         block.cancellation_id = cancellation_id
-    for block in blocks:
-        if block in ctx.session:  # an earlier merge in this loop may have absorbed it
-            _merge_neighbours(ctx.session, block)
+    _merge_neighbours(ctx.session, blocks)
     return serials
 
 
@@ -241,7 +263,7 @@ def issue(
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         project = get_project(ctx.session, project_id)
-        _destination_account(ctx.session, to_account)
+        _check_destination(_lock_accounts(ctx.session, to_account)[to_account])
         product = ctx.session.scalar(
             select(Product).where(Product.code == project.product).with_for_update()
         )
@@ -284,13 +306,13 @@ def transfer(
                "quantity": quantity, "project_id": project_id, "vintage": vintage}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        _source_account(ctx.session, from_account)
-        _destination_account(ctx.session, to_account)
+        accounts = _lock_source(ctx.session, from_account, to_account)
+        _check_destination(accounts[to_account])
         blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
                               quantity=quantity, project_id=project_id, vintage=vintage)
         serials = _move(ctx, blocks, to_account=to_account, state="held")
-        return {"id": ctx.sequence, "product": product, "quantity": quantity,
-                "from_account": from_account, "to_account": to_account, "serials": serials}
+        return {"product": product, "quantity": quantity, "from_account": from_account,
+                "to_account": to_account, "serials": serials}
 
     return run_write(session, kind="transfer", actor=actor, request=request, action=action,
                      idempotency_key=idempotency_key)
@@ -320,7 +342,8 @@ def retire(
                "project_id": project_id}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        _source_account(ctx.session, from_account)
+        target = system_account(ctx.session, "retirement")
+        _lock_source(ctx.session, from_account, target.id)
         blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
                               quantity=quantity, project_id=project_id)
         retirement = Retirement(account_id=from_account, product=product, quantity=quantity,
@@ -328,7 +351,6 @@ def retire(
                                 serials=[])
         ctx.session.add(retirement)
         ctx.session.flush()
-        target = system_account(ctx.session, "retirement")
         serials = _move(ctx, blocks, to_account=target.id, state="retired",
                         retirement_id=retirement.id)
         retirement.serials = serials
@@ -357,14 +379,14 @@ def cancel(
                "reason": reason}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        _source_account(ctx.session, from_account)
+        target = system_account(ctx.session, "cancellation")
+        _lock_source(ctx.session, from_account, target.id)
         blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
                               quantity=quantity)
         cancellation = Cancellation(account_id=from_account, product=product, quantity=quantity,
                                     reason=reason, serials=[])
         ctx.session.add(cancellation)
         ctx.session.flush()
-        target = system_account(ctx.session, "cancellation")
         serials = _move(ctx, blocks, to_account=target.id, state="cancelled",
                         cancellation_id=cancellation.id)
         cancellation.serials = serials
@@ -394,7 +416,7 @@ def hold(
                "purpose": purpose, "project_id": project_id}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        _source_account(ctx.session, from_account)
+        _lock_source(ctx.session, from_account)
         blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
                               quantity=quantity, project_id=project_id)
         record = Hold(account_id=from_account, product=product, quantity=quantity,
@@ -412,7 +434,10 @@ def hold(
 
 
 def _pending_hold(session: Session, hold_id: int) -> Hold:
-    record = session.scalar(select(Hold).where(Hold.id == hold_id).with_for_update())
+    record = session.scalar(
+        select(Hold).where(Hold.id == hold_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if record is None:
         raise UnknownHold(f"托管 {hold_id} 不存在", f"hold {hold_id} does not exist")
     if record.status != "pending":
@@ -437,7 +462,7 @@ def settle(
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         record = _pending_hold(ctx.session, hold_id)
-        _destination_account(ctx.session, to_account)
+        _check_destination(_lock_accounts(ctx.session, record.account_id, to_account)[to_account])
         amount = record.quantity if quantity is None else quantity
         blocks = _take_blocks(ctx.session, account_id=record.account_id, product=record.product,
                               quantity=amount, state="escrow", hold_id=record.id)
@@ -469,6 +494,7 @@ def release(
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         record = _pending_hold(ctx.session, hold_id)
+        _lock_accounts(ctx.session, record.account_id)
         amount = record.quantity if quantity is None else quantity
         blocks = _take_blocks(ctx.session, account_id=record.account_id, product=record.product,
                               quantity=amount, state="escrow", hold_id=record.id)

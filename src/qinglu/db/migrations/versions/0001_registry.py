@@ -6,6 +6,7 @@ Create Date: 2026-11-24 22:19:38.804896
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -197,6 +198,26 @@ def _seed() -> None:
         sa.column("hash", sa.String),
     )
     op.bulk_insert(head, [{"id": 1, "sequence": 0, "hash": "0" * 64}])
+    _seed_registry_accounts()
+
+
+def _seed_registry_accounts() -> None:
+    """The registry's own holder and its retirement, cancellation and buffer accounts."""
+    bind = op.get_bind()
+    now = datetime.now(UTC)
+    holder_id = bind.execute(
+        sa.text(
+            "INSERT INTO holders (kind, name, id_number, region, created_at) "
+            "VALUES ('registry', '青绿登记簿 Qinglu Registry', 'QINGLU-REGISTRY', '520000', :now) "
+            "RETURNING id"
+        ),
+        {"now": now},
+    ).scalar_one()
+    for kind in ("retirement", "cancellation", "buffer"):
+        bind.execute(
+            sa.text("INSERT INTO accounts (holder_id, kind, created_at) VALUES (:h, :k, :now)"),
+            {"h": holder_id, "k": kind, "now": now},
+        )
 
 
 def _postgresql_exclusion_constraint() -> None:
