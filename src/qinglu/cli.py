@@ -56,6 +56,17 @@ def audit_verify(db: DbOption = None, as_json: JsonOption = False) -> None:
     emit({"valid": True, "entries": sequence, "head": digest}, as_json, "账本完好 Ledger intact")
 
 
+@app.command("demo")
+@handle_errors
+def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """载入演示数据 Load the demo data set (loading twice changes nothing)."""
+    from qinglu.demo import load_demo
+
+    with session_for(db) as session:
+        made = load_demo(session)
+    emit(made, as_json, "演示数据 Demo data")
+
+
 @app.command("serve")
 def serve(
     db: DbOption = None,

@@ -95,13 +95,23 @@ class SerialNamer:
 
     def facts(self, issuance_id: int) -> tuple[str, str, int, int]:
         if issuance_id not in self._cache:
-            row = self.session.execute(
-                select(Issuance.product, Project.region, Issuance.project_id, Issuance.vintage)
-                .join(Project, Project.id == Issuance.project_id)
-                .where(Issuance.id == issuance_id)
-            ).one()
-            self._cache[issuance_id] = (row[0], row[1], row[2], row[3])
+            self.prime([issuance_id])
         return self._cache[issuance_id]
+
+    def prime(self, issuance_ids: Sequence[int]) -> None:
+        """Load the facts of several issuances in one query (without flushing)."""
+        missing = [i for i in set(issuance_ids) if i not in self._cache]
+        if not missing:
+            return
+        with self.session.no_autoflush:
+            rows = self.session.execute(
+                select(Issuance.id, Issuance.product, Project.region, Issuance.project_id,
+                       Issuance.vintage)
+                .join(Project, Project.id == Issuance.project_id)
+                .where(Issuance.id.in_(missing))
+            ).all()
+        for issuance_id, product, region, project_id, vintage in rows:
+            self._cache[issuance_id] = (product, region, project_id, vintage)
 
     def name(self, issuance_id: int, start: int, end: int) -> str:
         product, region, project_id, vintage = self.facts(issuance_id)
@@ -228,6 +238,7 @@ def _move(
 ) -> list[str]:
     """Move blocks and record the moves; returns the human serials moved."""
     namer = SerialNamer(ctx.session)
+    namer.prime([block.issuance_id for block in blocks])
     serials: list[str] = []
     for block in blocks:
         ctx.moves.append(

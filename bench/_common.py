@@ -1,0 +1,36 @@
+"""Shared helpers for the benchmarks: a fresh PostgreSQL schema or SQLite file."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from urllib.parse import quote
+
+from sqlalchemy import create_engine, text
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pg_url() -> str:
+    return os.environ.get("QINGLU_BENCH_DATABASE_URL") or os.environ.get(
+        "QINGLU_TEST_DATABASE_URL", DEFAULT_PG_URL)
+
+
+def fresh_pg_schema(base_url: str, schema: str) -> str:
+    """Drop and recreate `schema`; return a URL whose search_path points at it."""
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    joiner = "&" if "?" in base_url else "?"
+    return f"{base_url}{joiner}options={quote(f'-csearch_path={schema},public')}"
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
