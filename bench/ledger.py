@@ -26,7 +26,6 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import fresh_pg_schema, percentile, pg_url  # noqa: E402
-
 from qinglu.db.engine import make_engine, make_session_factory  # noqa: E402
 from qinglu.db.migrate import upgrade  # noqa: E402
 from qinglu.registry import service, units  # noqa: E402
@@ -77,7 +76,9 @@ def client(url: str, accounts: list[int], seconds: float, seed: int,
     out.put(latencies)
 
 
-def run_ledger(url: str, accounts: list[int], clients: int, seconds: float) -> tuple[float, list[float]]:
+def run_ledger(
+    url: str, accounts: list[int], clients: int, seconds: float
+) -> tuple[float, list[float]]:
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     procs = [mp.Process(target=client, args=(url, accounts, seconds, i, queue))
              for i in range(clients)]

@@ -27,7 +27,8 @@ def _resident_id(first17: str) -> str:
 
 
 JIANHE_CENTRE = {
-    "kind": "org", "name": "剑河县碳汇交易运营中心 Jianhe County Carbon-Sink Trading Operations Centre",
+    "kind": "org",
+    "name": "剑河县碳汇交易运营中心 Jianhe County Carbon-Sink Trading Operations Centre",
     "id_number": _uscc("12522629MB0000001"), "region": "522629",
 }
 MAJIANG_PROCURATORATE = {
