@@ -353,24 +353,53 @@ def retire(
                "project_id": project_id}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        target = system_account(ctx.session, "retirement")
-        _lock_source(ctx.session, from_account, target.id)
-        blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
-                              quantity=quantity, project_id=project_id)
-        retirement = Retirement(account_id=from_account, product=product, quantity=quantity,
-                                beneficiary=beneficiary, purpose=purpose, case_ref=case_ref,
-                                serials=[])
-        ctx.session.add(retirement)
-        ctx.session.flush()
-        serials = _move(ctx, blocks, to_account=target.id, state="retired",
-                        retirement_id=retirement.id)
-        retirement.serials = serials
-        return {"id": retirement.id, "product": product, "quantity": quantity,
-                "from_account": from_account, "beneficiary": beneficiary, "purpose": purpose,
-                "case_ref": case_ref, "serials": serials}
+        return retire_in(ctx, from_account=from_account, product=product, quantity=quantity,
+                         beneficiary=beneficiary, purpose=purpose, case_ref=case_ref,
+                         project_id=project_id)
 
     return run_write(session, kind="retire", actor=actor, request=request, action=action,
                      idempotency_key=idempotency_key)
+
+
+def retire_in(
+    ctx: WriteContext,
+    *,
+    from_account: int,
+    product: str,
+    quantity: int,
+    beneficiary: str,
+    purpose: str,
+    case_ref: str | None = None,
+    project_id: int | None = None,
+    hold_id: int | None = None,
+) -> dict[str, Any]:
+    """The retirement itself, inside a caller's ledger write (a case step uses it).
+
+    With `hold_id`, exactly the units escrowed by that hold are retired and the hold
+    is settled; otherwise held units are taken in serial order.
+    """
+    target = system_account(ctx.session, "retirement")
+    _lock_source(ctx.session, from_account, target.id)
+    if hold_id is not None:
+        record = _pending_hold(ctx.session, hold_id)
+        blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
+                              quantity=quantity, state="escrow", hold_id=hold_id)
+        record.quantity -= quantity
+        record.status = "settled" if record.quantity == 0 else record.status
+    else:
+        blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
+                              quantity=quantity, project_id=project_id)
+    retirement = Retirement(account_id=from_account, product=product, quantity=quantity,
+                            beneficiary=beneficiary, purpose=purpose, case_ref=case_ref,
+                            serials=[])
+    ctx.session.add(retirement)
+    ctx.session.flush()
+    serials = _move(ctx, blocks, to_account=target.id, state="retired",
+                    retirement_id=retirement.id)
+    retirement.serials = serials
+    return {"id": retirement.id, "product": product, "quantity": quantity,
+            "from_account": from_account, "beneficiary": beneficiary, "purpose": purpose,
+            "case_ref": case_ref, "serials": serials}
 
 
 def cancel(
@@ -427,21 +456,34 @@ def hold(
                "purpose": purpose, "project_id": project_id}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        _lock_source(ctx.session, from_account)
-        blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
-                              quantity=quantity, project_id=project_id)
-        record = Hold(account_id=from_account, product=product, quantity=quantity,
-                      purpose=purpose, status="pending")
-        ctx.session.add(record)
-        ctx.session.flush()
-        serials = _move(ctx, blocks, to_account=from_account, state="escrow",
-                        hold_id=record.id)
-        return {"id": record.id, "product": product, "quantity": quantity,
-                "from_account": from_account, "purpose": purpose, "status": "pending",
-                "serials": serials}
+        return hold_in(ctx, from_account=from_account, product=product, quantity=quantity,
+                       purpose=purpose, project_id=project_id)
 
     return run_write(session, kind="hold", actor=actor, request=request, action=action,
                      idempotency_key=idempotency_key)
+
+
+def hold_in(
+    ctx: WriteContext,
+    *,
+    from_account: int,
+    product: str,
+    quantity: int,
+    purpose: str,
+    project_id: int | None = None,
+) -> dict[str, Any]:
+    """The hold itself, inside a caller's ledger write (a case agreement uses it)."""
+    _lock_source(ctx.session, from_account)
+    blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
+                          quantity=quantity, project_id=project_id)
+    record = Hold(account_id=from_account, product=product, quantity=quantity,
+                  purpose=purpose, status="pending")
+    ctx.session.add(record)
+    ctx.session.flush()
+    serials = _move(ctx, blocks, to_account=from_account, state="escrow", hold_id=record.id)
+    return {"id": record.id, "product": product, "quantity": quantity,
+            "from_account": from_account, "purpose": purpose, "status": "pending",
+            "serials": serials}
 
 
 def _pending_hold(session: Session, hold_id: int) -> Hold:
