@@ -163,9 +163,9 @@ def check_retirements(session: Session) -> list[str]:
     """Each retirement row still says what its ledger entry recorded."""
     recorded: dict[int, dict[str, object]] = {}
     for entry in iter_entries(session):
-        if entry.kind == "retire":
-            result = json.loads(entry.body)["result"]
-            recorded[int(result["id"])] = result
+        facts = json.loads(entry.body).get("records", {}).get("retirement")
+        if facts:
+            recorded[int(facts["id"])] = facts
     problems = []
     for row in session.scalars(select(Retirement)):
         facts = recorded.get(row.id)

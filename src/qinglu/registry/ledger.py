@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,9 @@ class WriteContext:
 
     session: Session
     moves: Moves
+    # Facts a composed write wants on the record besides its result (e.g. a case
+    # step's retirement), so an audit can check the rows against them.
+    records: dict[str, Any] = field(default_factory=dict)
 
 
 def canonical_json(value: Any) -> str:
@@ -138,14 +141,16 @@ def _write_once(
         if prior is not None:
             session.rollback()
             return dict(prior)
-    moves: Moves = []
-    result = action(WriteContext(session, moves))
+    ctx = WriteContext(session, [])
+    result = action(ctx)
     head = _lock_head(session)
     sequence = head.sequence + 1
     result.setdefault("id", sequence)  # a transfer's id is its ledger entry
     result["entry"] = sequence
     recorded_at = datetime.now(UTC).isoformat(timespec="microseconds")
-    body = canonical_json({"request": request, "moves": moves, "result": result})
+    body = canonical_json(
+        {"request": request, "moves": ctx.moves, "result": result, "records": ctx.records}
+    )
     digest = entry_hash(sequence, recorded_at, actor, kind, key, body, head.hash)
     session.add(
         LedgerEntry(

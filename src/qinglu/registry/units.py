@@ -397,9 +397,11 @@ def retire_in(
     serials = _move(ctx, blocks, to_account=target.id, state="retired",
                     retirement_id=retirement.id)
     retirement.serials = serials
-    return {"id": retirement.id, "product": product, "quantity": quantity,
-            "from_account": from_account, "beneficiary": beneficiary, "purpose": purpose,
-            "case_ref": case_ref, "serials": serials}
+    facts = {"id": retirement.id, "product": product, "quantity": quantity,
+             "from_account": from_account, "beneficiary": beneficiary, "purpose": purpose,
+             "case_ref": case_ref, "serials": serials}
+    ctx.records["retirement"] = facts
+    return dict(facts)
 
 
 def cancel(

@@ -1,0 +1,1 @@
+"""Ecological-damage cases and their state machine."""

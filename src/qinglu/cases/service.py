@@ -1,0 +1,284 @@
+"""The case workflow: opened → accounted → agreed → paid → retired → certified → closed.
+
+Each step is one ledger write carrying its actor. A step asked for out of order is
+refused with InvalidTransition, saying where the case stands and what it needs.
+The agreement escrows the seller's units at once (a hold), so nothing can sell
+them between "agreed" and "paid"; the retirement retires exactly those units.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qinglu.cases.models import AUTHORITY_KINDS, CASE_KINDS, CASE_STEPS, Case
+from qinglu.registry.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from qinglu.registry.identifiers import mask_person_name, validate_region
+from qinglu.registry.ledger import WriteContext, run_write
+from qinglu.registry.models import Holder, utcnow
+from qinglu.registry.quantities import format_quantity
+from qinglu.registry.service import _require_text, get_account, get_holder
+from qinglu.registry.units import hold_in, retire_in
+
+PRODUCT = "FCS"
+NEXT_STEP = {step: CASE_STEPS[i + 1] for i, step in enumerate(CASE_STEPS[:-1])}
+
+
+class UnknownCase(NotFound):
+    code = "unknown-case"
+
+
+def _choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidInput(f"{field} {value!r} 无效（可选 {', '.join(allowed)}）",
+                           f"{field} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def case_view(case: Case, *, public: bool = False) -> dict[str, Any]:
+    view = {
+        "id": case.id, "number": case.number, "status": case.status,
+        "authority_holder_id": case.authority_holder_id, "authority_kind": case.authority_kind,
+        "kind": case.kind, "defendant_holder_id": case.defendant_holder_id,
+        "incident_date": case.incident_date.isoformat(), "region": case.region,
+        "place": case.place, "incident": case.incident,
+        "obligation": format_quantity(PRODUCT, case.obligation) if case.obligation else None,
+        "accounting": case.accounting, "agreement": case.agreement, "hold_id": case.hold_id,
+        "payment_reference": case.payment_reference, "retirement_id": case.retirement_id,
+        "certificate_number": case.certificate_number, "voucher_number": case.voucher_number,
+    }
+    if public:
+        view.pop("payment_reference")
+    return view
+
+
+def get_case(session: Session, case_id: int, *, lock: bool = False) -> Case:
+    query = select(Case).where(Case.id == case_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    case = session.scalar(query)
+    if case is None:
+        raise UnknownCase(f"案件 {case_id} 不存在", f"case {case_id} does not exist")
+    return case
+
+
+def _advance(case: Case, step: str) -> None:
+    """Move the case to `step`, refusing anything but the next step in order."""
+    if case.status == "closed":
+        raise InvalidTransition(f"案件 {case.number} 已结案，不能再{step}",
+                                f"case {case.number} is closed; it cannot be {step}")
+    if NEXT_STEP.get(case.status) != step:
+        needed = CASE_STEPS[CASE_STEPS.index(step) - 1]
+        raise InvalidTransition(
+            f"案件 {case.number} 处于“{case.status}”，“{step}”须在“{needed}”之后",
+            f"case {case.number} is {case.status}; {step} needs the case to be {needed}",
+        )
+    case.status = step
+    case.updated_at = utcnow()
+
+
+def _case_write(session: Session, kind: str, case_id: int, actor: str, request: dict[str, Any],
+                step: Any, idempotency_key: str | None = None) -> dict[str, Any]:
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        case = get_case(ctx.session, case_id, lock=True)
+        step(ctx, case)
+        ctx.session.flush()
+        return case_view(case)
+
+    return run_write(session, kind=f"case.{kind}", actor=actor,
+                     request={"case_id": case_id, **request}, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def open_case(
+    session: Session,
+    *,
+    number: str,
+    authority_holder_id: int,
+    authority_kind: str,
+    kind: str,
+    defendant_holder_id: int,
+    incident_date: date,
+    region: str,
+    place: str,
+    incident: dict[str, Any],
+    actor: str,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    number = _require_text("案号 case number", number, limit=100)
+    _choice("机关类型 authority kind", authority_kind, AUTHORITY_KINDS)
+    _choice("案件类型 case kind", kind, CASE_KINDS)
+    region = validate_region(region)
+    place = _require_text("地点 place", place, limit=500)
+    if incident_date > date.today():
+        raise InvalidInput(f"事发日期 {incident_date} 在未来", f"incident date {incident_date} "
+                           "is in the future")
+    request = {"number": number, "authority_holder_id": authority_holder_id,
+               "authority_kind": authority_kind, "kind": kind,
+               "defendant_holder_id": defendant_holder_id,
+               "incident_date": incident_date.isoformat(), "region": region, "place": place,
+               "incident": incident}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        if get_holder(ctx.session, authority_holder_id).kind != "org":
+            raise InvalidInput("办案机关须为机构持有人", "the authority must be an organisation")
+        get_holder(ctx.session, defendant_holder_id)
+        if ctx.session.scalar(select(Case.id).where(Case.number == number)):
+            raise Conflict(f"案号 {number} 已存在", f"case number {number} exists already")
+        case = Case(number=number, authority_holder_id=authority_holder_id,
+                    authority_kind=authority_kind, kind=kind,
+                    defendant_holder_id=defendant_holder_id, incident_date=incident_date,
+                    region=region, place=place, incident=incident, status="opened")
+        ctx.session.add(case)
+        ctx.session.flush()
+        return case_view(case)
+
+    return run_write(session, kind="case.open", actor=actor, request=request, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def record_accounting(
+    session: Session,
+    *,
+    case_id: int,
+    obligation: int,
+    accounting: dict[str, Any],
+    actor: str,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Accounted: the obligation (base units of 0.01 tCO2e, already rounded up) and the
+    accounting behind it — Qinglu's method result, or an external report approved by a
+    verifier."""
+    if obligation <= 0:
+        raise InvalidInput("核算义务量须大于零", "the obligation must be above zero")
+
+    def step(_ctx: WriteContext, case: Case) -> None:
+        _advance(case, "accounted")
+        case.obligation = obligation
+        case.accounting = accounting
+
+    return _case_write(session, "account", case_id, actor,
+                       {"obligation": obligation, "accounting": accounting}, step,
+                       idempotency_key)
+
+
+def external_report_accounting(
+    *, firm: str, report_ref: str, stated_obligation: str, approved_by: str,
+    comparison: dict[str, Any] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """An accounting report prepared outside Qinglu, approved by a verifier.
+
+    The obligation is the report's stated figure; Qinglu's own computation, if given,
+    is kept beside it for comparison and never replaces it.
+    """
+    try:
+        figure = Decimal(stated_obligation)
+    except InvalidOperation:
+        raise InvalidInput(f"报告数值 {stated_obligation!r} 无效",
+                           f"stated figure {stated_obligation!r} is not a number") from None
+    units = int((figure * 100).to_integral_value(rounding="ROUND_CEILING"))
+    return units, {
+        "source": "external", "firm": _require_text("核算机构 firm", firm),
+        "report_ref": _require_text("报告编号 report reference", report_ref),
+        "stated_obligation_t": f"{figure:.2f}", "approved_by": approved_by,
+        "qinglu_comparison": comparison,
+    }
+
+
+def agree(
+    session: Session,
+    *,
+    case_id: int,
+    quantity: int,
+    seller_account_id: int,
+    price: str,
+    actor: str,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Agreed: the defendant buys `quantity` (≥ the obligation) from the seller's account at
+    `price` CNY per tCO2e; the units go into escrow at once."""
+    try:
+        unit_price = Decimal(price)
+    except InvalidOperation:
+        raise InvalidInput(f"价格 {price!r} 无效", f"price {price!r} is not a number") from None
+    if unit_price < 0 or unit_price != unit_price.quantize(Decimal("0.01")):
+        raise InvalidInput(f"价格 {price} 须为非负、至多两位小数",
+                           f"price {price} must be non-negative with at most 2 decimals")
+
+    def step(ctx: WriteContext, case: Case) -> None:
+        if case.status == "accounted" and quantity < (case.obligation or 0):
+            raise InvalidInput(
+                f"约定数量 {format_quantity(PRODUCT, quantity)} t 低于核算义务 "
+                f"{format_quantity(PRODUCT, case.obligation or 0)} t",
+                f"agreed quantity {format_quantity(PRODUCT, quantity)} t is below the "
+                f"obligation {format_quantity(PRODUCT, case.obligation or 0)} t",
+            )
+        _advance(case, "agreed")
+        get_account(ctx.session, seller_account_id)
+        held = hold_in(ctx, from_account=seller_account_id, product=PRODUCT, quantity=quantity,
+                       purpose=f"案件 case {case.number}")
+        amount = (unit_price * Decimal(quantity) / 100).quantize(Decimal("0.01"))
+        case.hold_id = held["id"]
+        case.agreement = {"quantity": format_quantity(PRODUCT, quantity),
+                          "quantity_units": quantity, "seller_account_id": seller_account_id,
+                          "price_cny_per_t": f"{unit_price:.2f}", "amount_cny": f"{amount:.2f}",
+                          "serials": held["serials"]}
+
+    return _case_write(session, "agree", case_id, actor,
+                       {"quantity": quantity, "seller_account_id": seller_account_id,
+                        "price": price}, step, idempotency_key)
+
+
+def pay(session: Session, *, case_id: int, reference: str, actor: str,
+        idempotency_key: str | None = None) -> dict[str, Any]:
+    """Paid: the payment reference (bank or payment-gateway) is recorded once."""
+    reference = _require_text("付款凭证号 payment reference", reference)
+
+    def step(_ctx: WriteContext, case: Case) -> None:
+        if case.payment_reference:
+            raise InvalidTransition(f"案件 {case.number} 已付款（{case.payment_reference}）",
+                                    f"case {case.number} is paid already "
+                                    f"({case.payment_reference})")
+        _advance(case, "paid")
+        case.payment_reference = reference
+
+    return _case_write(session, "pay", case_id, actor, {"reference": reference}, step,
+                       idempotency_key)
+
+
+def case_purpose(session: Session, case: Case) -> str:
+    authority = session.get(Holder, case.authority_holder_id)
+    name = authority.name.split(" ")[0] if authority else ""
+    return (f"{name}（{case.number}）生态环境损害替代性修复 / alternative restoration of "
+            f"ecological damage, case {case.number}")
+
+
+def retire_for_case(session: Session, *, case_id: int, actor: str,
+                    idempotency_key: str | None = None) -> dict[str, Any]:
+    """Retired: exactly the escrowed units, from the seller's account, for the defendant."""
+
+    def step(ctx: WriteContext, case: Case) -> None:
+        _advance(case, "retired")
+        agreement = case.agreement or {}
+        defendant = get_holder(ctx.session, case.defendant_holder_id)
+        beneficiary = (mask_person_name(defendant.name) if defendant.kind == "person"
+                       else defendant.name)
+        retired = retire_in(ctx, from_account=int(agreement["seller_account_id"]),
+                            product=PRODUCT, quantity=int(agreement["quantity_units"]),
+                            beneficiary=beneficiary, purpose=case_purpose(ctx.session, case),
+                            case_ref=case.number, hold_id=case.hold_id)
+        case.retirement_id = retired["id"]
+
+    return _case_write(session, "retire", case_id, actor, {}, step, idempotency_key)
+
+
+def close_case(session: Session, *, case_id: int, actor: str,
+               idempotency_key: str | None = None) -> dict[str, Any]:
+    def step(_ctx: WriteContext, case: Case) -> None:
+        _advance(case, "closed")
+
+    return _case_write(session, "close", case_id, actor, {}, step, idempotency_key)
