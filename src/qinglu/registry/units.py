@@ -98,6 +98,10 @@ class SerialNamer:
             self.prime([issuance_id])
         return self._cache[issuance_id]
 
+    def remember(self, issuance_id: int, facts: Sequence[Any]) -> None:
+        product, region, project_id, vintage = facts
+        self._cache[issuance_id] = (product, region, project_id, vintage)
+
     def prime(self, issuance_ids: Sequence[int]) -> None:
         """Load the facts of several issuances in one query (without flushing)."""
         missing = [i for i in set(issuance_ids) if i not in self._cache]
@@ -128,11 +132,17 @@ def _take_blocks(
     hold_id: int | None = None,
     project_id: int | None = None,
     vintage: int | None = None,
+    namer: SerialNamer | None = None,
 ) -> list[UnitBlock]:
-    """Lock and take `quantity` units from the account, splitting the last block."""
+    """Lock and take `quantity` units from the account, splitting the last block.
+
+    The same query brings each block's issuance facts for `namer`, saving a round trip.
+    """
     query = (
-        select(UnitBlock)
+        select(UnitBlock, Issuance.product, Project.region, Issuance.project_id,
+               Issuance.vintage)
         .join(Issuance, Issuance.id == UnitBlock.issuance_id)
+        .join(Project, Project.id == Issuance.project_id)
         .where(
             UnitBlock.account_id == account_id,
             UnitBlock.state == state,
@@ -149,9 +159,11 @@ def _take_blocks(
         query = query.where(Issuance.vintage == vintage)
     taken: list[UnitBlock] = []
     needed = quantity
-    for block in session.scalars(query):
+    for block, *facts in session.execute(query):
         if needed == 0:
             break
+        if namer is not None:
+            namer.remember(block.issuance_id, facts)
         if block.quantity > needed:
             _split(session, block, needed)
         taken.append(block)
@@ -200,15 +212,17 @@ def _merge_neighbours(session: Session, moved: Sequence[UnitBlock]) -> None:
     One query fetches every possible neighbour; since an issuance's blocks tile its
     range, sorting them and joining contiguous same-place pairs is enough.
     """
-    session.flush()
     issuance_ids = {b.issuance_id for b in moved}
     edges = {b.serial_start - 1 for b in moved} | {b.serial_end + 1 for b in moved}
-    neighbours = session.scalars(
-        select(UnitBlock).where(
-            UnitBlock.issuance_id.in_(issuance_ids),
-            or_(UnitBlock.serial_end.in_(edges), UnitBlock.serial_start.in_(edges)),
-        )
-    ).all()
+    # No flush needed first: only the moved blocks' owners changed, not which rows
+    # border them, and the identity map hands back the moved objects as changed.
+    with session.no_autoflush:
+        neighbours = session.scalars(
+            select(UnitBlock).where(
+                UnitBlock.issuance_id.in_(issuance_ids),
+                or_(UnitBlock.serial_end.in_(edges), UnitBlock.serial_start.in_(edges)),
+            )
+        ).all()
     pool = {b.id: b for b in neighbours} | {b.id: b for b in moved}
     ordered = sorted(pool.values(), key=lambda b: (b.issuance_id, b.serial_start))
     previous: UnitBlock | None = None
@@ -223,7 +237,6 @@ def _merge_neighbours(session: Session, moved: Sequence[UnitBlock]) -> None:
             session.delete(block)
             continue
         previous = block
-    session.flush()
 
 
 def _move(
@@ -235,9 +248,10 @@ def _move(
     hold_id: int | None = None,
     retirement_id: int | None = None,
     cancellation_id: int | None = None,
+    namer: SerialNamer | None = None,
 ) -> list[str]:
     """Move blocks and record the moves; returns the human serials moved."""
-    namer = SerialNamer(ctx.session)
+    namer = namer or SerialNamer(ctx.session)
     namer.prime([block.issuance_id for block in blocks])
     serials: list[str] = []
     for block in blocks:
@@ -319,9 +333,11 @@ def transfer(
     def action(ctx: WriteContext) -> dict[str, Any]:
         accounts = _lock_source(ctx.session, from_account, to_account)
         _check_destination(accounts[to_account])
+        namer = SerialNamer(ctx.session)
         blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
-                              quantity=quantity, project_id=project_id, vintage=vintage)
-        serials = _move(ctx, blocks, to_account=to_account, state="held")
+                              quantity=quantity, project_id=project_id, vintage=vintage,
+                              namer=namer)
+        serials = _move(ctx, blocks, to_account=to_account, state="held", namer=namer)
         return {"product": product, "quantity": quantity, "from_account": from_account,
                 "to_account": to_account, "serials": serials}
 
