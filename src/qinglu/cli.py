@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from qinglu.accounts.cli import app as user_app
 from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, session_for
 from qinglu.registry.cli import app as registry_app
 
@@ -18,6 +19,7 @@ audit_app = typer.Typer(help="审计 Audit", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(user_app, name="user")
 
 
 @db_app.command("upgrade")

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_VAR_DIR = Path("var")
+WRITE_OPTION = "qinglu_write"
 
 
 def var_dir() -> Path:
@@ -58,10 +59,25 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writes take the write lock at BEGIN; reads stay deferred so that an idle
+        # reader never blocks a writer.
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def begin_write(session: Session) -> None:
+    """Start a write transaction (BEGIN IMMEDIATE on SQLite).
+
+    A read transaction still open on the session is ended first: upgrading a
+    deferred SQLite transaction to a writer can fail at once when another writer
+    holds the lock, whereas BEGIN IMMEDIATE waits its turn.
+    """
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={WRITE_OPTION: True})

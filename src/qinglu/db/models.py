@@ -1,5 +1,6 @@
 """Every feature's tables, imported so that metadata is complete for Alembic."""
 
+from qinglu.accounts import models as accounts_models  # noqa: F401
 from qinglu.cases import models as cases_models  # noqa: F401
 from qinglu.db.base import Base
 from qinglu.registry import models as registry_models  # noqa: F401

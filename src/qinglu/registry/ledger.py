@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from qinglu.db.engine import begin_write
 from qinglu.registry.errors import IdempotencyConflict, QingluError
 from qinglu.registry.models import LedgerEntry, LedgerHead
 
@@ -136,6 +137,7 @@ def _write_once(
     action: Callable[[WriteContext], dict[str, Any]],
     key: str | None,
 ) -> dict[str, Any]:
+    begin_write(session)
     if key:
         prior = _replay(session, kind, request, key)
         if prior is not None:
