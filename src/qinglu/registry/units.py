@@ -8,15 +8,16 @@ end up in the same place, so a busy account does not fragment without bound.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qinglu.registry import blocks
+from qinglu.registry.blocks import B, Place
 from qinglu.registry.errors import (
     AccountKindNotAllowed,
-    InsufficientUnits,
     InvalidInput,
     InvalidSerial,
     InvalidTransition,
@@ -51,13 +52,11 @@ def _check_quantity(quantity: int) -> None:
 def _lock_accounts(session: Session, *account_ids: int) -> dict[int, Account]:
     """Lock the accounts a write touches, always in id order, so writers never deadlock."""
     wanted = sorted(set(account_ids))
-    found = {
-        account.id: account
-        for account in session.scalars(
-            select(Account).where(Account.id.in_(wanted)).order_by(Account.id)
-            .with_for_update().execution_options(populate_existing=True)
-        )
-    }
+    rows = session.execute(
+        select(Account.id, Account.holder_id, Account.kind)
+        .where(Account.id.in_(wanted)).order_by(Account.id).with_for_update()
+    ).all()
+    found = {row[0]: Account(id=row[0], holder_id=row[1], kind=row[2]) for row in rows}
     for account_id in wanted:
         if account_id not in found:
             get_account(session, account_id)  # raises UnknownAccount
@@ -84,189 +83,6 @@ def _lock_source(session: Session, account_id: int, *others: int) -> dict[int, A
     accounts = _lock_accounts(session, account_id, *others)
     _check_source(accounts[account_id])
     return accounts
-
-
-class SerialNamer:
-    """Human serial strings for blocks, caching each issuance's project facts."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._cache: dict[int, tuple[str, str, int, int]] = {}
-
-    def facts(self, issuance_id: int) -> tuple[str, str, int, int]:
-        if issuance_id not in self._cache:
-            self.prime([issuance_id])
-        return self._cache[issuance_id]
-
-    def remember(self, issuance_id: int, facts: Sequence[Any]) -> None:
-        product, region, project_id, vintage = facts
-        self._cache[issuance_id] = (product, region, project_id, vintage)
-
-    def prime(self, issuance_ids: Sequence[int]) -> None:
-        """Load the facts of several issuances in one query (without flushing)."""
-        missing = [i for i in set(issuance_ids) if i not in self._cache]
-        if not missing:
-            return
-        with self.session.no_autoflush:
-            rows = self.session.execute(
-                select(Issuance.id, Issuance.product, Project.region, Issuance.project_id,
-                       Issuance.vintage)
-                .join(Project, Project.id == Issuance.project_id)
-                .where(Issuance.id.in_(missing))
-            ).all()
-        for issuance_id, product, region, project_id, vintage in rows:
-            self._cache[issuance_id] = (product, region, project_id, vintage)
-
-    def name(self, issuance_id: int, start: int, end: int) -> str:
-        product, region, project_id, vintage = self.facts(issuance_id)
-        return format_serial(product, region, project_id, vintage, start, end)
-
-
-def _take_blocks(
-    session: Session,
-    *,
-    account_id: int,
-    product: str,
-    quantity: int,
-    state: str = "held",
-    hold_id: int | None = None,
-    project_id: int | None = None,
-    vintage: int | None = None,
-    namer: SerialNamer | None = None,
-) -> list[UnitBlock]:
-    """Lock and take `quantity` units from the account, splitting the last block.
-
-    The same query brings each block's issuance facts for `namer`, saving a round trip.
-    """
-    query = (
-        select(UnitBlock, Issuance.product, Project.region, Issuance.project_id,
-               Issuance.vintage)
-        .join(Issuance, Issuance.id == UnitBlock.issuance_id)
-        .join(Project, Project.id == Issuance.project_id)
-        .where(
-            UnitBlock.account_id == account_id,
-            UnitBlock.state == state,
-            Issuance.product == product,
-        )
-        .order_by(UnitBlock.issuance_id, UnitBlock.serial_start)
-        .with_for_update(of=UnitBlock)
-    )
-    if hold_id is not None:
-        query = query.where(UnitBlock.hold_id == hold_id)
-    if project_id is not None:
-        query = query.where(Issuance.project_id == project_id)
-    if vintage is not None:
-        query = query.where(Issuance.vintage == vintage)
-    taken: list[UnitBlock] = []
-    needed = quantity
-    for block, *facts in session.execute(query):
-        if needed == 0:
-            break
-        if namer is not None:
-            namer.remember(block.issuance_id, facts)
-        if block.quantity > needed:
-            _split(session, block, needed)
-        taken.append(block)
-        needed -= block.quantity
-    if needed:
-        have = quantity - needed
-        raise InsufficientUnits(
-            f"账户 {account_id} 可用 {format_quantity(product, have)}，"
-            f"不足 {format_quantity(product, quantity)} {product_spec(product).unit}",
-            f"account {account_id} has {format_quantity(product, have)} available, "
-            f"less than {format_quantity(product, quantity)} {product_spec(product).unit}",
-        )
-    return taken
-
-
-def _split(session: Session, block: UnitBlock, keep: int) -> UnitBlock:
-    """Shrink `block` to its first `keep` units; the rest becomes a new block in place."""
-    remainder = UnitBlock(
-        issuance_id=block.issuance_id,
-        account_id=block.account_id,
-        serial_start=block.serial_start + keep,
-        serial_end=block.serial_end,
-        state=block.state,
-        hold_id=block.hold_id,
-        retirement_id=block.retirement_id,
-        cancellation_id=block.cancellation_id,
-    )
-    block.serial_end = block.serial_start + keep - 1
-    session.add(remainder)
-    return remainder
-
-
-def _same_place(a: UnitBlock, b: UnitBlock) -> bool:
-    return (
-        a.account_id == b.account_id
-        and a.state == b.state
-        and a.hold_id == b.hold_id
-        and a.retirement_id == b.retirement_id
-        and a.cancellation_id == b.cancellation_id
-    )
-
-
-def _merge_neighbours(session: Session, moved: Sequence[UnitBlock]) -> None:
-    """Merge moved blocks with adjacent blocks of the same issuance in the same place.
-
-    One query fetches every possible neighbour; since an issuance's blocks tile its
-    range, sorting them and joining contiguous same-place pairs is enough.
-    """
-    issuance_ids = {b.issuance_id for b in moved}
-    edges = {b.serial_start - 1 for b in moved} | {b.serial_end + 1 for b in moved}
-    # No flush needed first: only the moved blocks' owners changed, not which rows
-    # border them, and the identity map hands back the moved objects as changed.
-    with session.no_autoflush:
-        neighbours = session.scalars(
-            select(UnitBlock).where(
-                UnitBlock.issuance_id.in_(issuance_ids),
-                or_(UnitBlock.serial_end.in_(edges), UnitBlock.serial_start.in_(edges)),
-            )
-        ).all()
-    pool = {b.id: b for b in neighbours} | {b.id: b for b in moved}
-    ordered = sorted(pool.values(), key=lambda b: (b.issuance_id, b.serial_start))
-    previous: UnitBlock | None = None
-    for block in ordered:
-        if (
-            previous is not None
-            and previous.issuance_id == block.issuance_id
-            and previous.serial_end + 1 == block.serial_start
-            and _same_place(previous, block)
-        ):
-            previous.serial_end = block.serial_end
-            session.delete(block)
-            continue
-        previous = block
-
-
-def _move(
-    ctx: WriteContext,
-    blocks: Sequence[UnitBlock],
-    *,
-    to_account: int,
-    state: str,
-    hold_id: int | None = None,
-    retirement_id: int | None = None,
-    cancellation_id: int | None = None,
-    namer: SerialNamer | None = None,
-) -> list[str]:
-    """Move blocks and record the moves; returns the human serials moved."""
-    namer = namer or SerialNamer(ctx.session)
-    namer.prime([block.issuance_id for block in blocks])
-    serials: list[str] = []
-    for block in blocks:
-        ctx.moves.append(
-            [block.issuance_id, block.serial_start, block.serial_end, block.account_id,
-             to_account, state]
-        )
-        serials.append(namer.name(block.issuance_id, block.serial_start, block.serial_end))
-        block.account_id = to_account
-        block.state = state
-        block.hold_id = hold_id
-        block.retirement_id = retirement_id
-        block.cancellation_id = cancellation_id
-    _merge_neighbours(ctx.session, blocks)
-    return serials
 
 
 def issue(
@@ -333,11 +149,10 @@ def transfer(
     def action(ctx: WriteContext) -> dict[str, Any]:
         accounts = _lock_source(ctx.session, from_account, to_account)
         _check_destination(accounts[to_account])
-        namer = SerialNamer(ctx.session)
-        blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
-                              quantity=quantity, project_id=project_id, vintage=vintage,
-                              namer=namer)
-        serials = _move(ctx, blocks, to_account=to_account, state="held", namer=namer)
+        whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
+                                  quantity=quantity, project_id=project_id, vintage=vintage)
+        serials = blocks.move(ctx.session, whole, part, Place(to_account, "held"), ctx.moves,
+                              from_account)
         return {"product": product, "quantity": quantity, "from_account": from_account,
                 "to_account": to_account, "serials": serials}
 
@@ -398,20 +213,21 @@ def retire_in(
     _lock_source(ctx.session, from_account, target.id)
     if hold_id is not None:
         record = _pending_hold(ctx.session, hold_id)
-        blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
-                              quantity=quantity, state="escrow", hold_id=hold_id)
+        whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
+                                  quantity=quantity, state="escrow", hold_id=hold_id)
         record.quantity -= quantity
         record.status = "settled" if record.quantity == 0 else record.status
     else:
-        blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
-                              quantity=quantity, project_id=project_id)
+        whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
+                                  quantity=quantity, project_id=project_id)
     retirement = Retirement(account_id=from_account, product=product, quantity=quantity,
                             beneficiary=beneficiary, purpose=purpose, case_ref=case_ref,
                             serials=[])
     ctx.session.add(retirement)
     ctx.session.flush()
-    serials = _move(ctx, blocks, to_account=target.id, state="retired",
-                    retirement_id=retirement.id)
+    serials = blocks.move(ctx.session, whole, part,
+                          Place(target.id, "retired", retirement_id=retirement.id), ctx.moves,
+                          from_account)
     retirement.serials = serials
     facts = {"id": retirement.id, "product": product, "quantity": quantity,
              "from_account": from_account, "beneficiary": beneficiary, "purpose": purpose,
@@ -439,14 +255,15 @@ def cancel(
     def action(ctx: WriteContext) -> dict[str, Any]:
         target = system_account(ctx.session, "cancellation")
         _lock_source(ctx.session, from_account, target.id)
-        blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
-                              quantity=quantity)
+        whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
+                                  quantity=quantity)
         cancellation = Cancellation(account_id=from_account, product=product, quantity=quantity,
                                     reason=reason, serials=[])
         ctx.session.add(cancellation)
         ctx.session.flush()
-        serials = _move(ctx, blocks, to_account=target.id, state="cancelled",
-                        cancellation_id=cancellation.id)
+        serials = blocks.move(ctx.session, whole, part,
+                              Place(target.id, "cancelled", cancellation_id=cancellation.id),
+                              ctx.moves, from_account)
         cancellation.serials = serials
         return {"id": cancellation.id, "product": product, "quantity": quantity,
                 "from_account": from_account, "reason": reason, "serials": serials}
@@ -492,13 +309,15 @@ def hold_in(
 ) -> dict[str, Any]:
     """The hold itself, inside a caller's ledger write (a case agreement uses it)."""
     _lock_source(ctx.session, from_account)
-    blocks = _take_blocks(ctx.session, account_id=from_account, product=product,
-                          quantity=quantity, project_id=project_id)
+    whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
+                              quantity=quantity, project_id=project_id)
     record = Hold(account_id=from_account, product=product, quantity=quantity,
                   purpose=purpose, status="pending")
     ctx.session.add(record)
     ctx.session.flush()
-    serials = _move(ctx, blocks, to_account=from_account, state="escrow", hold_id=record.id)
+    serials = blocks.move(ctx.session, whole, part,
+                          Place(from_account, "escrow", hold_id=record.id), ctx.moves,
+                          from_account)
     return {"id": record.id, "product": product, "quantity": quantity,
             "from_account": from_account, "purpose": purpose, "status": "pending",
             "serials": serials}
@@ -535,9 +354,11 @@ def settle(
         record = _pending_hold(ctx.session, hold_id)
         _check_destination(_lock_accounts(ctx.session, record.account_id, to_account)[to_account])
         amount = record.quantity if quantity is None else quantity
-        blocks = _take_blocks(ctx.session, account_id=record.account_id, product=record.product,
-                              quantity=amount, state="escrow", hold_id=record.id)
-        serials = _move(ctx, blocks, to_account=to_account, state="held")
+        whole, part = blocks.take(ctx.session, account_id=record.account_id,
+                                  product=record.product, quantity=amount, state="escrow",
+                                  hold_id=record.id)
+        serials = blocks.move(ctx.session, whole, part, Place(to_account, "held"), ctx.moves,
+                              record.account_id)
         record.quantity -= amount
         if record.quantity == 0:
             record.status = "settled"
@@ -567,9 +388,11 @@ def release(
         record = _pending_hold(ctx.session, hold_id)
         _lock_accounts(ctx.session, record.account_id)
         amount = record.quantity if quantity is None else quantity
-        blocks = _take_blocks(ctx.session, account_id=record.account_id, product=record.product,
-                              quantity=amount, state="escrow", hold_id=record.id)
-        serials = _move(ctx, blocks, to_account=record.account_id, state="held")
+        whole, part = blocks.take(ctx.session, account_id=record.account_id,
+                                  product=record.product, quantity=amount, state="escrow",
+                                  hold_id=record.id)
+        serials = blocks.move(ctx.session, whole, part, Place(record.account_id, "held"),
+                              ctx.moves, record.account_id)
         record.quantity -= amount
         if record.quantity == 0:
             record.status = "released"
@@ -603,43 +426,44 @@ def balance(session: Session, account_id: int) -> dict[str, dict[str, str]]:
 def find_serial(session: Session, serial: str) -> list[dict[str, Any]]:
     """Who holds the units of this serial (or range), and in what state."""
     wanted = parse_serial(serial)
-    issuances = session.scalars(
-        select(Issuance)
+    issuances = session.execute(
+        select(Issuance.id, Project.region, Issuance.project_id, Issuance.vintage)
+        .join(Project, Project.id == Issuance.project_id)
         .where(Issuance.product == wanted.product,
                Issuance.serial_start <= wanted.end, Issuance.serial_end >= wanted.start)
         .order_by(Issuance.serial_start)
     ).all()
     if not issuances:
         raise InvalidSerial(f"序列号 {serial} 未发行", f"serial {serial} has not been issued")
-    namer = SerialNamer(session)
     found: list[dict[str, Any]] = []
-    for issuance in issuances:
-        product, region, project_id, vintage = namer.facts(issuance.id)
+    for issuance_id, region, project_id, vintage in issuances:
         if (region, project_id, vintage) != (wanted.region, wanted.project_id, wanted.vintage):
             raise InvalidSerial(
                 f"序列号 {serial} 与登记的项目、地区或年份不符",
                 f"serial {serial} does not match the registered project, region or vintage",
             )
-        blocks = session.scalars(
-            select(UnitBlock)
-            .where(UnitBlock.issuance_id == issuance.id,
-                   UnitBlock.serial_start <= wanted.end, UnitBlock.serial_end >= wanted.start)
-            .order_by(UnitBlock.serial_start)
+        rows = session.execute(
+            select(B.serial_start, B.serial_end, B.account_id, B.state, B.hold_id,
+                   B.retirement_id, B.cancellation_id)
+            .where(B.issuance_id == issuance_id,
+                   B.serial_start <= wanted.end, B.serial_end >= wanted.start)
+            .order_by(B.serial_start)
         ).all()
-        for block in blocks:
-            start, end = max(block.serial_start, wanted.start), min(block.serial_end, wanted.end)
+        for block_start, block_end, account_id, state, hold_id, retirement_id, cancel_id in rows:
+            start, end = max(block_start, wanted.start), min(block_end, wanted.end)
+            name = functools.partial(format_serial, wanted.product, region, project_id, vintage)
             found.append({
-                "serial": namer.name(issuance.id, start, end),
-                "block_serial": namer.name(issuance.id, block.serial_start, block.serial_end),
-                "account_id": block.account_id,
-                "state": block.state,
-                "product": product,
-                "quantity": format_quantity(product, end - start + 1),
-                "issuance_id": issuance.id,
+                "serial": name(start, end),
+                "block_serial": name(block_start, block_end),
+                "account_id": account_id,
+                "state": state,
+                "product": wanted.product,
+                "quantity": format_quantity(wanted.product, end - start + 1),
+                "issuance_id": issuance_id,
                 "project_id": project_id,
                 "vintage": vintage,
-                "hold_id": block.hold_id,
-                "retirement_id": block.retirement_id,
-                "cancellation_id": block.cancellation_id,
+                "hold_id": hold_id,
+                "retirement_id": retirement_id,
+                "cancellation_id": cancel_id,
             })
     return found

@@ -1,0 +1,181 @@
+"""Block movements in SQLAlchemy Core: the ledger's hot path.
+
+A movement takes blocks from a source in serial order (oldest issuance first).
+When only part of the last block is needed, the taken part becomes a new row
+and the original row keeps the rest, so the source's row never changes owner.
+All taken blocks then get their new owner in one UPDATE, and blocks that end up
+adjacent in the same place are merged. Core statements, not ORM objects: this
+runs on every transfer, and the ORM's bookkeeping cost more than the SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from qinglu.registry.errors import InsufficientUnits
+from qinglu.registry.models import Issuance, Project, UnitBlock
+from qinglu.registry.quantities import format_quantity, product_spec
+from qinglu.registry.serials import format_serial
+
+blocks_table: Table = UnitBlock.__table__  # type: ignore[assignment]
+B = blocks_table.c
+
+
+@dataclass
+class Block:
+    id: int
+    issuance_id: int
+    start: int
+    end: int
+    # Facts of the issuance, for the block's human serial.
+    product: str
+    region: str
+    project_id: int
+    vintage: int
+
+    @property
+    def quantity(self) -> int:
+        return self.end - self.start + 1
+
+    @property
+    def serial(self) -> str:
+        return format_serial(self.product, self.region, self.project_id, self.vintage,
+                             self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where units sit: an account, a state, and the record that put them there."""
+
+    account_id: int
+    state: str
+    hold_id: int | None = None
+    retirement_id: int | None = None
+    cancellation_id: int | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "state": self.state, "hold_id": self.hold_id,
+                "retirement_id": self.retirement_id, "cancellation_id": self.cancellation_id}
+
+
+def take(
+    session: Session,
+    *,
+    account_id: int,
+    product: str,
+    quantity: int,
+    state: str = "held",
+    hold_id: int | None = None,
+    project_id: int | None = None,
+    vintage: int | None = None,
+) -> tuple[list[Block], tuple[Block, int] | None]:
+    """Lock the source's blocks and choose `quantity` units in serial order.
+
+    Returns the whole blocks taken, and (block, units needed) when the last block
+    is taken only in part. Nothing is written yet.
+    """
+    query = (
+        select(B.id, B.issuance_id, B.serial_start, B.serial_end, Issuance.product,
+               Project.region, Issuance.project_id, Issuance.vintage)
+        .select_from(blocks_table)
+        .join(Issuance, Issuance.id == B.issuance_id)
+        .join(Project, Project.id == Issuance.project_id)
+        .where(B.account_id == account_id, B.state == state, Issuance.product == product)
+        .order_by(B.issuance_id, B.serial_start)
+        .with_for_update(of=blocks_table)
+    )
+    if hold_id is not None:
+        query = query.where(B.hold_id == hold_id)
+    if project_id is not None:
+        query = query.where(Issuance.project_id == project_id)
+    if vintage is not None:
+        query = query.where(Issuance.vintage == vintage)
+    whole: list[Block] = []
+    needed = quantity
+    for row in session.execute(query):
+        block = Block(*row)
+        if block.quantity > needed:
+            return whole, (block, needed)
+        whole.append(block)
+        needed -= block.quantity
+        if needed == 0:
+            return whole, None
+    have = quantity - needed
+    unit = product_spec(product).unit
+    raise InsufficientUnits(
+        f"账户 {account_id} 可用 {format_quantity(product, have)}，"
+        f"不足 {format_quantity(product, quantity)} {unit}",
+        f"account {account_id} has {format_quantity(product, have)} available, "
+        f"less than {format_quantity(product, quantity)} {unit}",
+    )
+
+
+def move(
+    session: Session,
+    whole: list[Block],
+    part: tuple[Block, int] | None,
+    to: Place,
+    moves: list[list[Any]],
+    source: int,
+) -> list[str]:
+    """Give the chosen units to `to`, record the moves, merge; return the serials moved."""
+    moved = list(whole)
+    if part is not None:
+        block, keep = part
+        taken = Block(0, block.issuance_id, block.start, block.start + keep - 1, block.product,
+                      block.region, block.project_id, block.vintage)
+        session.execute(update(blocks_table).where(B.id == block.id)
+                        .values(serial_start=block.start + keep))
+        taken.id = session.execute(
+            insert(blocks_table).values(issuance_id=block.issuance_id, serial_start=taken.start,
+                                        serial_end=taken.end, **to.values()).returning(B.id)
+        ).scalar_one()
+        moved.append(taken)
+    if whole:
+        session.execute(update(blocks_table).where(B.id.in_([b.id for b in whole]))
+                        .values(**to.values()))
+    for block in moved:
+        moves.append([block.issuance_id, block.start, block.end, source, to.account_id,
+                      to.state])
+    _merge(session, moved, to)
+    return [block.serial for block in moved]
+
+
+def _merge(session: Session, moved: Sequence[Block], to: Place) -> None:
+    """Join the moved blocks with adjacent blocks of the same issuance in the same place.
+
+    The blocks of an issuance tile its range, so sorting the moved blocks with their
+    same-place neighbours and joining contiguous runs is enough.
+    """
+    edges = {b.start - 1 for b in moved} | {b.end + 1 for b in moved}
+    same_place = [getattr(B, name).is_(value) if value is None else getattr(B, name) == value
+                  for name, value in to.values().items()]
+    rows = session.execute(
+        select(B.id, B.issuance_id, B.serial_start, B.serial_end).where(
+            B.issuance_id.in_({b.issuance_id for b in moved}),
+            or_(B.serial_end.in_(edges), B.serial_start.in_(edges)),
+            *same_place,
+        )
+    ).all()
+    ranges = {b.id: (b.issuance_id, b.start, b.end) for b in moved}
+    ranges.update({row[0]: (row[1], row[2], row[3]) for row in rows})
+    runs: list[list[tuple[int, int, int, int]]] = []
+    for block_id, (issuance_id, start, end) in sorted(ranges.items(), key=lambda kv: kv[1]):
+        last = runs[-1][-1] if runs else None
+        if last is not None and last[1] == issuance_id and last[3] + 1 == start:
+            runs[-1].append((block_id, issuance_id, start, end))
+        else:
+            runs.append([(block_id, issuance_id, start, end)])
+    absorbed: list[int] = []
+    for run in runs:
+        if len(run) > 1:
+            session.execute(update(blocks_table).where(B.id == run[0][0])
+                            .values(serial_end=run[-1][3]))
+            absorbed += [block_id for block_id, *_ in run[1:]]
+    if absorbed:
+        session.execute(delete(blocks_table).where(B.id.in_(absorbed)))
