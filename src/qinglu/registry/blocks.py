@@ -97,7 +97,7 @@ def take(
         query = query.where(Issuance.vintage == vintage)
     whole: list[Block] = []
     needed = quantity
-    for row in session.execute(query):
+    for row in session.connection().execute(query):
         block = Block(*row)
         if block.quantity > needed:
             return whole, (block, needed)
@@ -124,21 +124,22 @@ def move(
     source: int,
 ) -> list[str]:
     """Give the chosen units to `to`, record the moves, merge; return the serials moved."""
+    conn = session.connection()  # Core straight on the connection: no ORM layer needed
     moved = list(whole)
     if part is not None:
         block, keep = part
         taken = Block(0, block.issuance_id, block.start, block.start + keep - 1, block.product,
                       block.region, block.project_id, block.vintage)
-        session.execute(update(blocks_table).where(B.id == block.id)
-                        .values(serial_start=block.start + keep))
-        taken.id = session.execute(
+        conn.execute(update(blocks_table).where(B.id == block.id)
+                     .values(serial_start=block.start + keep))
+        taken.id = conn.execute(
             insert(blocks_table).values(issuance_id=block.issuance_id, serial_start=taken.start,
                                         serial_end=taken.end, **to.values()).returning(B.id)
         ).scalar_one()
         moved.append(taken)
     if whole:
-        session.execute(update(blocks_table).where(B.id.in_([b.id for b in whole]))
-                        .values(**to.values()))
+        conn.execute(update(blocks_table).where(B.id.in_([b.id for b in whole]))
+                     .values(**to.values()))
     for block in moved:
         moves.append([block.issuance_id, block.start, block.end, source, to.account_id,
                       to.state])
@@ -155,7 +156,8 @@ def _merge(session: Session, moved: Sequence[Block], to: Place) -> None:
     edges = {b.start - 1 for b in moved} | {b.end + 1 for b in moved}
     same_place = [getattr(B, name).is_(value) if value is None else getattr(B, name) == value
                   for name, value in to.values().items()]
-    rows = session.execute(
+    conn = session.connection()
+    rows = conn.execute(
         select(B.id, B.issuance_id, B.serial_start, B.serial_end).where(
             B.issuance_id.in_({b.issuance_id for b in moved}),
             or_(B.serial_end.in_(edges), B.serial_start.in_(edges)),
@@ -174,8 +176,8 @@ def _merge(session: Session, moved: Sequence[Block], to: Place) -> None:
     absorbed: list[int] = []
     for run in runs:
         if len(run) > 1:
-            session.execute(update(blocks_table).where(B.id == run[0][0])
-                            .values(serial_end=run[-1][3]))
+            conn.execute(update(blocks_table).where(B.id == run[0][0])
+                         .values(serial_end=run[-1][3]))
             absorbed += [block_id for block_id, *_ in run[1:]]
     if absorbed:
-        session.execute(delete(blocks_table).where(B.id.in_(absorbed)))
+        conn.execute(delete(blocks_table).where(B.id.in_(absorbed)))
