@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from qinglu.accounts.cli import app as user_app
+from qinglu.cases.cli import app as case_app
 from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, session_for
 from qinglu.registry.cli import app as registry_app
 
@@ -20,6 +21,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
+app.add_typer(case_app, name="case")
 
 
 @db_app.command("upgrade")

@@ -7,10 +7,12 @@ twice changes nothing: every write carries an idempotency key.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from qinglu.cases import service as cases
 from qinglu.registry import service, units
 from qinglu.registry.identifiers import resident_id_check_char, uscc_check_char
 from qinglu.registry.quantities import parse_quantity
@@ -78,5 +80,46 @@ def load_registry(session: Session) -> dict[str, Any]:
     }
 
 
+MAJIANG_CASE: dict[str, Any] = {
+    "number": "麻检刑公诉〔2026〕示例1号",
+    "authority_kind": "procuratorate",
+    "kind": "criminal_public_interest",
+    "incident_date": date(2026, 3, 14),
+    "region": "522635",
+    "place": "麻江县某村田边山林 (field edge, Majiang county)",
+    "incident": {"area": "139.2", "unit": "mu", "vegetation": "extra_tropical_forest",
+                 "cause": "田边烧荒引发山火 / burning weeds at a field edge"},
+}
+MAJIANG_REPORT: dict[str, Any] = {
+    "firm": "第三方核算机构（示例）/ accounting firm (demo)",
+    "report_ref": "大气污染物排放核算报告（示例）",
+    "stated_obligation": "53.96",
+    "approved_by": "verifier:demo",
+}
+MAJIANG_PRICE = "60.00"  # CNY per tCO2e; a demo figure, not the price paid in the case
+
+
+def load_majiang_case(session: Session, made: dict[str, Any]) -> dict[str, Any]:
+    """The Majiang fire case, walked through to retired with the external report's 53.96 t."""
+    case = cases.open_case(
+        session, **MAJIANG_CASE, authority_holder_id=made["holders"]["majiang_procuratorate"],
+        defendant_holder_id=made["holders"]["defendant"], actor="authority:majiang",
+        idempotency_key=_key("case:majiang"))
+    obligation, accounting = cases.external_report_accounting(**MAJIANG_REPORT)
+    steps = [
+        (cases.record_accounting, {"obligation": obligation, "accounting": accounting}),
+        (cases.agree, {"quantity": obligation, "price": MAJIANG_PRICE,
+                       "seller_account_id": made["accounts"]["jianhe_centre"]}),
+        (cases.pay, {"reference": "DEMO-PAY-20260401-0001"}),
+        (cases.retire_for_case, {}),
+    ]
+    for number, (step, kwargs) in enumerate(steps):
+        case = step(session, case_id=case["id"], actor=ACTOR,  # type: ignore[operator]
+                    idempotency_key=_key(f"case:majiang:{number}"), **kwargs)
+    return case
+
+
 def load_demo(session: Session) -> dict[str, Any]:
-    return load_registry(session)
+    made = load_registry(session)
+    made["cases"] = {"majiang": load_majiang_case(session, made)}
+    return made

@@ -1,0 +1,168 @@
+"""`qinglu case ...`: open a damage case and walk it through its steps."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from qinglu.cases import service
+from qinglu.cases.models import Case
+from qinglu.cli_common import (
+    DbOption,
+    JsonOption,
+    KeyOption,
+    actor,
+    emit,
+    emit_rows,
+    handle_errors,
+    session_for,
+)
+from qinglu.registry.quantities import parse_quantity
+
+app = typer.Typer(help="案件 Ecological-damage cases", no_args_is_help=True)
+CaseId = Annotated[int, typer.Argument(help="案件 id / case id")]
+
+
+def _show(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit(result, True)
+        return
+    emit({k: result[k] for k in ("id", "number", "status", "obligation", "retirement_id",
+                                 "certificate_number", "voucher_number")},
+         False, f"案件 Case {result['number']}")
+
+
+@app.command("open")
+@handle_errors
+def open_case(
+    number: Annotated[str, typer.Option("--number", help="案号 / case number")],
+    authority: Annotated[int, typer.Option("--authority", help="办案机关持有人 id")],
+    authority_kind: Annotated[str, typer.Option(
+        "--authority-kind", help="procuratorate | court | forestry_bureau | environment_bureau")],
+    kind: Annotated[str, typer.Option(
+        "--kind", help="criminal_public_interest | civil | administrative")],
+    defendant: Annotated[int, typer.Option("--defendant", help="被告/当事人持有人 id")],
+    incident_date: Annotated[str, typer.Option("--date", help="事发日期 YYYY-MM-DD")],
+    region: Annotated[str, typer.Option("--region", help="GB/T 2260 行政区划代码")],
+    place: Annotated[str, typer.Option("--place", help="地点 / place")],
+    area: Annotated[str | None, typer.Option("--area", help="过火面积 / burned area")] = None,
+    unit: Annotated[str, typer.Option("--unit", help="mu | ha | m2")] = "mu",
+    vegetation: Annotated[str | None, typer.Option("--vegetation")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """立案 Open a damage case."""
+    try:
+        when = date.fromisoformat(incident_date)
+    except ValueError:
+        raise typer.BadParameter(f"日期 {incident_date!r} 不是 YYYY-MM-DD") from None
+    incident = {"area": area, "unit": unit, "vegetation": vegetation}
+    with session_for(db) as session:
+        result = service.open_case(
+            session, number=number, authority_holder_id=authority,
+            authority_kind=authority_kind, kind=kind, defendant_holder_id=defendant,
+            incident_date=when, region=region, place=place, incident=incident,
+            actor=actor(), idempotency_key=key)
+    _show(result, as_json)
+
+
+@app.command("external-report")
+@handle_errors
+def external_report(
+    case_id: CaseId,
+    firm: Annotated[str, typer.Option("--firm", help="核算机构 / accounting firm")],
+    report: Annotated[str, typer.Option("--report", help="报告编号 / report reference")],
+    obligation: Annotated[str, typer.Option("--obligation", help="报告核定 tCO2e")],
+    verifier: Annotated[str, typer.Option("--verifier", help="审核人 / approved by")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """核算（外部报告）Record an accounting report prepared outside Qinglu, approved."""
+    units, accounting = service.external_report_accounting(
+        firm=firm, report_ref=report, stated_obligation=obligation, approved_by=verifier)
+    with session_for(db) as session:
+        result = service.record_accounting(session, case_id=case_id, obligation=units,
+                                           accounting=accounting, actor=actor())
+    _show(result, as_json)
+
+
+@app.command("agree")
+@handle_errors
+def agree(
+    case_id: CaseId,
+    quantity: Annotated[str, typer.Option("--quantity", help="购买量 tCO2e")],
+    seller_account: Annotated[int, typer.Option("--seller-account", help="卖方账户 id")],
+    price: Annotated[str, typer.Option("--price", help="单价 元/tCO2e / CNY per t")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """协议 Agree the purchase; the seller's units go into escrow."""
+    with session_for(db) as session:
+        result = service.agree(session, case_id=case_id,
+                               quantity=parse_quantity("FCS", quantity),
+                               seller_account_id=seller_account, price=price, actor=actor(),
+                               idempotency_key=key)
+    _show(result, as_json)
+
+
+@app.command("pay")
+@handle_errors
+def pay(
+    case_id: CaseId,
+    reference: Annotated[str, typer.Option("--reference", help="付款凭证号")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """付款 Record the payment."""
+    with session_for(db) as session:
+        result = service.pay(session, case_id=case_id, reference=reference, actor=actor(),
+                             idempotency_key=key)
+    _show(result, as_json)
+
+
+@app.command("retire")
+@handle_errors
+def retire(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False,
+           key: KeyOption = None) -> None:
+    """注销 Retire exactly the escrowed units for the case."""
+    with session_for(db) as session:
+        result = service.retire_for_case(session, case_id=case_id, actor=actor(),
+                                         idempotency_key=key)
+    _show(result, as_json)
+
+
+@app.command("close")
+@handle_errors
+def close(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """结案 Close a certified case."""
+    with session_for(db) as session:
+        result = service.close_case(session, case_id=case_id, actor=actor())
+    _show(result, as_json)
+
+
+@app.command("show")
+@handle_errors
+def show(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """查看 Show a case."""
+    with session_for(db) as session:
+        result = service.case_view(service.get_case(session, case_id))
+    _show(result, as_json)
+
+
+@app.command("list")
+@handle_errors
+def list_cases(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """列出案件 List cases."""
+    with session_for(db) as session:
+        rows = [service.case_view(c) for c in session.scalars(select(Case).order_by(Case.id))]
+    if as_json:
+        emit(rows, True)
+    else:
+        emit_rows([{k: r[k] for k in ("id", "number", "status", "obligation")} for r in rows],
+                  "案件 Cases")
