@@ -9,6 +9,7 @@ from qinglu import __version__
 from qinglu.accounts.service import LoginLimiter
 from qinglu.db.session import open_database
 from qinglu.web.api import auth as auth_api
+from qinglu.web.api import cases as cases_api
 from qinglu.web.api import registry as registry_api
 from qinglu.web.api import registry_write as registry_write_api
 from qinglu.web.problems import install_problem_handlers
@@ -33,6 +34,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     def health() -> Health:
         return Health(status="ok", version=__version__)
 
-    for router in (auth_api.router, registry_api.router, registry_write_api.router):
+    for router in (auth_api.router, registry_api.router, registry_write_api.router,
+                   cases_api.router):
         app.include_router(router, prefix="/api/v1")
     return app
