@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from qinglu import __version__
 from qinglu.accounts.service import LoginLimiter
+from qinglu.db.engine import var_dir
 from qinglu.db.session import open_database
+from qinglu.web import pages
 from qinglu.web.api import auth as auth_api
 from qinglu.web.api import cases as cases_api
 from qinglu.web.api import registry as registry_api
 from qinglu.web.api import registry_write as registry_write_api
 from qinglu.web.problems import install_problem_handlers
+
+STATIC = Path(__file__).parent / "static"
+
+
+def web_secret() -> bytes:
+    """The key for CSRF tokens: QINGLU_SECRET, else a random key kept under var/."""
+    configured = os.environ.get("QINGLU_SECRET")
+    if configured:
+        return configured.encode()
+    path = var_dir() / "web_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
 
 
 class Health(BaseModel):
@@ -37,4 +59,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     for router in (auth_api.router, registry_api.router, registry_write_api.router,
                    cases_api.router):
         app.include_router(router, prefix="/api/v1")
+    app.state.web_secret = web_secret()
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(pages.router)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -26,14 +26,14 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def current_principal(
-    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    """API callers are identified by bearer token only (never by the page cookie, so a
+    forged cross-site form cannot act through the API)."""
     if credentials is not None:
         return principal_of(user_for_token(session, credentials.credentials))
-    session_user = getattr(request.state, "web_user", None)
-    return session_user if isinstance(session_user, Principal) else ANONYMOUS
+    return ANONYMOUS
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

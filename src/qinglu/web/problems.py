@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -41,7 +41,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(QingluError)
-    async def _domain(_request: Request, exc: QingluError) -> JSONResponse:
+    async def _domain(request: Request, exc: QingluError) -> Response:
+        if not request.url.path.startswith("/api/"):
+            return _page_error(request, exc)
         return problem_response(exc.status, exc.code, exc.zh, exc.en)
 
     @app.exception_handler(RequestValidationError)
@@ -61,3 +63,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+
+def _page_error(request: Request, exc: QingluError) -> Response:
+    """Pages answer with HTML: sign-in for 401, an error page otherwise."""
+    from qinglu.web.pages import render
+
+    if exc.status == 401:
+        return RedirectResponse("/login", status_code=303)
+    message = exc.zh if request.cookies.get("lang") != "en" else exc.en
+    return render(request, "error.html", None, status=exc.status, message=message)

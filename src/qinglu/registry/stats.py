@@ -1,0 +1,64 @@
+"""Public totals for the dashboard: units issued, held, in escrow and retired, by
+product and by county."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from qinglu.registry.identifiers import mask_person_name, region_name
+from qinglu.registry.models import Issuance, Project, Retirement, UnitBlock
+from qinglu.registry.quantities import format_quantity
+
+STATES = ("held", "escrow", "retired", "cancelled")
+
+
+def totals(session: Session) -> dict[str, Any]:
+    """{"products": {FCS: {issued, held, ...}}, "regions": [{region, name, product, ...}]}."""
+    rows = session.execute(
+        select(Issuance.product, Project.region, UnitBlock.state,
+               func.sum(UnitBlock.serial_end - UnitBlock.serial_start + 1))
+        .join(Issuance, Issuance.id == UnitBlock.issuance_id)
+        .join(Project, Project.id == Issuance.project_id)
+        .group_by(Issuance.product, Project.region, UnitBlock.state)
+    ).all()
+    products: dict[str, dict[str, int]] = {}
+    regions: dict[tuple[str, str], dict[str, int]] = {}
+    for product, region, state, amount in rows:
+        for bucket in (products.setdefault(product, dict.fromkeys(STATES, 0)),
+                       regions.setdefault((product, region), dict.fromkeys(STATES, 0))):
+            bucket[state] += int(amount)
+    return {
+        "products": {
+            product: {"issued": format_quantity(product, sum(states.values())),
+                      **{s: format_quantity(product, v) for s, v in states.items()}}
+            for product, states in sorted(products.items())
+        },
+        "regions": [
+            {"product": product, "region": region, "name": region_name(region),
+             "issued": format_quantity(product, sum(states.values())),
+             **{s: format_quantity(product, v) for s, v in states.items()}}
+            for (product, region), states in sorted(regions.items())
+        ],
+    }
+
+
+def recent_retirements(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    """Retirements for the public registry; a person beneficiary shows as surname + 某."""
+    rows = session.scalars(select(Retirement).order_by(Retirement.id.desc()).limit(limit))
+    return [
+        {"id": r.id, "product": r.product, "quantity": format_quantity(r.product, r.quantity),
+         "beneficiary": mask_person_name(r.beneficiary) if _looks_personal(r.beneficiary)
+         else r.beneficiary,
+         "purpose": r.purpose, "case_ref": r.case_ref, "serials": r.serials,
+         "date": r.created_at.date().isoformat()}
+        for r in rows
+    ]
+
+
+def _looks_personal(name: str) -> bool:
+    """Short all-Chinese names are people's; organisations' names are longer."""
+    stripped = name.strip()
+    return 2 <= len(stripped) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in stripped)

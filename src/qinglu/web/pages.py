@@ -1,0 +1,208 @@
+"""Web pages (Jinja2 + htmx): Chinese by default, English on request.
+
+Signed-in users carry an HttpOnly session cookie holding an API token; every
+form and htmx request carries a CSRF token derived from it (HMAC), checked on
+each POST. The JSON API never accepts the cookie, only bearer tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qinglu.accounts.service import (
+    Forbidden,
+    NotAuthenticated,
+    Principal,
+    authenticate,
+    issue_token,
+    principal_of,
+    user_for_token,
+)
+from qinglu.registry import stats, units
+from qinglu.registry.errors import QingluError
+from qinglu.registry.identifiers import region_name
+from qinglu.registry.models import Account, Issuance, Project
+from qinglu.registry.quantities import format_quantity, parse_quantity
+from qinglu.registry.serials import format_serial
+from qinglu.web.deps import get_session
+
+SESSION_COOKIE = "qinglu_session"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def page_user(request: Request, session: SessionDep) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return principal_of(user_for_token(session, token))
+    except NotAuthenticated:
+        return None
+
+
+UserDep = Annotated[Principal | None, Depends(page_user)]
+
+
+def csrf_token(request: Request) -> str:
+    token = request.cookies.get(SESSION_COOKIE, "anonymous")
+    secret: bytes = request.app.state.web_secret
+    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    if not submitted or not hmac.compare_digest(submitted, csrf_token(request)):
+        raise Forbidden("表单已过期，请刷新页面重试", "the form expired; reload the page and retry")
+
+
+def language(request: Request) -> str:
+    lang = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
+    return "en" if lang == "en" else "zh"
+
+
+def render(request: Request, template: str, user: Principal | None, status: int = 200,
+           **context: Any) -> HTMLResponse:
+    lang = language(request)
+
+    def translate(zh: str, en: str) -> str:
+        return en if lang == "en" else zh
+
+    response = templates.TemplateResponse(
+        request, template,
+        {"user": user, "lang": lang, "_": translate, "csrf": csrf_token(request), **context},
+        status_code=status,
+    )
+    if request.query_params.get("lang"):
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
+    return render(request, "dashboard.html", user, totals=stats.totals(session))
+
+
+@router.get("/projects", response_class=HTMLResponse)
+def projects(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
+    rows = []
+    for project in session.scalars(select(Project).order_by(Project.id)):
+        issuances = session.scalars(
+            select(Issuance).where(Issuance.project_id == project.id).order_by(Issuance.id)
+        ).all()
+        rows.append({"project": project, "region": region_name(project.region),
+                     "issuances": [{"vintage": i.vintage,
+                                    "quantity": format_quantity(i.product, i.quantity),
+                                    "serial": format_serial(
+                                        i.product, project.region, project.id, i.vintage,
+                                        i.serial_start, i.serial_end)}
+                                   for i in issuances]})
+    return render(request, "projects.html", user, projects=rows)
+
+
+@router.get("/retirements", response_class=HTMLResponse)
+def retirements(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
+    return render(request, "retirements.html", user,
+                  retirements=stats.recent_retirements(session))
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request, session: SessionDep, user: UserDep,
+           serial: str = "") -> HTMLResponse:
+    found, error = [], None
+    if serial:
+        try:
+            found = units.find_serial(session, serial)
+        except QingluError as exc:
+            error = exc.zh if language(request) == "zh" else exc.en
+    template = "_serial_result.html" if request.headers.get("HX-Request") else "search.html"
+    return render(request, template, user, serial=serial, found=found, error=error)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, user: UserDep) -> HTMLResponse:
+    return render(request, "login.html", user, error=None)
+
+
+@router.post("/login", response_model=None)
+def login(request: Request, session: SessionDep,
+          username: Annotated[str, Form()], password: Annotated[str, Form()],
+          csrf: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf)
+    client = request.client.host if request.client else ""
+    try:
+        found = authenticate(session, username, password, request.app.state.login_limiter,
+                             client)
+    except QingluError as exc:
+        message = exc.zh if language(request) == "zh" else exc.en
+        return render(request, "login.html", None, status=exc.status, error=message)
+    response = RedirectResponse(_home_for(found.role), status_code=303)
+    response.set_cookie(SESSION_COOKIE, issue_token(session, found), httponly=True,
+                        samesite="lax", max_age=8 * 3600)
+    return response
+
+
+def _home_for(role: str) -> str:
+    return {"holder": "/account", "authority": "/cases", "operator": "/cases",
+            "verifier": "/cases"}.get(role, "/")
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -> RedirectResponse:
+    check_csrf(request, csrf)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _require_user(user: Principal | None, *roles: str) -> Principal:
+    if user is None:
+        raise NotAuthenticated("请先登录", "sign in first")
+    if user.role not in roles:
+        raise Forbidden(f"角色 {user.role} 无权访问此页",
+                        f"role {user.role} may not open this page")
+    return user
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, session: SessionDep, user: UserDep,
+                 message: str | None = None) -> HTMLResponse:
+    holder = _require_user(user, "holder")
+    accounts = session.scalars(
+        select(Account).where(Account.holder_id == holder.holder_id).order_by(Account.id)
+    ).all()
+    balances = [{"account": a, "balance": units.balance(session, a.id)} for a in accounts]
+    return render(request, "account.html", user, balances=balances, message=message)
+
+
+@router.post("/account/transfer", response_class=HTMLResponse)
+def account_transfer(
+    request: Request, session: SessionDep, user: UserDep,
+    from_account: Annotated[int, Form()], to_account: Annotated[int, Form()],
+    product: Annotated[str, Form()], quantity: Annotated[str, Form()],
+    csrf: Annotated[str | None, Form()] = None,
+) -> HTMLResponse:
+    holder = _require_user(user, "holder")
+    check_csrf(request, csrf)
+    from qinglu.web.auth import ensure_owns_account
+
+    message: str
+    try:
+        ensure_owns_account(session, holder, from_account)
+        result = units.transfer(session, from_account=from_account, to_account=to_account,
+                                product=product, quantity=parse_quantity(product, quantity),
+                                actor=holder.actor)
+        message = (f"已转让 {quantity} / transferred {quantity}: "
+                   f"{', '.join(result['serials'])}")
+    except QingluError as exc:
+        message = exc.message
+    return account_page(request, session, user, message=message)

@@ -1,0 +1,73 @@
+"""Web pages through the ASGI app: public views, sign-in, CSRF, a holder's transfer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from qinglu.accounts import service as accounts
+from qinglu.registry import units
+from qinglu.registry.service import get_account
+from qinglu.web.app import create_app
+from tests import factories as f
+
+
+@pytest.fixture
+def client(database_url: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+           ) -> Iterator[TestClient]:
+    monkeypatch.setenv("QINGLU_SECRET", "test-secret")
+    with TestClient(create_app(database_url)) as test_client:
+        yield test_client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def test_public_pages_show_totals_and_serials(client: TestClient, session: Session) -> None:
+    seller, _project, issued = f.issued_account(session, quantity=5396)
+    units.retire(session, from_account=seller, product="FCS", quantity=5396,
+                 beneficiary="钟某某", purpose="替代性修复", actor="t")
+    home = client.get("/")
+    assert 'data-total="FCS-issued">53.96' in home.text
+    assert 'data-total="FCS-retired">53.96' in home.text
+    assert "/static/vendor/echarts" in home.text and "cdn" not in home.text.lower()
+    found = client.get("/search", params={"serial": issued["serials"][0]},
+                       headers={"HX-Request": "true"})
+    assert 'data-state="retired"' in found.text
+    retired = client.get("/retirements")
+    assert "钟某" in retired.text and "钟某某" not in retired.text  # masked in public
+    assert client.get("/search", params={"serial": "nonsense"}).status_code == 200
+    assert client.get("/?lang=en").text.count("Dashboard") >= 1
+
+
+def test_holder_signs_in_and_transfers(client: TestClient, session: Session) -> None:
+    seller, _project, _issued = f.issued_account(session, quantity=10_000)
+    holder_id = get_account(session, seller).holder_id
+    buyer = f.account(session)
+    accounts.add_user(session, name="centre", role="holder", password="correct horse",
+                      holder_id=holder_id)
+    login_page = client.get("/login")
+    response = client.post("/login", data={"username": "centre", "password": "correct horse",
+                                           "csrf": csrf_of(login_page.text)})
+    assert response.status_code == 200 and f'data-balance="{seller}-FCS">100.00' in response.text
+    form = client.post("/account/transfer", data={
+        "from_account": seller, "to_account": buyer, "product": "FCS", "quantity": "53.96",
+        "csrf": csrf_of(response.text)})
+    assert f'data-balance="{seller}-FCS">46.04' in form.text
+    refused = client.post("/account/transfer", data={
+        "from_account": seller, "to_account": buyer, "product": "FCS", "quantity": "1",
+        "csrf": "forged"})
+    assert refused.status_code == 403
+    assert units.balance(session, seller)["FCS"]["held"] == "46.04"
+
+
+def test_pages_need_the_right_role(client: TestClient) -> None:
+    response = client.get("/account", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
