@@ -14,6 +14,7 @@ from qinglu import __version__
 from qinglu.accounts.service import LoginLimiter
 from qinglu.db.engine import var_dir
 from qinglu.db.session import open_database
+from qinglu.methods import api as methods_api
 from qinglu.web import pages
 from qinglu.web.api import auth as auth_api
 from qinglu.web.api import cases as cases_api
@@ -57,7 +58,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return Health(status="ok", version=__version__)
 
     for router in (auth_api.router, registry_api.router, registry_write_api.router,
-                   cases_api.router):
+                   cases_api.router, methods_api.router):
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -1,0 +1,1 @@
+"""Accounting methods: pure engines, and their dated, cited parameters."""

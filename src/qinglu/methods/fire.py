@@ -1,0 +1,365 @@
+"""Emissions of an open fire: IPCC 2006 Guidelines Vol.4 Ch.2 Equation 2.27.
+
+    L_fire = A × M_B × C_f × G_ef × 10^-3      (t of each gas or pollutant)
+
+A is the burned area (ha); M_B × C_f the fuel actually burnt (t dry matter per ha,
+"fuel consumed"), measured on site or, when absent, the 2019 Refinement's Table
+2.4 default for the vegetation category (Table 2.4 gives M_B·C_f directly, so C_f
+is 1 there); G_ef the emission factor (g per kg dry matter) of the chosen set.
+
+CO2e = CO2 + CH4 × GWP(CH4) + N2O × GWP(N2O) with the chosen GWP set. Carbon
+emitted as CO is *not* added to CO2e by default (`co_treatment="excluded"`, as
+IPCC): the CO2 factor of a fire is a measured emission, and in stock-change
+accounting the carbon of CO and CH4 is already inside the stock loss (2019
+Refinement Vol.4 Ch.2 §2.2.3), so adding CO×44/28 on top would count it twice.
+`co_treatment="carbon_balance"` is the whole-carbon-balance mode some reports
+use: CO's carbon is counted as CO2 (×44/28); use it only when no stock-change CO2
+is claimed for the same fire.
+
+The method is pure: no database, no I/O beyond reading its packaged parameter
+files once. `estimate` computes one fire; `estimate_batch` many, vectorised; the
+single path runs through the batch path, so both give the same figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pyproj import Geod
+from shapely.geometry import shape
+from shapely.validation import explain_validity
+
+from qinglu.methods.params import Parameter, ParameterTable, packaged_table
+from qinglu.registry.errors import InvalidInput
+
+METHOD_ID = "fire.ipcc2006"
+METHOD_VERSION = "1.0.0"
+CATEGORIES = ("savanna_and_grassland", "agricultural_residues", "tropical_forest",
+              "extra_tropical_forest", "biofuel_burning")
+CATEGORY_NAMES = {
+    "savanna_and_grassland": "草原和稀树草原 savanna and grassland",
+    "agricultural_residues": "农业残余物 agricultural residues",
+    "tropical_forest": "热带森林 tropical forest",
+    "extra_tropical_forest": "热带以外森林 extra-tropical forest",
+    "biofuel_burning": "生物燃料燃烧 biofuel burning",
+}
+EF_SETS = ("ipcc2006", "andreae2019", "gfed4", "finn2.5")
+GWP_SETS = ("AR4", "AR5", "AR6")
+CO_TREATMENTS = ("excluded", "carbon_balance")
+DEFAULT_EF_SET = "ipcc2006"
+DEFAULT_GWP_SET = "AR5"
+AREA_UNITS_HA = {"mu": 1 / 15, "ha": 1.0, "m2": 1e-4}
+# The largest Table 2.4 means are ~170 t DM/ha with standard errors as large again
+# (eucalypt post-logging slash burns); 500 t/ha is beyond any burn that table records.
+MAX_FUEL_T_PER_HA = 500.0
+MAX_AREA_HA = 10_000_000.0  # larger than any single fire on record
+CO_TO_CO2 = 44 / 28
+SPECIES_NAMES = {
+    "CO2": "二氧化碳", "CO": "一氧化碳", "CH4": "甲烷", "N2O": "氧化亚氮", "NOx": "氮氧化物",
+    "SO2": "二氧化硫", "NH3": "氨", "PM2.5": "细颗粒物", "PM10": "可吸入颗粒物",
+    "TPM": "总颗粒物", "OC": "有机碳", "BC": "黑碳", "NMVOC": "非甲烷挥发性有机物",
+}
+GREENHOUSE = ("CO2", "CH4", "N2O")
+
+
+class FireInputError(InvalidInput):
+    code = "invalid-fire-input"
+
+
+def _err(zh: str, en: str) -> FireInputError:
+    return FireInputError(zh, en)
+
+
+def _factors() -> ParameterTable:
+    return packaged_table("fire_emission_factors.csv", ("ef_set", "category", "species"))
+
+
+def _fuel() -> ParameterTable:
+    return packaged_table("fire_fuel.csv", ("category", "parameter"))
+
+
+def _gwp() -> ParameterTable:
+    return packaged_table("gwp100.csv", ("gwp_set", "gas"))
+
+
+@dataclass(frozen=True)
+class FireInput:
+    vegetation: str
+    area: float | None = None
+    unit: str = "ha"
+    geojson: dict[str, Any] | None = None
+    fuel_consumed: float | None = None  # M_B × C_f, t DM/ha, measured on site
+    fuel_load: float | None = None  # M_B, t DM/ha, measured on site
+    combustion_factor: float | None = None  # C_f, fraction
+    ef_set: str = DEFAULT_EF_SET
+    gwp: str = DEFAULT_GWP_SET
+    co_treatment: str = "excluded"
+    on: date | None = None  # the date whose parameters apply (default: today)
+
+
+@dataclass(frozen=True)
+class FireResult:
+    inputs: dict[str, Any]
+    area_ha: float
+    fuel_consumed_t_per_ha: float
+    dry_matter_t: float
+    emissions_t: dict[str, float]
+    co2e_t: float
+    obligation_units: int  # hundredths of a tCO2e, rounded up
+    parameters: list[dict[str, Any]]
+    defaults_used: list[str]
+    ef_set: str
+    gwp_set: str
+    co_treatment: str
+    method: str = METHOD_ID
+    version: str = METHOD_VERSION
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def area_mu(self) -> float:
+        return self.area_ha * 15
+
+    @property
+    def obligation_t(self) -> str:
+        return f"{Decimal(self.obligation_units).scaleb(-2):.2f}"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "method": {"id": self.method, "version": self.version,
+                       "equation": "IPCC 2006 Vol.4 Ch.2 Eq. 2.27: L = A x MB x Cf x Gef x 1e-3"},
+            "inputs": self.inputs,
+            "area_ha": round(self.area_ha, 6), "area_mu": round(self.area_mu, 4),
+            "fuel_consumed_t_per_ha": self.fuel_consumed_t_per_ha,
+            "dry_matter_t": round(self.dry_matter_t, 6),
+            "emissions_t": {k: round(v, 6) for k, v in self.emissions_t.items()},
+            "co2e_t": round(self.co2e_t, 6), "obligation_t": self.obligation_t,
+            "obligation_units": self.obligation_units, "ef_set": self.ef_set,
+            "gwp_set": self.gwp_set, "co_treatment": self.co_treatment,
+            "defaults_used": self.defaults_used, "parameters": self.parameters,
+            "notes": self.notes,
+        }
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise _err(f"{name} {value!r} 无效，可选：{', '.join(allowed)}",
+                   f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+    return value
+
+
+def _positive(name: str, value: float, upper: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise _err(f"{name} 须为正数：{value}", f"{name} must be a positive number: {value}")
+    if value > upper:
+        raise _err(f"{name} {value} 超出物理上限 {upper}",
+                   f"{name} {value} is above the physical bound {upper}")
+    return value
+
+
+def polygon_area_ha(geojson: dict[str, Any]) -> float:
+    """Geodesic area (WGS84 ellipsoid) of a GeoJSON Polygon or MultiPolygon, in ha."""
+    geometry = geojson
+    if geojson.get("type") == "Feature":
+        geometry = geojson.get("geometry") or {}
+    elif geojson.get("type") == "FeatureCollection":
+        features = geojson.get("features") or []
+        if len(features) != 1:
+            raise _err("请提供单个火场多边形", "give exactly one burned-area polygon")
+        geometry = features[0].get("geometry") or {}
+    if geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        raise _err("GeoJSON 须为 Polygon 或 MultiPolygon",
+                   "the GeoJSON must be a Polygon or MultiPolygon")
+    try:
+        geom = shape(geometry)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise _err(f"GeoJSON 无法解析：{exc}", f"the GeoJSON cannot be read: {exc}") from None
+    if geom.is_empty:
+        raise _err("多边形为空", "the polygon is empty")
+    if not geom.is_valid:
+        reason = explain_validity(geom)
+        raise _err(f"多边形无效：{reason}", f"the polygon is not valid: {reason}")
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise _err("坐标须为经纬度（WGS84/CGCS2000）",
+                   "coordinates must be longitude/latitude (WGS84 or CGCS2000)")
+    area_m2, _perimeter = Geod(ellps="WGS84").geometry_area_perimeter(geom)
+    return abs(area_m2) / 10_000
+
+
+def _area_ha(fire: FireInput) -> float:
+    if fire.geojson is not None:
+        return _positive("面积 area", polygon_area_ha(fire.geojson), MAX_AREA_HA)
+    if fire.area is None:
+        raise _err("请提供面积或多边形", "give an area or a polygon")
+    unit = _choice("面积单位 area unit", fire.unit, tuple(AREA_UNITS_HA))
+    return _positive("面积 area", float(fire.area) * AREA_UNITS_HA[unit], MAX_AREA_HA)
+
+
+def _named(parameter: Parameter, name: str) -> dict[str, Any]:
+    return parameter.as_dict(name)
+
+
+def _fuel_consumed(fire: FireInput, on: date, used: list[dict[str, Any]],
+                   defaults: list[str]) -> float:
+    """M_B × C_f from site measurements, else the category's Table 2.4/2.6 defaults."""
+    if fire.fuel_consumed is not None:
+        return _positive("可燃物消耗量 fuel consumed", float(fire.fuel_consumed),
+                         MAX_FUEL_T_PER_HA)
+    if fire.fuel_load is not None:
+        load = _positive("可燃物载量 fuel load", float(fire.fuel_load), MAX_FUEL_T_PER_HA)
+        if fire.combustion_factor is not None:
+            factor = float(fire.combustion_factor)
+            if not 0 < factor <= 1:
+                raise _err(f"燃烧系数须在 (0, 1]：{factor}",
+                           f"the combustion factor must be in (0, 1]: {factor}")
+            return load * factor
+        default_cf = _fuel().get((fire.vegetation, "combustion_factor"), on)
+        if default_cf is None:
+            raise _err("此类植被无默认燃烧系数，请提供 combustion_factor",
+                       "no default combustion factor for this vegetation; give one")
+        used.append(_named(default_cf, "combustion_factor"))
+        defaults.append("combustion_factor")
+        return load * default_cf.value
+    default = _fuel().get((fire.vegetation, "fuel_consumed"), on)
+    if default is None:
+        raise _err("此类植被无默认可燃物消耗量，请提供现场测量值",
+                   "no default fuel consumption for this vegetation; give a site measurement")
+    used.append(_named(default, "fuel_consumed"))
+    defaults.append("fuel_consumed")
+    return default.value
+
+
+@dataclass(frozen=True)
+class FactorSet:
+    """The factors of one EF set, GWP set and date, as arrays for vectorised use."""
+
+    species: tuple[str, ...]
+    factors: npt.NDArray[np.float64]  # [category, species] g/kg DM; NaN where absent
+    default_fuel: npt.NDArray[np.float64]  # [category] t DM/ha; NaN where no default
+    gwp: dict[str, float]
+    parameters: dict[tuple[str, str], dict[str, Any]]  # (category, species) -> parameter
+    fallbacks: dict[tuple[str, str], str]  # (category, species) -> set the value came from
+
+
+def factor_set(ef_set: str, gwp_set: str, on: date) -> FactorSet:
+    _choice("排放因子集 ef_set", ef_set, EF_SETS)
+    _choice("GWP 集 gwp", gwp_set, GWP_SETS)
+    table = _factors()
+    species = sorted(table.species_of(ef_set) | set(GREENHOUSE),
+                     key=lambda s: (list(SPECIES_NAMES).index(s) if s in SPECIES_NAMES else 99))
+    factors = np.full((len(CATEGORIES), len(species)), np.nan)
+    parameters: dict[tuple[str, str], dict[str, Any]] = {}
+    fallbacks: dict[tuple[str, str], str] = {}
+    for i, category in enumerate(CATEGORIES):
+        for j, gas in enumerate(species):
+            found = table.get((ef_set, category, gas), on)
+            if found is None and gas in GREENHOUSE and ef_set != DEFAULT_EF_SET:
+                found = table.get((DEFAULT_EF_SET, category, gas), on)
+                if found is not None:
+                    fallbacks[(category, gas)] = DEFAULT_EF_SET
+            if found is not None:
+                factors[i, j] = found.value
+                parameters[(category, gas)] = _named(found, f"G_ef[{gas}]")
+    default_fuel = np.array([
+        p.value if (p := _fuel().get((c, "fuel_consumed"), on)) else np.nan for c in CATEGORIES
+    ])
+    gwp = {}
+    for gas in ("CH4", "N2O"):
+        value = _gwp().get((gwp_set, gas), on)
+        if value is None:
+            raise _err(f"{gwp_set} 在 {on} 无 {gas} 值", f"{gwp_set} has no {gas} value on {on}")
+        gwp[gas] = value.value
+        parameters[("gwp", gas)] = _named(value, f"GWP100[{gas}]")
+    return FactorSet(tuple(species), factors, default_fuel, gwp, parameters, fallbacks)
+
+
+def compute(
+    fs: FactorSet,
+    area_ha: npt.NDArray[np.float64],
+    category: npt.NDArray[np.intp],
+    fuel_consumed: npt.NDArray[np.float64],
+    co_treatment: str = "excluded",
+) -> dict[str, npt.NDArray[Any]]:
+    """Equation 2.27 over arrays: tonnes per species, CO2e and the obligation (hundredths)."""
+    dry_matter = area_ha * fuel_consumed  # t DM
+    tonnes = dry_matter[:, None] * fs.factors[category] * 1e-3
+    out: dict[str, npt.NDArray[Any]] = {"dry_matter_t": dry_matter}
+    for j, gas in enumerate(fs.species):
+        out[gas] = tonnes[:, j]
+    co2e = out["CO2"] + out["CH4"] * fs.gwp["CH4"] + out["N2O"] * fs.gwp["N2O"]
+    if co_treatment == "carbon_balance" and "CO" in out:
+        co2e = co2e + np.nan_to_num(out["CO"]) * CO_TO_CO2
+    out["co2e_t"] = co2e
+    # Round up to 0.01 t; rounding to 6 places first keeps float noise (53.960000001)
+    # from adding a hundredth.
+    out["obligation_units"] = np.ceil(np.round(co2e * 100, 6)).astype(np.int64)
+    return out
+
+
+def estimate(fire: FireInput) -> FireResult:
+    """One fire, with every parameter it used and whether a default stood in."""
+    on = fire.on or date.today()
+    _choice("植被类型 vegetation", fire.vegetation, CATEGORIES)
+    _choice("CO 处理 co_treatment", fire.co_treatment, CO_TREATMENTS)
+    fs = factor_set(fire.ef_set, fire.gwp, on)
+    category = CATEGORIES.index(fire.vegetation)
+    if np.isnan(fs.factors[category, fs.species.index("CO2")]):
+        raise _err(f"排放因子集 {fire.ef_set} 没有 {fire.vegetation} 的因子",
+                   f"factor set {fire.ef_set} has no factors for {fire.vegetation}")
+    area = _area_ha(fire)
+    used: list[dict[str, Any]] = []
+    defaults: list[str] = []
+    fuel = _fuel_consumed(fire, on, used, defaults)
+    out = compute(fs, np.array([area]), np.array([category]), np.array([fuel]),
+                  fire.co_treatment)
+    emissions = {gas: float(out[gas][0]) for gas in fs.species
+                 if not np.isnan(out[gas][0])}
+    used += [p for (c, _gas), p in fs.parameters.items() if c in (fire.vegetation, "gwp")]
+    notes = [f"{gas}: {source} (the {fire.ef_set} set has no {gas} factor)"
+             for (c, gas), source in fs.fallbacks.items() if c == fire.vegetation]
+    inputs = {"vegetation": fire.vegetation, "area": fire.area, "unit": fire.unit,
+              "geojson": fire.geojson is not None, "fuel_consumed": fire.fuel_consumed,
+              "fuel_load": fire.fuel_load, "combustion_factor": fire.combustion_factor,
+              "date": on.isoformat()}
+    return FireResult(
+        inputs=inputs, area_ha=area, fuel_consumed_t_per_ha=fuel,
+        dry_matter_t=float(out["dry_matter_t"][0]), emissions_t=emissions,
+        co2e_t=float(out["co2e_t"][0]), obligation_units=int(out["obligation_units"][0]),
+        parameters=used, defaults_used=defaults, ef_set=fire.ef_set, gwp_set=fire.gwp,
+        co_treatment=fire.co_treatment, notes=notes,
+    )
+
+
+def estimate_batch(
+    area_ha: npt.NDArray[np.float64],
+    vegetation: npt.NDArray[np.intp],
+    fuel_consumed: npt.NDArray[np.float64],
+    *,
+    ef_set: str = DEFAULT_EF_SET,
+    gwp: str = DEFAULT_GWP_SET,
+    co_treatment: str = "excluded",
+    on: date | None = None,
+) -> dict[str, npt.NDArray[Any]]:
+    """Many fires at once. `vegetation` holds indexes into CATEGORIES; a NaN fuel figure
+    takes the category's default. Bad rows are refused with their row numbers."""
+    _choice("CO 处理 co_treatment", co_treatment, CO_TREATMENTS)
+    fs = factor_set(ef_set, gwp, on or date.today())
+    if ((vegetation < 0) | (vegetation >= len(CATEGORIES))).any():
+        raise _err("植被类型编号越界", "vegetation index out of range")
+    fuel = np.where(np.isnan(fuel_consumed), fs.default_fuel[vegetation], fuel_consumed)
+    _refuse_rows(~(area_ha > 0) | (area_ha > MAX_AREA_HA), "面积 area", "area")
+    _refuse_rows(np.isnan(fuel), "无默认可燃物消耗量 no default fuel", "fuel")
+    _refuse_rows(~(fuel > 0) | (fuel > MAX_FUEL_T_PER_HA), "可燃物消耗量 fuel consumed", "fuel")
+    return compute(fs, area_ha, vegetation, fuel, co_treatment)
+
+
+def _refuse_rows(bad: npt.NDArray[np.bool_], zh: str, en: str) -> None:
+    if bad.any():
+        rows = (np.flatnonzero(bad)[:5] + 1).tolist()
+        raise _err(f"第 {rows} 行的{zh}无效", f"rows {rows}: invalid {en}")
