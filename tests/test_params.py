@@ -9,7 +9,8 @@ import pytest
 from qinglu.methods.params import ParameterFileError, load_table
 
 HEADER = "ef_set,category,species,value,unit,source,valid_from,valid_to,status\n"
-GOOD = 'ipcc2006,tropical_forest,CO2,1580,g/kg DM,"IPCC 2006 Vol.4 Table 2.5",2006-01-01,,verified\n'
+GOOD = ('ipcc2006,tropical_forest,CO2,1580,g/kg DM,"IPCC 2006 Vol.4 Table 2.5",'
+        '2006-01-01,,verified\n')
 KEYS = ("ef_set", "category", "species")
 
 
