@@ -125,6 +125,19 @@ def session_factory(engine):  # type: ignore[no-untyped-def]
     return make_session_factory(engine)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keys, secrets and generated PDFs go to a temporary var/, never the work tree."""
+    path = tmp_path_factory.mktemp("var")
+    previous = os.environ.get("QINGLU_VAR_DIR")
+    os.environ["QINGLU_VAR_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("QINGLU_VAR_DIR", None)
+    else:
+        os.environ["QINGLU_VAR_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def output_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-output"

@@ -9,6 +9,7 @@ import typer
 from qinglu.accounts.cli import app as user_app
 from qinglu.cases.cli import app as case_app
 from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, session_for
+from qinglu.documents.cli import app as certificate_app
 from qinglu.methods.fire_cli import fire_app
 from qinglu.registry.cli import app as registry_app
 
@@ -24,6 +25,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(case_app, name="case")
 app.add_typer(fire_app, name="fire")
+app.add_typer(certificate_app, name="certificate")
 
 
 @db_app.command("upgrade")

@@ -13,6 +13,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from qinglu.cases import service as cases
+from qinglu.documents import records
+from qinglu.documents.signing import load_or_create_key
+from qinglu.methods.fire import FireInput, estimate
 from qinglu.registry import service, units
 from qinglu.registry.identifiers import resident_id_check_char, uscc_check_char
 from qinglu.registry.quantities import parse_quantity
@@ -60,6 +63,10 @@ def load_registry(session: Session) -> dict[str, Any]:
                                        idempotency_key=_key("holder:majiang"))
     defendant = service.add_holder(session, **DEFENDANT, actor=ACTOR,
                                    idempotency_key=_key("holder:defendant"))
+    bureau = service.add_holder(session, **JIANHE_FORESTRY_BUREAU, actor=ACTOR,
+                                idempotency_key=_key("holder:jianhe-forestry"))
+    company = service.add_holder(session, **COMPANY, actor=ACTOR,
+                                 idempotency_key=_key("holder:company"))
     centre_account = service.open_account(session, holder_id=centre["id"], actor=ACTOR,
                                           idempotency_key=_key("account:jianhe"))
     defendant_account = service.open_account(session, holder_id=defendant["id"], actor=ACTOR,
@@ -72,7 +79,8 @@ def load_registry(session: Session) -> dict[str, Any]:
                            idempotency_key=_key("issue:jianhe:2023"))
     return {
         "holders": {"jianhe_centre": centre["id"], "majiang_procuratorate": procuratorate["id"],
-                    "defendant": defendant["id"]},
+                    "defendant": defendant["id"], "jianhe_forestry_bureau": bureau["id"],
+                    "company": company["id"]},
         "accounts": {"jianhe_centre": centre_account["id"],
                      "defendant": defendant_account["id"]},
         "projects": {"jianhe": project["id"]},
@@ -97,29 +105,118 @@ MAJIANG_REPORT: dict[str, Any] = {
     "approved_by": "verifier:demo",
 }
 MAJIANG_PRICE = "60.00"  # CNY per tCO2e; a demo figure, not the price paid in the case
+# What Qinglu's method gives for stated inputs: 139.2 mu of forest with 3.3 t of dry
+# matter burnt per ha (a surface fire of grass, shrub and litter). IPCC's default for
+# a temperate-forest wildfire, 19.8 t/ha, would give about six times the report.
+MAJIANG_COMPARISON_INPUTS: dict[str, Any] = {
+    "vegetation": "extra_tropical_forest", "area": 139.2, "unit": "mu",
+    "fuel_consumed": 3.3, "on": date(2026, 3, 14)}
+POLYGON = {"type": "Polygon", "coordinates": [[
+    [107.5850, 26.4950], [107.5890, 26.4950], [107.5890, 26.4982], [107.5850, 26.4982],
+    [107.5850, 26.4950]]]}
+JIANHE_FORESTRY_BUREAU = {
+    "kind": "org", "name": "剑河县林业局 Jianhe County Forestry Bureau",
+    "id_number": _uscc("11522629MB0000003"), "region": "522629",
+}
+COMPANY = {
+    "kind": "org", "name": "贵州某建材有限公司 (示例) Guizhou building-materials company (demo)",
+    "id_number": _uscc("91522629MA0000004"), "region": "522629",
+}
+
+
+def _walk(session: Session, case_id: int, made: dict[str, Any], name: str,
+          quantity: int, price: str) -> dict[str, Any]:
+    """Agreement (escrow) -> payment -> retirement -> certificate and voucher."""
+    steps: list[tuple[Any, dict[str, Any]]] = [
+        (cases.agree, {"quantity": quantity, "price": price,
+                       "seller_account_id": made["accounts"]["jianhe_centre"]}),
+        (cases.pay, {"reference": f"DEMO-PAY-{name.upper()}-0001"}),
+        (cases.retire_for_case, {}),
+        (cases.certify, {"key": load_or_create_key()}),
+    ]
+    case: dict[str, Any] = {}
+    for number, (step, kwargs) in enumerate(steps):
+        case = step(session, case_id=case_id, actor=ACTOR,
+                    idempotency_key=_key(f"case:{name}:walk:{number}"), **kwargs)
+    return case
+
+
+def _documents(session: Session, case: dict[str, Any]) -> list[dict[str, str]]:
+    made = []
+    for number in (case["certificate_number"], case["voucher_number"]):
+        record = records.get_certificate(session, number)
+        made.append({"number": number, "kind": record.kind,
+                     "pdf": str(records.write_pdf(record).resolve())})
+    return made
 
 
 def load_majiang_case(session: Session, made: dict[str, Any]) -> dict[str, Any]:
-    """The Majiang fire case, walked through to retired with the external report's 53.96 t."""
+    """The Majiang fire case: the external report's 53.96 t, walked through to certified.
+
+    Beside the report's figure the case keeps what Qinglu's own method gives for
+    stated inputs, so nobody mistakes a default for the report's measurement.
+    """
     case = cases.open_case(
         session, **MAJIANG_CASE, authority_holder_id=made["holders"]["majiang_procuratorate"],
         defendant_holder_id=made["holders"]["defendant"], actor="authority:majiang",
         idempotency_key=_key("case:majiang"))
-    obligation, accounting = cases.external_report_accounting(**MAJIANG_REPORT)
-    steps = [
-        (cases.record_accounting, {"obligation": obligation, "accounting": accounting}),
-        (cases.agree, {"quantity": obligation, "price": MAJIANG_PRICE,
-                       "seller_account_id": made["accounts"]["jianhe_centre"]}),
-        (cases.pay, {"reference": "DEMO-PAY-20260401-0001"}),
-        (cases.retire_for_case, {}),
-    ]
-    for number, (step, kwargs) in enumerate(steps):
-        case = step(session, case_id=case["id"], actor=ACTOR,  # type: ignore[operator]
-                    idempotency_key=_key(f"case:majiang:{number}"), **kwargs)
-    return case
+    comparison = {
+        "inputs": {**MAJIANG_COMPARISON_INPUTS, "on": MAJIANG_COMPARISON_INPUTS["on"].isoformat()},
+        "qinglu_obligation_t": estimate(FireInput(**MAJIANG_COMPARISON_INPUTS)).obligation_t,
+        "note": "按所列输入计算，仅作对照 / computed from the stated inputs, for comparison only",
+    }
+    obligation, accounting = cases.external_report_accounting(
+        **MAJIANG_REPORT, comparison=comparison)
+    cases.record_accounting(session, case_id=case["id"], obligation=obligation,
+                            accounting=accounting, actor="verifier:demo",
+                            idempotency_key=_key("case:majiang:accounting"))
+    case = _walk(session, case["id"], made, "majiang", obligation, MAJIANG_PRICE)
+    return {**case, "documents": _documents(session, case)}
+
+
+def load_polygon_case(session: Session, made: dict[str, Any]) -> dict[str, Any]:
+    """A forest fire accounted by Qinglu's own method from the burned-area polygon."""
+    case = cases.open_case(
+        session, number="麻检公益〔2026〕示例2号", authority_kind="procuratorate",
+        kind="civil", authority_holder_id=made["holders"]["majiang_procuratorate"],
+        defendant_holder_id=made["holders"]["defendant"], incident_date=date(2026, 2, 20),
+        region="522635", place="麻江县某林场 (forest farm, Majiang county)",
+        incident={"polygon": POLYGON, "vegetation": "extra_tropical_forest"},
+        actor="authority:majiang", idempotency_key=_key("case:polygon"))
+    accounted = cases.account_with_fire_method(
+        session, case_id=case["id"], actor="authority:majiang",
+        fire_input=FireInput(vegetation="extra_tropical_forest", geojson=POLYGON,
+                             fuel_consumed=4.2, on=date(2026, 2, 20)),
+        idempotency_key=_key("case:polygon:accounting"))
+    case = _walk(session, case["id"], made, "polygon", int(accounted["obligation"]
+                                                            .replace(".", "")), MAJIANG_PRICE)
+    return {**case, "documents": _documents(session, case)}
+
+
+def load_administrative_case(session: Session, made: dict[str, Any]) -> dict[str, Any]:
+    """Administrative enforcement: a forestry bureau's case, carbon sinks bought voluntarily
+    as alternative restoration; accounted by the method from the area, left at accounted."""
+    case = cases.open_case(
+        session, number="剑林罚〔2026〕示例3号", authority_kind="forestry_bureau",
+        kind="administrative", authority_holder_id=made["holders"]["jianhe_forestry_bureau"],
+        defendant_holder_id=made["holders"]["company"], incident_date=date(2026, 1, 8),
+        region="522629", place="剑河县某村荒坡 (hillside, Jianhe county)",
+        incident={"area": "12", "unit": "mu", "vegetation": "savanna_and_grassland"},
+        actor="authority:jianhe", idempotency_key=_key("case:administrative"))
+    return cases.account_with_fire_method(
+        session, case_id=case["id"], actor="authority:jianhe",
+        fire_input=FireInput(vegetation="savanna_and_grassland", area=12, unit="mu",
+                             on=date(2026, 1, 8)),
+        idempotency_key=_key("case:administrative:accounting"))
 
 
 def load_demo(session: Session) -> dict[str, Any]:
     made = load_registry(session)
-    made["cases"] = {"majiang": load_majiang_case(session, made)}
+    made["cases"] = {
+        "majiang": load_majiang_case(session, made),
+        "polygon": load_polygon_case(session, made),
+        "administrative": load_administrative_case(session, made),
+    }
+    made["certificates"] = [doc for case in made["cases"].values()
+                            for doc in case.get("documents", [])]
     return made

@@ -137,6 +137,23 @@ def retire(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False,
     _show(result, as_json)
 
 
+@app.command("certify")
+@handle_errors
+def certify(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False,
+            key: KeyOption = None) -> None:
+    """出证 Issue the carbon-neutral certificate and the transaction voucher (PDFs too)."""
+    from qinglu.documents import records
+    from qinglu.documents.signing import load_or_create_key
+
+    with session_for(db) as session:
+        result = service.certify(session, case_id=case_id, key=load_or_create_key(),
+                                 actor=actor(), idempotency_key=key)
+        for number in (result["certificate_number"], result["voucher_number"]):
+            result.setdefault("pdfs", []).append(
+                str(records.write_pdf(records.get_certificate(session, number))))
+    _show(result, as_json)
+
+
 @app.command("close")
 @handle_errors
 def close(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> None:

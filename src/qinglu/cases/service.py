@@ -16,6 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.cases.models import AUTHORITY_KINDS, CASE_KINDS, CASE_STEPS, Case
+from qinglu.documents.records import issue_in
+from qinglu.documents.signing import RegistryKey
+from qinglu.methods.fire import FireInput, estimate
 from qinglu.registry.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from qinglu.registry.identifiers import mask_person_name, validate_region
 from qinglu.registry.ledger import WriteContext, run_write
@@ -166,6 +169,18 @@ def record_accounting(
                        idempotency_key)
 
 
+def account_with_fire_method(session: Session, *, case_id: int, fire_input: FireInput,
+                             actor: str, idempotency_key: str | None = None) -> dict[str, Any]:
+    """Accounted by Qinglu's own fire method; the result, inputs and every parameter with
+    its source are kept on the case and on the ledger record."""
+    result = estimate(fire_input)
+    accounting = {"source": "qinglu", "method": f"{result.method} {result.version}",
+                  "result": result.to_json_dict()}
+    return record_accounting(session, case_id=case_id, obligation=result.obligation_units,
+                             accounting=accounting, actor=actor,
+                             idempotency_key=idempotency_key)
+
+
 def external_report_accounting(
     *, firm: str, report_ref: str, stated_obligation: str, approved_by: str,
     comparison: dict[str, Any] | None = None,
@@ -274,6 +289,36 @@ def retire_for_case(session: Session, *, case_id: int, actor: str,
         case.retirement_id = retired["id"]
 
     return _case_write(session, "retire", case_id, actor, {}, step, idempotency_key)
+
+
+def certify(session: Session, *, case_id: int, key: RegistryKey, actor: str,
+            idempotency_key: str | None = None) -> dict[str, Any]:
+    """Certified: the carbon-neutral certificate and the transaction voucher, signed."""
+
+    def step(ctx: WriteContext, case: Case) -> None:
+        _advance(case, "certified")
+        if case.retirement_id is None:  # pragma: no cover - "retired" always sets it
+            raise InvalidTransition("案件没有注销记录", "the case has no retirement")
+        agreement = case.agreement or {}
+        authority = get_holder(ctx.session, case.authority_holder_id)
+        seller = get_holder(ctx.session, get_account(
+            ctx.session, int(agreement["seller_account_id"])).holder_id)
+        defendant = get_holder(ctx.session, case.defendant_holder_id)
+        buyer = (mask_person_name(defendant.name) if defendant.kind == "person"
+                 else defendant.name)
+        case_text = f"{authority.name} {case.number}"
+        certificate = issue_in(ctx, key, kind="carbon_neutral", retirement_id=case.retirement_id,
+                               extra={"case": case_text}, case_id=case.id)
+        voucher = issue_in(ctx, key, kind="voucher", retirement_id=case.retirement_id,
+                           case_id=case.id, extra={
+                               "case": case_text, "seller": seller.name, "buyer": buyer,
+                               "price_cny_per_t": agreement["price_cny_per_t"],
+                               "amount_cny": agreement["amount_cny"],
+                               "payment_reference": case.payment_reference or ""})
+        case.certificate_number = certificate["number"]
+        case.voucher_number = voucher["number"]
+
+    return _case_write(session, "certify", case_id, actor, {}, step, idempotency_key)
 
 
 def close_case(session: Session, *, case_id: int, actor: str,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -28,7 +28,7 @@ class FireEmissionsIn(BaseModel):
     ef_set: Literal["ipcc2006", "andreae2019", "gfed4", "finn2.5"] = "ipcc2006"
     gwp: Literal["AR4", "AR5", "AR6"] = "AR5"
     co_treatment: Literal["excluded", "carbon_balance"] = "excluded"
-    date: date | None = None
+    date: dt.date | None = Field(default=None, description="参数适用日期 / parameters valid on")
 
     def to_input(self) -> fire.FireInput:
         def number(text: str | None) -> float | None:

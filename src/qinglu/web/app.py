@@ -14,10 +14,12 @@ from qinglu import __version__
 from qinglu.accounts.service import LoginLimiter
 from qinglu.db.engine import var_dir
 from qinglu.db.session import open_database
+from qinglu.documents.signing import load_or_create_key
 from qinglu.methods import api as methods_api
 from qinglu.web import pages
 from qinglu.web.api import auth as auth_api
 from qinglu.web.api import cases as cases_api
+from qinglu.web.api import documents as documents_api
 from qinglu.web.api import registry as registry_api
 from qinglu.web.api import registry_write as registry_write_api
 from qinglu.web.problems import install_problem_handlers
@@ -51,6 +53,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     app.state.session_factory = open_database(database_url)
     app.state.login_limiter = LoginLimiter()
+    app.state.registry_key = load_or_create_key()
     install_problem_handlers(app)
 
     @app.get("/health", response_model=Health, tags=["meta"])
@@ -58,7 +61,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return Health(status="ok", version=__version__)
 
     for router in (auth_api.router, registry_api.router, registry_write_api.router,
-                   cases_api.router, methods_api.router):
+                   cases_api.router, methods_api.router, documents_api.router):
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

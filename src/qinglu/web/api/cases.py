@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -137,6 +137,14 @@ def retirement(case_id: Id, session: SessionDep, who: OperatorDep,
                key: IdempotencyKey = None) -> dict[str, Any]:
     return service.retire_for_case(session, case_id=case_id, actor=who.actor,
                                    idempotency_key=key)
+
+
+@router.post("/{case_id}/certificate", status_code=201)
+def certificate(case_id: Id, request: Request, session: SessionDep, who: OperatorDep,
+                key: IdempotencyKey = None) -> dict[str, Any]:
+    """The carbon-neutral certificate and the transaction voucher for a retired case."""
+    return service.certify(session, case_id=case_id, key=request.app.state.registry_key,
+                           actor=who.actor, idempotency_key=key)
 
 
 @router.post("/{case_id}/close", status_code=201)

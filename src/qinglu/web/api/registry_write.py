@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
+from qinglu.documents.records import retire_with_certificate
 from qinglu.registry import service, units
 from qinglu.registry.errors import UnknownHold
 from qinglu.registry.models import Hold
@@ -65,13 +66,14 @@ def transfer(body: s.TransferIn, session: SessionDep, who: PrincipalDep,
 
 
 @router.post("/retirements", status_code=201, tags=["retirements"])
-def retire(body: s.RetirementIn, session: SessionDep, who: PrincipalDep,
+def retire(body: s.RetirementIn, request: Request, session: SessionDep, who: PrincipalDep,
            key: s.IdempotencyKey = None) -> dict[str, Any]:
     _mover(session, who, body.account_id)
-    return units.retire(session, from_account=body.account_id, product=body.product,
-                        quantity=parse_quantity(body.product, body.quantity),
-                        beneficiary=body.beneficiary, purpose=body.purpose,
-                        case_ref=body.case_ref, actor=who.actor, idempotency_key=key)
+    return retire_with_certificate(
+        session, request.app.state.registry_key, from_account=body.account_id,
+        product=body.product, quantity=parse_quantity(body.product, body.quantity),
+        beneficiary=body.beneficiary, purpose=body.purpose, case_ref=body.case_ref,
+        actor=who.actor, idempotency_key=key)
 
 
 @router.post("/holds", status_code=201, tags=["holds"])

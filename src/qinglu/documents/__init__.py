@@ -1,0 +1,1 @@
+"""Documents: PDF reports, certificates and vouchers; signatures; QR codes; verification."""

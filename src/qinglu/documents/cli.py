@@ -1,0 +1,48 @@
+"""`qinglu certificate ...`: verify a certificate or voucher, or write its PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qinglu.cli_common import DbOption, JsonOption, console, emit, fail, handle_errors, session_for
+from qinglu.documents import records
+from qinglu.documents.signing import load_or_create_key
+
+app = typer.Typer(help="证书 Certificates and vouchers", no_args_is_help=True)
+
+
+@app.command("verify")
+@handle_errors
+def verify(
+    reference: Annotated[str, typer.Argument(
+        help="编号、PDF 文件或二维码网址 / number, PDF or QR URL")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """核验 Verify a certificate: exit 0 only when it is valid, else say what differs."""
+    number, payload = records.resolve(reference)
+    with session_for(db) as session:
+        result = records.verify_certificate(session, load_or_create_key(), number=number,
+                                            payload=payload)
+    if as_json:
+        emit(result.as_dict(), True)
+    elif result.valid:
+        console.print(f"[green]有效 VALID[/green] {result.number}")
+    if not result.valid:
+        raise fail(f"{result.number}: " + "; ".join(result.problems))
+
+
+@app.command("pdf")
+@handle_errors
+def write_pdf(
+    number: Annotated[str, typer.Argument(help="编号 / certificate number")],
+    out: Annotated[Path | None, typer.Option("--out", help="输出文件夹 / folder")] = None,
+    db: DbOption = None,
+) -> None:
+    """生成 PDF Write a certificate's or voucher's PDF."""
+    with session_for(db) as session:
+        path = records.write_pdf(records.get_certificate(session, number), out)
+    console.print(str(path))

@@ -1,0 +1,32 @@
+"""Issued documents: certificates and vouchers, with the facts exactly as signed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qinglu.db.base import Base
+from qinglu.registry.models import utcnow
+
+DOCUMENT_KINDS = {
+    "carbon_neutral": ("CN", "碳中和证书", "Carbon-Neutral Certificate"),
+    "voucher": ("TV", "碳减排量交易凭证", "Carbon Reduction Transaction Voucher"),
+    "retirement": ("RC", "注销证明", "Retirement Certificate"),
+}
+
+
+class Certificate(Base):
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    retirement_id: Mapped[int] = mapped_column(ForeignKey("retirements.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signature: Mapped[str] = mapped_column(String(120))
+    key_id: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

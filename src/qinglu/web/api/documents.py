@@ -1,0 +1,51 @@
+"""Certificates and vouchers: look-up, verification, PDFs, and the registry's public key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from qinglu.documents import records
+from qinglu.documents.signing import RegistryKey
+from qinglu.web.auth import SessionDep
+from qinglu.web.problems import PROBLEM_RESPONSES
+
+router = APIRouter(tags=["certificates"], responses=PROBLEM_RESPONSES)
+Number = Annotated[str, Query(min_length=1, max_length=40)]
+
+
+def registry_key(request: Request) -> RegistryKey:
+    key: RegistryKey = request.app.state.registry_key
+    return key
+
+
+@router.get("/keys")
+def keys(request: Request) -> dict[str, Any]:
+    """The registry's public signing key(s), as a JWK set."""
+    return {"keys": [registry_key(request).jwk()]}
+
+
+@router.get("/certificates/{number}")
+def certificate(number: str, session: SessionDep) -> dict[str, Any]:
+    record = records.get_certificate(session, number)
+    return {"number": record.number, "kind": record.kind, "facts": record.facts,
+            "signature": record.signature, "key_id": record.key_id}
+
+
+@router.get("/certificates/{number}/verify")
+def verify(number: str, request: Request, session: SessionDep,
+           payload: Annotated[str | None, Query(alias="p", max_length=8000)] = None
+           ) -> dict[str, Any]:
+    """Valid, or what does not match. `p` is the signed payload from the QR code."""
+    return records.verify_certificate(session, registry_key(request), number=number,
+                                      payload=payload).as_dict()
+
+
+@router.get("/certificates/{number}/pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def certificate_pdf(number: str, session: SessionDep) -> Response:
+    record = records.get_certificate(session, number)
+    return Response(records.render_pdf(record), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})

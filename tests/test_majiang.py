@@ -1,0 +1,126 @@
+"""The Majiang case end to end from the demo data, its documents, and tampering."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from qinglu.demo import load_demo
+from qinglu.documents import records
+from qinglu.documents.models import Certificate
+from qinglu.documents.signing import decode_payload, encode_payload, load_or_create_key
+from qinglu.registry.audit import audit
+from qinglu.registry.models import Retirement
+from qinglu.registry.units import balance, find_serial
+
+
+def extract_text(path: Path, reader: PdfReader) -> str:
+    """pdftotext when poppler is installed; else pypdf, whose decoding of fpdf2's
+    two-byte CID strings leaves a NUL before each character."""
+    if shutil.which("pdftotext"):
+        return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True,
+                              text=True).stdout
+    return "".join(page.extract_text() for page in reader.pages).replace("\x00", "")
+
+
+@pytest.fixture
+def demo(session: Session) -> dict[str, Any]:
+    return load_demo(session)
+
+
+def test_majiang_certificate(session: Session, demo: dict[str, Any]) -> None:
+    case = demo["cases"]["majiang"]
+    assert case["status"] == "certified" and case["obligation"] == "53.96"
+    record = records.get_certificate(session, case["certificate_number"])
+    facts = record.facts
+    assert facts["quantity"] == "53.96" and facts["unit"] == "tCO2e"
+    assert facts["beneficiary"] == "钟某"
+    assert facts["serials"] == case["agreement"]["serials"]
+    assert "麻检刑公诉〔2026〕示例1号" in facts["case"] and "麻江县人民检察院" in facts["case"]
+    result = records.verify_certificate(session, load_or_create_key(),
+                                        number=case["certificate_number"])
+    assert result.valid, result.problems
+    # The ledger: 5,396 base units retired from the Jianhe centre's account.
+    retirement = session.get(Retirement, case["retirement_id"])
+    assert retirement is not None
+    assert retirement.quantity == 5396
+    assert retirement.account_id == demo["accounts"]["jianhe_centre"]
+    for serial in facts["serials"]:
+        assert {r["state"] for r in find_serial(session, serial)} == {"retired"}
+    assert balance(session, demo["accounts"]["jianhe_centre"])["FCS"]["held"] == "19840.96"
+    assert audit(session).ok
+    comparison = case["accounting"]["qinglu_comparison"]
+    assert case["accounting"]["stated_obligation_t"] == "53.96"
+    assert comparison["qinglu_obligation_t"] != "53.96"  # shown beside, never replacing
+
+
+def test_demo_is_idempotent(session: Session, demo: dict[str, Any]) -> None:
+    again = load_demo(session)
+    assert again["certificates"] == demo["certificates"]
+    assert len(session.scalars(select(Certificate)).all()) == 4
+
+
+def test_altered_payload_is_caught(session: Session, demo: dict[str, Any]) -> None:
+    record = records.get_certificate(session, demo["cases"]["majiang"]["certificate_number"])
+    facts, signature = decode_payload(encode_payload(record.facts, record.signature))
+    key = load_or_create_key()
+    for name, forged in (("quantity", "539.60"), ("beneficiary", "李某")):
+        altered = encode_payload({**facts, name: forged}, signature)
+        result = records.verify_certificate(session, key, payload=altered)
+        assert not result.valid
+        assert any("bad signature" in p for p in result.problems)
+        assert any(f"{name} differs" in p for p in result.problems)
+    garbage = records.verify_certificate(session, key, payload="not-a-payload")
+    assert not garbage.valid and "cannot be read" in garbage.problems[0]
+    unknown = records.verify_certificate(session, key, number="QL-CN-1999-999999")
+    assert not unknown.valid and "unknown certificate number" in unknown.problems[0]
+
+
+def test_retirement_row_edited_in_the_database_is_caught(session: Session,
+                                                         demo: dict[str, Any]) -> None:
+    case = demo["cases"]["majiang"]
+    session.execute(text("UPDATE retirements SET quantity = 539 WHERE id = :i"),
+                    {"i": case["retirement_id"]})
+    session.commit()
+    session.expire_all()
+    result = records.verify_certificate(session, load_or_create_key(),
+                                        number=case["certificate_number"])
+    assert not result.valid
+    assert any("quantity was changed" in p for p in result.problems)
+    assert any("differs from the ledger" in p for p in result.problems)
+
+
+def test_pdfs_embed_fonts_and_extract_chinese(session: Session, demo: dict[str, Any],
+                                              output_dir: Path) -> None:
+    case = demo["cases"]["majiang"]
+    expected = {case["certificate_number"]: ["碳中和证书", "钟某", "53.96", "麻江县人民检察院"],
+                case["voucher_number"]: ["碳减排量交易凭证", "剑河县碳汇交易运营中心", "3237.60"]}
+    for number, words in expected.items():
+        data = records.render_pdf(records.get_certificate(session, number))
+        path = output_dir / f"{number}.pdf"
+        path.write_bytes(data)
+        reader = PdfReader(path)
+        fonts = []
+        for page in reader.pages:
+            for font in page["/Resources"]["/Font"].values():
+                font = font.get_object()
+                descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+                fonts.append((str(font["/BaseFont"]), any(
+                    k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))))
+        assert fonts and all(embedded for _name, embedded in fonts), fonts
+        assert any("NotoSansCJK" in name for name, _ in fonts)
+        extracted = extract_text(path, reader)
+        for word in words:
+            assert word in extracted, (word, extracted[:300])
+        assert records.pdf.extract_payload(data)[0] == number
+        if shutil.which("pdftoppm"):
+            subprocess.run(["pdftoppm", "-png", "-r", "50", str(path),
+                            str(output_dir / number)], check=True)
+            assert (output_dir / f"{number}-1.png").exists()
