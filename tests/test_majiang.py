@@ -124,3 +124,70 @@ def test_pdfs_embed_fonts_and_extract_chinese(session: Session, demo: dict[str, 
             subprocess.run(["pdftoppm", "-png", "-r", "50", str(path),
                             str(output_dir / number)], check=True)
             assert (output_dir / f"{number}-1.png").exists()
+
+
+def test_accounting_report_pdf(session: Session, demo: dict[str, Any],
+                               output_dir: Path) -> None:
+    from qinglu.cases.report import render_case_report
+    from qinglu.cases.service import get_case
+
+    case = get_case(session, demo["cases"]["polygon"]["id"])
+    path = output_dir / "accounting-report.pdf"
+    path.write_bytes(render_case_report(session, case))
+    reader = PdfReader(path)
+    extracted = extract_text(path, reader)
+    for word in ("大气污染物排放核算报告", "麻江县人民检察院", "二氧化碳", "Table 2.5",
+                 demo["cases"]["polygon"]["obligation"]):
+        assert word in extracted, word
+    fonts = [f.get_object()["/BaseFont"] for f in reader.pages[0]["/Resources"]["/Font"].values()]
+    assert any("NotoSansCJK" in str(name) for name in fonts)
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-png", "-r", "50", str(path),
+                        str(output_dir / "accounting-report")], check=True)
+
+
+def test_certificate_verify_command(demo: dict[str, Any], database_url: str,
+                                    session: Session) -> None:
+    from typer.testing import CliRunner
+
+    from qinglu.cli import app
+    from qinglu.documents.qr import verification_url
+
+    runner = CliRunner()
+    number = demo["cases"]["majiang"]["certificate_number"]
+    pdf_path = next(d["pdf"] for d in demo["certificates"] if d["number"] == number)
+    record = records.get_certificate(session, number)
+    url = verification_url("http://example.test", number,
+                           encode_payload(record.facts, record.signature))
+    for reference in (number, pdf_path, url):
+        result = runner.invoke(app, ["certificate", "verify", reference, "--db", database_url])
+        assert result.exit_code == 0, result.output
+    forged = verification_url("http://example.test", number, encode_payload(
+        {**record.facts, "quantity": "5.00"}, record.signature))
+    result = runner.invoke(app, ["certificate", "verify", forged, "--db", database_url])
+    assert result.exit_code == 1 and "quantity" in result.output
+    result = runner.invoke(app, ["certificate", "verify", "QL-CN-0000-000000", "--db",
+                                 database_url])
+    assert result.exit_code == 1 and "unknown" in result.output
+
+
+def test_verification_api(demo: dict[str, Any], database_url: str, session: Session) -> None:
+    from fastapi.testclient import TestClient
+
+    from qinglu.web.app import create_app
+
+    number = demo["cases"]["majiang"]["certificate_number"]
+    record = records.get_certificate(session, number)
+    with TestClient(create_app(database_url)) as client:
+        keys = client.get("/api/v1/keys").json()["keys"]
+        assert keys[0]["crv"] == "Ed25519"
+        ok = client.get(f"/api/v1/certificates/{number}/verify",
+                        params={"p": encode_payload(record.facts, record.signature)}).json()
+        assert ok["valid"] is True and ok["facts"]["quantity"] == "53.96"
+        bad = client.get(f"/api/v1/certificates/{number}/verify", params={
+            "p": encode_payload({**record.facts, "beneficiary": "王某"}, record.signature)})
+        assert bad.json()["valid"] is False
+        assert client.get("/api/v1/certificates/QL-NOPE/verify").json()["valid"] is False
+        assert client.get("/api/v1/certificates/QL-NOPE").status_code == 404
+        pdf_response = client.get(f"/api/v1/certificates/{number}/pdf")
+        assert pdf_response.headers["content-type"] == "application/pdf"

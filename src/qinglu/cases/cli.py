@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -152,6 +153,25 @@ def certify(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False,
             result.setdefault("pdfs", []).append(
                 str(records.write_pdf(records.get_certificate(session, number))))
     _show(result, as_json)
+
+
+@app.command("report")
+@handle_errors
+def report(
+    case_id: CaseId,
+    out: Annotated[Path | None, typer.Option("--out", help="PDF 文件 / file")] = None,
+    db: DbOption = None,
+) -> None:
+    """核算报告 Write the case's emission accounting report (PDF)."""
+    from qinglu.cases.report import render_case_report
+    from qinglu.documents.records import documents_dir
+
+    with session_for(db) as session:
+        data = render_case_report(session, service.get_case(session, case_id))
+    path = out or documents_dir() / f"case-{case_id}-report.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    typer.echo(str(path))
 
 
 @app.command("close")

@@ -175,7 +175,7 @@ def account_with_fire_method(session: Session, *, case_id: int, fire_input: Fire
     its source are kept on the case and on the ledger record."""
     result = estimate(fire_input)
     accounting = {"source": "qinglu", "method": f"{result.method} {result.version}",
-                  "result": result.to_json_dict()}
+                  "prepared_by": actor, "result": result.to_json_dict()}
     return record_accounting(session, case_id=case_id, obligation=result.obligation_units,
                              accounting=accounting, actor=actor,
                              idempotency_key=idempotency_key)

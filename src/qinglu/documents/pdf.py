@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
@@ -140,8 +141,10 @@ def render_report(doc: ReportDoc) -> bytes:
     pdf.set_font("cjk", size=12)
     pdf.cell(0, 8, "参数及来源 Parameters and sources", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("cjk", size=8.5)
+    # No bold face is embedded, so headings are set apart by colour, not weight.
+    headings = FontFace(emphasis="", fill_color=(232, 242, 236))
     with pdf.table(col_widths=(30, 30, pdf.epw - 60), line_height=4.8,
-                   text_align="LEFT") as table:
+                   text_align="LEFT", headings_style=headings) as table:
         header = table.row()
         for text in ("参数 Parameter", "数值 Value", "来源 Source"):
             header.cell(text)

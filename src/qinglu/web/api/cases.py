@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from qinglu.accounts.service import Forbidden, Principal
 from qinglu.cases import service
 from qinglu.cases.models import Case
+from qinglu.cases.report import render_case_report
 from qinglu.registry.quantities import parse_quantity
 from qinglu.web.api.schemas import Id, IdempotencyKey, Quantity, Region, Text200
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, require
@@ -102,6 +104,16 @@ def open_case(body: CaseIn, session: SessionDep, who: PrincipalDep,
 def get_case(case_id: Id, session: SessionDep, who: PrincipalDep) -> dict[str, Any]:
     require("operator", "verifier", "authority")(who)
     return service.case_view(_visible(session, who, case_id))
+
+
+@router.get("/{case_id}/report.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def report_pdf(case_id: Id, session: SessionDep, who: PrincipalDep) -> Response:
+    """The emission accounting report of a case accounted by Qinglu's method."""
+    require("operator", "verifier", "authority")(who)
+    data = render_case_report(session, _visible(session, who, case_id))
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="case-{case_id}.pdf"'})
 
 
 @router.post("/{case_id}/external-report", status_code=201)
