@@ -71,3 +71,24 @@ def test_holder_signs_in_and_transfers(client: TestClient, session: Session) -> 
 def test_pages_need_the_right_role(client: TestClient) -> None:
     response = client.get("/account", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def test_verification_page(client: TestClient, session: Session) -> None:
+    from qinglu.demo import load_demo
+    from qinglu.documents import records
+    from qinglu.documents.qr import parse_verification_url, verification_url
+    from qinglu.documents.signing import encode_payload
+
+    made = load_demo(session)
+    number = made["cases"]["majiang"]["certificate_number"]
+    page = client.get("/verify", params={"number": number})
+    assert 'data-valid="true"' in page.text and "53.96" in page.text and "钟某" in page.text
+    record = records.get_certificate(session, number)
+    url = verification_url("http://testserver", number,
+                           encode_payload(record.facts, record.signature))
+    path_number, payload = parse_verification_url(url)
+    followed = client.get(f"/verify/{path_number}", params={"p": payload})
+    assert 'data-valid="true"' in followed.text
+    forged = client.get(f"/verify/{number}", params={"p": encode_payload(
+        {**record.facts, "quantity": "1.00"}, record.signature)})
+    assert 'data-valid="false"' in forged.text and "quantity" in forged.text

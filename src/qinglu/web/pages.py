@@ -27,6 +27,7 @@ from qinglu.accounts.service import (
     principal_of,
     user_for_token,
 )
+from qinglu.documents import records
 from qinglu.registry import stats, units
 from qinglu.registry.errors import QingluError
 from qinglu.registry.identifiers import region_name
@@ -126,6 +127,27 @@ def search(request: Request, session: SessionDep, user: UserDep,
             error = exc.zh if language(request) == "zh" else exc.en
     template = "_serial_result.html" if request.headers.get("HX-Request") else "search.html"
     return render(request, template, user, serial=serial, found=found, error=error)
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_form(request: Request, session: SessionDep, user: UserDep,
+                number: str = "") -> HTMLResponse:
+    result = _verify(request, session, number.strip(), None) if number.strip() else None
+    return render(request, "verify.html", user, number=number, result=result)
+
+
+@router.get("/verify/{number}", response_class=HTMLResponse)
+def verify_link(request: Request, number: str, session: SessionDep, user: UserDep,
+                p: str | None = None) -> HTMLResponse:
+    """Where a certificate's QR code leads: the number and its signed payload."""
+    return render(request, "verify.html", user, number=number,
+                  result=_verify(request, session, number, p))
+
+
+def _verify(request: Request, session: Session, number: str,
+            payload: str | None) -> records.Verification:
+    return records.verify_certificate(session, request.app.state.registry_key, number=number,
+                                      payload=payload)
 
 
 @router.get("/login", response_class=HTMLResponse)
