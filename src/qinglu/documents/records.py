@@ -34,8 +34,8 @@ from qinglu.documents.signing import (
 )
 from qinglu.registry.errors import NotFound
 from qinglu.registry.identifiers import region_name
-from qinglu.registry.ledger import WriteContext, iter_entries
-from qinglu.registry.models import Project, Retirement
+from qinglu.registry.ledger import WriteContext
+from qinglu.registry.models import LedgerEntry, Project, Retirement
 from qinglu.registry.quantities import format_quantity, product_spec
 from qinglu.registry.serials import parse_serial
 from qinglu.registry.units import find_serial
@@ -138,15 +138,14 @@ def _check_retirement(session: Session, result: Verification, record: Certificat
         if record.facts.get(name) != value:
             result.fail(f"注销记录的{FIELD_NAMES.get(name, name)}已被改动",
                         f"the retirement record's {name} was changed after issue")
-    for entry in iter_entries(session):
-        recorded = json.loads(entry.body).get("records", {}).get("retirement")
-        if recorded and recorded["id"] == retirement.id:
-            if (recorded["quantity"], recorded["beneficiary"], recorded["serials"]) != (
-                    retirement.quantity, retirement.beneficiary, retirement.serials):
-                result.fail("注销记录与账本不符", "the retirement record differs from the ledger")
-            break
-    else:
+    entry = (session.get(LedgerEntry, retirement.entry_sequence)
+             if retirement.entry_sequence is not None else None)
+    recorded = json.loads(entry.body).get("records", {}).get("retirement") if entry else None
+    if recorded is None or recorded["id"] != retirement.id:
         result.fail("账本中没有此注销", "the ledger does not record this retirement")
+    elif (recorded["quantity"], recorded["beneficiary"], recorded["serials"]) != (
+            retirement.quantity, retirement.beneficiary, retirement.serials):
+        result.fail("注销记录与账本不符", "the retirement record differs from the ledger")
     for serial in record.facts.get("serials", []):
         rows = find_serial(session, serial)
         if any(r["state"] != "retired" or r["retirement_id"] != retirement.id for r in rows):

@@ -40,6 +40,8 @@ class WriteContext:
     # Facts a composed write wants on the record besides its result (e.g. a case
     # step's retirement), so an audit can check the rows against them.
     records: dict[str, Any] = field(default_factory=dict)
+    # Called with the entry's sequence once it is known (rows that point at their entry).
+    on_sequence: list[Callable[[int], None]] = field(default_factory=list)
 
 
 def canonical_json(value: Any) -> str:
@@ -149,6 +151,8 @@ def _write_once(
     sequence = head.sequence + 1
     result.setdefault("id", sequence)  # a transfer's id is its ledger entry
     result["entry"] = sequence
+    for callback in ctx.on_sequence:
+        callback(sequence)
     recorded_at = datetime.now(UTC).isoformat(timespec="microseconds")
     body = canonical_json(
         {"request": request, "moves": ctx.moves, "result": result, "records": ctx.records}

@@ -124,6 +124,8 @@ class Retirement(Base):
     purpose: Mapped[str] = mapped_column(Text)
     case_ref: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     serials: Mapped[list[str]] = mapped_column(JSON)
+    # The ledger entry that recorded this retirement, so a check need not scan the ledger.
+    entry_sequence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -233,6 +233,7 @@ def retire_in(
              "from_account": from_account, "beneficiary": beneficiary, "purpose": purpose,
              "case_ref": case_ref, "serials": serials}
     ctx.records["retirement"] = facts
+    ctx.on_sequence.append(lambda sequence: setattr(retirement, "entry_sequence", sequence))
     return dict(facts)
 
 
