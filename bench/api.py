@@ -1,0 +1,113 @@
+"""API latency under load: certificate verification and serial look-up vs a minimal endpoint.
+
+Starts `qinglu serve` on loopback (SQLite with the demo data) in its own process,
+then 50 concurrent clients (threads, each with a keep-alive httpx connection) hit,
+for a fixed time each, first the
+minimal endpoint `/health` (the baseline) and then a mix of
+`GET /api/v1/certificates/{n}/verify` and `GET /api/v1/units/{serial}`. Prints
+requests/s and p50/p99 for both and `ratio=<target rate / baseline rate>` last.
+
+    .venv/bin/python bench/api.py [--clients 50] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import percentile  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _client_thread(base: str, paths: list[str], offset: int, deadline: float,
+                   latencies: list[float], errors: list[int]) -> None:
+    i = offset
+    with httpx.Client(base_url=base, timeout=30) as client:
+        while time.perf_counter() < deadline:
+            path = paths[i % len(paths)]
+            i += 1
+            started = time.perf_counter()
+            response = client.get(path)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                errors.append(response.status_code)
+
+
+def load(base: str, paths: list[str], clients: int, seconds: float
+         ) -> tuple[float, list[float], int]:
+    """`clients` threads, each with its own keep-alive connection, for `seconds`."""
+    latencies: list[float] = []
+    errors: list[int] = []
+    deadline = time.perf_counter() + seconds
+    threads = [threading.Thread(target=_client_thread,
+                                args=(base, paths, n, deadline, latencies, errors))
+               for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(latencies) / (time.perf_counter() - started), latencies, len(errors)
+
+
+def report(name: str, rate: float, latencies: list[float], errors: int) -> None:
+    ms = sorted(x * 1000 for x in latencies)
+    print(f"{name}: {rate:.0f} req/s p50={percentile(ms, 50):.1f}ms "
+          f"p99={percentile(ms, 99):.1f}ms requests={len(ms)} non-200={errors}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    qinglu = str(Path(sys.executable).parent / "qinglu")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "QINGLU_VAR_DIR": tmp,
+               "QINGLU_DATABASE_URL": f"sqlite:///{tmp}/bench.db"}
+        demo = json.loads(subprocess.run([qinglu, "demo", "--json"], env=env, check=True,
+                                         capture_output=True, text=True).stdout)
+        port = free_port()
+        server = subprocess.Popen([qinglu, "serve", "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    if httpx.get(f"{base}/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            numbers = [c["number"] for c in demo["certificates"]]
+            serials = [s for i in demo["issuances"] for s in i["serials"]]
+            serials += [demo["cases"]["majiang"]["agreement"]["serials"][0]]
+            paths = ([f"/api/v1/certificates/{n}/verify" for n in numbers]
+                     + [f"/api/v1/units/{s}" for s in serials])
+            base_rate, base_lat, base_err = load(base, ["/health"], args.clients, args.seconds)
+            report("baseline GET /health", base_rate, base_lat, base_err)
+            rate, lat, err = load(base, paths, args.clients, args.seconds)
+            report("verify + serial look-up", rate, lat, err)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    print(f"ratio={rate / base_rate:.3f}")
+
+
+if __name__ == "__main__":
+    main()
