@@ -88,3 +88,19 @@ def test_authority_may_not_run_the_exchange_steps(client: TestClient, world: dic
         assert response.status_code == 403, step
     session.expire_all()
     assert ledger_head(session) == before
+
+
+def test_authority_runs_the_method_accounting(client: TestClient, world: dict[str, Any]) -> None:
+    case_id = client.post("/api/v1/cases", headers=world["majiang"],
+                          json=case_body(world)).json()["id"]
+    body = {"vegetation": "extra_tropical_forest", "area": "139.2", "unit": "mu",
+            "fuel_consumed": "3.5"}
+    assert client.post(f"/api/v1/cases/{case_id}/accounting", headers=world["danzhai"],
+                       json=body).status_code == 403
+    accounted = client.post(f"/api/v1/cases/{case_id}/accounting", headers=world["majiang"],
+                            json=body)
+    assert accounted.status_code == 201, accounted.text
+    assert accounted.json()["obligation"] == "57.48"
+    assert accounted.json()["accounting"]["result"]["inputs"]["date"] == "2026-03-14"
+    report = client.get(f"/api/v1/cases/{case_id}/report.pdf", headers=world["majiang"])
+    assert report.headers["content-type"] == "application/pdf"

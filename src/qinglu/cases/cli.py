@@ -71,6 +71,38 @@ def open_case(
     _show(result, as_json)
 
 
+@app.command("account")
+@handle_errors
+def account(
+    case_id: CaseId,
+    vegetation: Annotated[str, typer.Option("--vegetation", help="IPCC Table 2.5 category")],
+    area: Annotated[float | None, typer.Option("--area", help="过火面积 / burned area")] = None,
+    unit: Annotated[str, typer.Option("--unit", help="mu | ha | m2")] = "mu",
+    geojson: Annotated[Path | None, typer.Option("--geojson", exists=True)] = None,
+    fuel_consumed: Annotated[float | None, typer.Option(
+        "--fuel-consumed", help="现场测量 t DM/ha")] = None,
+    ef_set: Annotated[str, typer.Option("--ef-set")] = "ipcc2006",
+    gwp: Annotated[str, typer.Option("--gwp")] = "AR5",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """核算（青绿方法）Account the case's fire with Qinglu's method (IPCC Eq. 2.27)."""
+    import json
+
+    from qinglu.methods.fire import FireInput
+
+    polygon = json.loads(geojson.read_text(encoding="utf-8")) if geojson else None
+    with session_for(db) as session:
+        case = service.get_case(session, case_id)
+        result = service.account_with_fire_method(
+            session, case_id=case_id, actor=actor(), idempotency_key=key,
+            fire_input=FireInput(vegetation=vegetation, area=area, unit=unit, geojson=polygon,
+                                 fuel_consumed=fuel_consumed, ef_set=ef_set, gwp=gwp,
+                                 on=case.incident_date))
+    _show(result, as_json)
+
+
 @app.command("external-report")
 @handle_errors
 def external_report(

@@ -4,6 +4,7 @@ certification and closing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ from qinglu.accounts.service import Forbidden, Principal
 from qinglu.cases import service
 from qinglu.cases.models import Case
 from qinglu.cases.report import render_case_report
+from qinglu.methods.api import FireEmissionsIn
 from qinglu.registry.quantities import parse_quantity
 from qinglu.web.api.schemas import Id, IdempotencyKey, Quantity, Region, Text200
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, require
@@ -114,6 +116,20 @@ def report_pdf(case_id: Id, session: SessionDep, who: PrincipalDep) -> Response:
     data = render_case_report(session, _visible(session, who, case_id))
     return Response(data, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="case-{case_id}.pdf"'})
+
+
+@router.post("/{case_id}/accounting", status_code=201)
+def accounting(case_id: Id, body: FireEmissionsIn, session: SessionDep, who: PrincipalDep,
+               key: IdempotencyKey = None) -> dict[str, Any]:
+    """Account the case's fire with Qinglu's method (the same body as
+    POST /methods/fire-emissions); the authority of the case or an operator."""
+    require("operator", "authority")(who)
+    case = _visible(session, who, case_id)
+    fire_input = body.to_input()
+    if fire_input.on is None:
+        fire_input = replace(fire_input, on=case.incident_date)
+    return service.account_with_fire_method(session, case_id=case_id, fire_input=fire_input,
+                                            actor=who.actor, idempotency_key=key)
 
 
 @router.post("/{case_id}/external-report", status_code=201)
