@@ -92,3 +92,48 @@ def test_verification_page(client: TestClient, session: Session) -> None:
     forged = client.get(f"/verify/{number}", params={"p": encode_payload(
         {**record.facts, "quantity": "1.00"}, record.signature)})
     assert 'data-valid="false"' in forged.text and "quantity" in forged.text
+
+
+def test_operator_back_office_and_verifier_approval(client: TestClient,
+                                                    session: Session) -> None:
+    from qinglu.cases import service as cases
+    from qinglu.registry import service as registry
+
+    accounts.add_user(session, name="op", role="operator", password="correct horse")
+    accounts.add_user(session, name="ver", role="verifier", password="correct horse")
+    login = client.get("/login")
+    page = client.post("/login", data={"username": "op", "password": "correct horse",
+                                       "csrf": csrf_of(login.text)})
+    assert "/admin" in str(page.url)
+    number = f.make_uscc()
+    done = client.post("/admin/holder", data={"kind": "org", "name": "贵州某林场",
+                                              "id_number": number, "region": "522629",
+                                              "csrf": csrf_of(page.text)})
+    assert "✔ holder" in done.text and number in done.text
+    bad = client.post("/admin/holder", data={"kind": "org", "name": "x",
+                                             "id_number": "91350100M000100Y44",
+                                             "region": "522629", "csrf": csrf_of(page.text)})
+    assert "check character" in bad.text
+    authority = f.org(session, name="麻江县人民检察院", region="522635")
+    person = registry.add_holder(session, kind="person", name="钟某某",
+                                 id_number=f.make_resident_id(), region="522635",
+                                 actor="t")["id"]
+    from datetime import date
+
+    case = cases.open_case(session, number="麻检〔2026〕7号", authority_holder_id=authority,
+                           authority_kind="procuratorate", kind="civil",
+                           defendant_holder_id=person, incident_date=date(2026, 3, 1),
+                           region="522635", place="x", incident={}, actor="t")
+    client.cookies.clear()
+    login = client.get("/login")
+    page = client.post("/login", data={"username": "ver", "password": "correct horse",
+                                       "csrf": csrf_of(login.text)})
+    view = client.get(f"/cases/{case['id']}")
+    assert 'id="approve-report"' in view.text
+    approved = client.post(f"/cases/{case['id']}/step", data={
+        "step": "external", "firm": "某核算机构", "report_ref": "R-9", "quantity": "53.96",
+        "csrf": csrf_of(view.text)})
+    assert 'id="obligation">53.96' in approved.text
+    refused = client.post(f"/cases/{case['id']}/step", data={
+        "step": "pay", "reference": "x", "csrf": csrf_of(view.text)})
+    assert refused.status_code == 403

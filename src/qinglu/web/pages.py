@@ -33,10 +33,11 @@ from qinglu.cases.models import Case
 from qinglu.cases.report import render_case_report
 from qinglu.documents import records
 from qinglu.methods.fire import CATEGORY_NAMES, FireInput
+from qinglu.registry import service as registry_service
 from qinglu.registry import stats, units
 from qinglu.registry.errors import QingluError
 from qinglu.registry.identifiers import region_name
-from qinglu.registry.models import Account, Issuance, Project
+from qinglu.registry.models import Account, Holder, Issuance, Project
 from qinglu.registry.quantities import format_quantity, parse_quantity
 from qinglu.registry.serials import format_serial
 from qinglu.web.deps import get_session
@@ -179,7 +180,7 @@ def login(request: Request, session: SessionDep,
 
 
 def _home_for(role: str) -> str:
-    return {"holder": "/account", "authority": "/cases", "operator": "/cases",
+    return {"holder": "/account", "authority": "/cases", "operator": "/admin",
             "verifier": "/cases"}.get(role, "/")
 
 
@@ -313,12 +314,21 @@ def case_step(
     step: Annotated[str, Form()], csrf: Annotated[str | None, Form()] = None,
     quantity: Annotated[str, Form()] = "", seller_account: Annotated[str, Form()] = "0",
     price: Annotated[str, Form()] = "", reference: Annotated[str, Form()] = "",
+    firm: Annotated[str, Form()] = "", report_ref: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    who = _require_user(user, "operator")
+    who = _require_user(user, "operator", "verifier")
     check_csrf(request, csrf)
+    if who.role == "verifier" and step != "external":
+        raise Forbidden("审核人只能审核核算报告", "a verifier approves accounting reports only")
     message = None
     try:
-        if step == "agree":
+        if step == "external":
+            obligation, accounting = case_service.external_report_accounting(
+                firm=firm, report_ref=report_ref, stated_obligation=quantity,
+                approved_by=who.actor)
+            case_service.record_accounting(session, case_id=case_id, obligation=obligation,
+                                           accounting=accounting, actor=who.actor)
+        elif step == "agree":
             case_service.agree(session, case_id=case_id,
                                quantity=parse_quantity("FCS", quantity),
                                seller_account_id=int(seller_account or 0), price=price,
@@ -333,3 +343,51 @@ def case_step(
     except (QingluError, ValueError) as exc:
         message = exc.message if isinstance(exc, QingluError) else str(exc)
     return case_page(request, case_id, session, user, message=message)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request, session: SessionDep, user: UserDep,
+               message: str | None = None) -> HTMLResponse:
+    _require_user(user, "operator")
+    accounts_by_holder: dict[int, list[Account]] = {}
+    for account in session.scalars(select(Account).order_by(Account.id)):
+        accounts_by_holder.setdefault(account.holder_id, []).append(account)
+    holders = [{**registry_service.holder_view(h), "accounts": accounts_by_holder.get(h.id, [])}
+               for h in session.scalars(select(Holder).order_by(Holder.id))]
+    return render(request, "admin.html", user, holders=holders, message=message)
+
+
+@router.post("/admin/{action}", response_class=HTMLResponse)
+async def admin_action(request: Request, action: str, session: SessionDep,
+                       user: UserDep) -> HTMLResponse:
+    """The back office's forms: holder, account, project, issue."""
+    who = _require_user(user, "operator")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_csrf(request, form.pop("csrf", None))
+    try:
+        result = _admin_write(session, who, action, form)
+        message = f"✔ {action}: {result}"
+    except (QingluError, ValueError, KeyError) as exc:
+        message = exc.message if isinstance(exc, QingluError) else f"✘ {exc}"
+    return admin_page(request, session, user, message=message)
+
+
+def _admin_write(session: Session, who: Principal, action: str,
+                 form: dict[str, str]) -> dict[str, Any]:
+    if action == "holder":
+        return registry_service.add_holder(session, kind=form["kind"], name=form["name"],
+                                           id_number=form["id_number"], region=form["region"],
+                                           actor=who.actor)
+    if action == "account":
+        return registry_service.open_account(session, holder_id=int(form["holder_id"]),
+                                             kind=form["kind"], actor=who.actor)
+    if action == "project":
+        return registry_service.add_project(session, name=form["name"],
+                                            product=form["product"], region=form["region"],
+                                            methodology=form["methodology"], actor=who.actor)
+    if action == "issue":
+        project = registry_service.get_project(session, int(form["project_id"]))
+        return units.issue(session, project_id=project.id, vintage=int(form["vintage"]),
+                           quantity=parse_quantity(project.product, form["quantity"]),
+                           to_account=int(form["account_id"]), actor=who.actor)
+    raise ValueError(f"unknown action {action}")
