@@ -105,9 +105,13 @@ def take(
         needed -= block.quantity
         if needed == 0:
             return whole, None
-    have = quantity - needed
+    raise insufficient(account_id, product, quantity, needed)
+
+
+def insufficient(account_id: int, product: str, quantity: int, missing: int) -> InsufficientUnits:
+    have = quantity - missing
     unit = product_spec(product).unit
-    raise InsufficientUnits(
+    return InsufficientUnits(
         f"账户 {account_id} 可用 {format_quantity(product, have)}，"
         f"不足 {format_quantity(product, quantity)} {unit}",
         f"account {account_id} has {format_quantity(product, have)} available, "

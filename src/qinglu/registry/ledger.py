@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -128,6 +128,55 @@ def run_write(
         except BaseException:
             session.rollback()
             raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_server_write(
+    session: Session,
+    *,
+    kind: str,
+    request: dict[str, Any],
+    statement: str,
+    params: dict[str, Any],
+    translate: Callable[[str, str], QingluError | None],
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """A write done by one server-side function that appends its own ledger entry.
+
+    `statement` returns the result as JSON text. The function raises SQLSTATEs of
+    class QL for refusals; `translate(sqlstate, detail)` turns them into domain errors.
+    """
+    request = json.loads(canonical_json(request))
+    params = {**params, "request": canonical_json(request), "key": idempotency_key}
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            begin_write(session)
+            if idempotency_key:
+                prior = _replay(session, kind, request, idempotency_key)
+                if prior is not None:
+                    session.rollback()
+                    return dict(prior)
+            result = json.loads(session.execute(text(statement), params).scalar_one())
+            session.commit()
+            return dict(result)
+        except IntegrityError:
+            session.rollback()
+            prior = _replay(session, kind, request, idempotency_key) if idempotency_key else None
+            session.rollback()
+            if prior is None:
+                raise
+            return dict(prior)
+        except DBAPIError as exc:
+            session.rollback()
+            sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+            if sqlstate.startswith("QL"):
+                diag = getattr(exc.orig, "diag", None)
+                refusal = translate(sqlstate, str(getattr(diag, "message_detail", "") or ""))
+                if refusal is not None:
+                    raise refusal from None
+            if not _is_retryable(exc) or attempt == MAX_ATTEMPTS - 1:
+                raise
+            time.sleep(0.005 * (2**attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
