@@ -1,8 +1,9 @@
 """Ledger throughput on PostgreSQL against pgbench on the same server.
 
-N client processes (default 4) do single random transfers among 20 accounts for a
-fixed time; then pgbench's TPC-B-like script runs with the same client count for
-the same time. Prints transfers/s, p50/p99 latency, pgbench's tps, and
+N client processes (default 4) do single random transfers among M accounts
+(default 1,000, in the spirit of TPC-B's many accounts; pgbench at scale 1 has
+100,000) for a fixed time; then pgbench's TPC-B-like script runs with the same
+client count for the same time. Prints transfers/s, p50/p99 latency, pgbench's tps, and
 `ratio=<ours / pgbench>` as the last line.
 
     .venv/bin/python bench/ledger.py [--clients 4] [--seconds 10]
@@ -32,10 +33,8 @@ from qinglu.registry import service, units  # noqa: E402
 from qinglu.registry.errors import InsufficientUnits  # noqa: E402
 from qinglu.registry.identifiers import uscc_check_char  # noqa: E402
 
-N_ACCOUNTS = 20
 
-
-def setup(url: str) -> list[int]:
+def setup(url: str, n_accounts: int) -> list[int]:
     engine = make_engine(url)
     upgrade(engine)
     factory = make_session_factory(engine)
@@ -47,7 +46,7 @@ def setup(url: str) -> list[int]:
         project = service.add_project(session, name="bench", product="FCS", region="522629",
                                       methodology="bench", actor="bench")["id"]
         accounts = [service.open_account(session, holder_id=holder, actor="bench")["id"]
-                    for _ in range(N_ACCOUNTS)]
+                    for _ in range(n_accounts)]
         for account in accounts:
             units.issue(session, project_id=project, vintage=2024, quantity=10_000_000,
                         to_account=account, actor="bench")
@@ -115,13 +114,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--accounts", type=int, default=1000)
     args = parser.parse_args()
     base = pg_url()
     url = fresh_pg_schema(base, "bench_ledger")
-    accounts = setup(url)
+    accounts = setup(url, args.accounts)
     rate, latencies = run_ledger(url, accounts, args.clients, args.seconds)
     ms = sorted(x * 1000 for x in latencies)
-    print(f"qinglu transfers: clients={args.clients} seconds={args.seconds:g} "
+    print(f"qinglu transfers: clients={args.clients} accounts={args.accounts} "
+          f"seconds={args.seconds:g} "
           f"transfers={len(ms)} rate={rate:.1f}/s p50={percentile(ms, 50):.2f}ms "
           f"p99={percentile(ms, 99):.2f}ms")
     tps = run_pgbench(base, args.clients, args.seconds)

@@ -150,13 +150,17 @@ def run_server_write(
     params = {**params, "request": canonical_json(request), "key": idempotency_key}
     for attempt in range(MAX_ATTEMPTS):
         try:
-            begin_write(session)
+            if session.in_transaction():
+                session.commit()
             if idempotency_key:
                 prior = _replay(session, kind, request, idempotency_key)
+                session.commit()
                 if prior is not None:
-                    session.rollback()
                     return dict(prior)
-            result = json.loads(session.execute(text(statement), params).scalar_one())
+            # One statement in autocommit mode is one transaction on the server: the
+            # function call needs no BEGIN or COMMIT round trips of its own.
+            connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            result = json.loads(connection.execute(text(statement), params).scalar_one())
             session.commit()
             return dict(result)
         except IntegrityError:

@@ -126,6 +126,9 @@ BEGIN
         END IF;
     END LOOP;
 
+    -- Check the deferred no-overlap constraint now, before taking the ledger-head lock,
+    -- so that every other writer does not wait for it at our commit.
+    SET CONSTRAINTS ALL IMMEDIATE;
     -- Append the hash-chained entry, exactly as registry/ledger.py hashes it.
     SELECT sequence, hash INTO head FROM ledger_head WHERE id = 1 FOR UPDATE;
     seq := head.sequence + 1;
