@@ -236,36 +236,14 @@ def write_pdf(record: Certificate, directory: Path | None = None) -> Path:
     return path
 
 
-def retire_with_certificate(
-    session: Session,
-    key: RegistryKey,
-    *,
-    from_account: int,
-    product: str,
-    quantity: int,
-    beneficiary: str,
-    purpose: str,
-    actor: str,
-    case_ref: str | None = None,
-    idempotency_key: str | None = None,
-) -> dict[str, Any]:
-    """Retire units and issue their retirement certificate in one ledger write."""
-    from qinglu.registry.ledger import run_write
-    from qinglu.registry.service import _require_text
-    from qinglu.registry.units import _check_quantity, retire_in
+def retire_with_certificate(session: Session, key: RegistryKey,
+                            **retirement: Any) -> dict[str, Any]:
+    """Retire units (the arguments of `units.retire`) and issue their retirement
+    certificate in the same ledger write."""
+    from qinglu.registry.units import retire
 
-    product_spec(product)
-    _check_quantity(quantity)
-    beneficiary = _require_text("受益人 beneficiary", beneficiary)
-    purpose = _require_text("用途 purpose", purpose, limit=2000)
-    request = {"from_account": from_account, "product": product, "quantity": quantity,
-               "beneficiary": beneficiary, "purpose": purpose, "case_ref": case_ref}
-
-    def action(ctx: WriteContext) -> dict[str, Any]:
-        retired = retire_in(ctx, from_account=from_account, product=product, quantity=quantity,
-                            beneficiary=beneficiary, purpose=purpose, case_ref=case_ref)
+    def certify(ctx: WriteContext, retired: dict[str, Any]) -> dict[str, Any]:
         certificate = issue_in(ctx, key, kind="retirement", retirement_id=retired["id"])
         return {**retired, "certificate_number": certificate["number"]}
 
-    return run_write(session, kind="retire", actor=actor, request=request, action=action,
-                     idempotency_key=idempotency_key)
+    return retire(session, **retirement, then=certify)

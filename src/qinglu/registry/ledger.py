@@ -93,6 +93,18 @@ def _replay(session: Session, kind: str, request: dict[str, Any], key: str) -> A
     return body["result"]
 
 
+def _replay_after_conflict(session: Session, kind: str, request: dict[str, Any],
+                           key: str | None) -> dict[str, Any]:
+    """A unique-index conflict: a concurrent repeat of the same idempotency key won the
+    race, so return its result; any other integrity error is re-raised."""
+    session.rollback()
+    prior = _replay(session, kind, request, key) if key else None
+    session.rollback()
+    if prior is None:
+        raise
+    return dict(prior)
+
+
 def run_write(
     session: Session,
     *,
@@ -114,12 +126,7 @@ def run_write(
             session.rollback()
             raise
         except IntegrityError:
-            session.rollback()
-            prior = _replay(session, kind, request, idempotency_key) if idempotency_key else None
-            session.rollback()
-            if prior is None:
-                raise
-            return dict(prior)
+            return _replay_after_conflict(session, kind, request, idempotency_key)
         except DBAPIError as exc:
             session.rollback()
             if not _is_retryable(exc) or attempt == MAX_ATTEMPTS - 1:
@@ -164,12 +171,7 @@ def run_server_write(
             session.commit()
             return dict(result)
         except IntegrityError:
-            session.rollback()
-            prior = _replay(session, kind, request, idempotency_key) if idempotency_key else None
-            session.rollback()
-            if prior is None:
-                raise
-            return dict(prior)
+            return _replay_after_conflict(session, kind, request, idempotency_key)
         except DBAPIError as exc:
             session.rollback()
             sqlstate = getattr(exc.orig, "sqlstate", None) or ""

@@ -9,6 +9,7 @@ end up in the same place, so a busy account does not fragment without bound.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -205,9 +206,10 @@ def retire(
     case_ref: str | None = None,
     project_id: int | None = None,
     idempotency_key: str | None = None,
+    then: Callable[[WriteContext, dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Retire units for a beneficiary and purpose: they move to the retirement account
-    and never move again."""
+    and never move again. `then` runs in the same write (e.g. to issue a certificate)."""
     product_spec(product)
     _check_quantity(quantity)
     beneficiary = _require_text("受益人 beneficiary", beneficiary)
@@ -217,9 +219,10 @@ def retire(
                "project_id": project_id}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        return retire_in(ctx, from_account=from_account, product=product, quantity=quantity,
-                         beneficiary=beneficiary, purpose=purpose, case_ref=case_ref,
-                         project_id=project_id)
+        retired = retire_in(ctx, from_account=from_account, product=product,
+                            quantity=quantity, beneficiary=beneficiary, purpose=purpose,
+                            case_ref=case_ref, project_id=project_id)
+        return then(ctx, retired) if then else retired
 
     return run_write(session, kind="retire", actor=actor, request=request, action=action,
                      idempotency_key=idempotency_key)
