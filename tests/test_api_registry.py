@@ -154,3 +154,19 @@ def test_login_attempts_are_limited(client: TestClient, world: dict[str, Any]) -
     limited = client.post("/api/v1/auth/token",
                           data={"username": "op", "password": "correct horse"})
     assert limited.status_code == 429
+
+
+def test_retirement_returns_a_verifiable_certificate(client: TestClient,
+                                                     world: dict[str, Any]) -> None:
+    retired = client.post("/api/v1/retirements", headers=world["centre"], json={
+        "account_id": world["seller"], "product": "FCS", "quantity": "12.34",
+        "beneficiary": "贵州某公司", "purpose": "2026年度碳中和 / carbon neutrality 2026"})
+    assert retired.status_code == 201, retired.text
+    body = retired.json()
+    assert body["certificate_number"].startswith("QL-RC-") and body["serials"]
+    verified = client.get(f"/api/v1/certificates/{body['certificate_number']}/verify").json()
+    assert verified["valid"] is True and verified["facts"]["quantity"] == "12.34"
+    refused = client.post("/api/v1/retirements", headers=world["company"], json={
+        "account_id": world["seller"], "product": "FCS", "quantity": "1",
+        "beneficiary": "x", "purpose": "y"})
+    assert refused.status_code == 403
