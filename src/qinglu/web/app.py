@@ -20,6 +20,7 @@ from qinglu.web import pages
 from qinglu.web.api import auth as auth_api
 from qinglu.web.api import cases as cases_api
 from qinglu.web.api import documents as documents_api
+from qinglu.web.api import parcels as parcels_api
 from qinglu.web.api import registry as registry_api
 from qinglu.web.api import registry_write as registry_write_api
 from qinglu.web.problems import install_problem_handlers
@@ -61,7 +62,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return Health(status="ok", version=__version__)
 
     for router in (auth_api.router, registry_api.router, registry_write_api.router,
-                   cases_api.router, methods_api.router, documents_api.router):
+                   cases_api.router, methods_api.router, documents_api.router,
+                   parcels_api.router):
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

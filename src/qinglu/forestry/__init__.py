@@ -1,0 +1,1 @@
+"""Forestry carbon sinks: parcels (小班), monitoring, carbon tickets, buffer and reversals."""
