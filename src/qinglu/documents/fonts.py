@@ -1,10 +1,11 @@
 """Where the CJK font for PDFs comes from.
 
 Order: QINGLU_CJK_FONT (a path, optionally "path#index" for a collection); Debian's
-Noto Sans CJK collection (simplified-Chinese face) when installed; else the Noto
-Sans CJK OpenType font that the PyPI package `cvttf-NotoSansCJK-Regular` installs
-with Qinglu, so a fresh machine needs nothing by hand. Noto CJK is under the SIL
-Open Font License 1.1; fpdf2 embeds only the subset a document uses.
+Noto Sans CJK collection when installed; else the same collection (Noto Sans CJK
+2.004) that the pinned PyPI package `noto-cjk-sans-otc` installs with Qinglu, so a
+fresh machine needs nothing by hand. In both the simplified-Chinese face is used.
+Noto CJK is under the SIL Open Font License 1.1; fpdf2 embeds only the subset a
+document uses.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 
 DEBIAN_COLLECTION = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 DEBIAN_SC_INDEX = 2  # JP, KR, SC, TC, HK order in Noto Sans CJK collections
-PACKAGE = "cvttf_NotoSansCJK_Regular"
-PACKAGE_FILE = "NotoSansCJKtc-Regular.otf"
+PACKAGE = "noto_cjk_sans_otc"
+PACKAGE_FILE = "NotoSansCJK-Regular.ttc"
+PACKAGE_SC_INDEX = DEBIAN_SC_INDEX  # same collection; tests check the face's name
 
 
 class FontNotFound(RuntimeError):
@@ -43,8 +45,8 @@ def find_cjk_font() -> FontChoice:
     if spec is not None and spec.origin:
         packaged = Path(spec.origin).parent / PACKAGE_FILE
         if packaged.is_file():
-            return FontChoice(packaged)
+            return FontChoice(packaged, PACKAGE_SC_INDEX)
     raise FontNotFound(
         "未找到中文字体 no CJK font: reinstall Qinglu (pip install -e .) so that "
-        f"{PACKAGE} is present, install Debian's fonts-noto-cjk, or set QINGLU_CJK_FONT"
+        "noto-cjk-sans-otc is present, install Debian's fonts-noto-cjk, or set QINGLU_CJK_FONT"
     )
