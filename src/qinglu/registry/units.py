@@ -106,28 +106,37 @@ def issue(
                "to_account": to_account}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        project = get_project(ctx.session, project_id)
-        _check_destination(_lock_accounts(ctx.session, to_account)[to_account])
-        product = ctx.session.scalar(
-            select(Product).where(Product.code == project.product).with_for_update()
-        )
-        assert product is not None  # products are seeded by the migration
-        start = product.next_serial
-        end = start + quantity - 1
-        product.next_serial = end + 1
-        issuance = Issuance(project_id=project.id, product=project.product, vintage=vintage,
-                            quantity=quantity, serial_start=start, serial_end=end)
-        ctx.session.add(issuance)
-        ctx.session.flush()
-        ctx.session.add(UnitBlock(issuance_id=issuance.id, account_id=to_account,
-                                  serial_start=start, serial_end=end, state="held"))
-        ctx.moves.append([issuance.id, start, end, None, to_account, "held"])
-        serial = format_serial(project.product, project.region, project.id, vintage, start, end)
-        return {"id": issuance.id, "product": project.product, "quantity": quantity,
-                "serials": [serial]}
+        return issue_in(ctx, project_id=project_id, vintage=vintage, quantity=quantity,
+                        to_account=to_account)
 
     return run_write(session, kind="issue", actor=actor, request=request, action=action,
                      idempotency_key=idempotency_key)
+
+
+def issue_in(ctx: WriteContext, *, project_id: int, vintage: int, quantity: int,
+             to_account: int) -> dict[str, Any]:
+    """The issuance itself, inside a caller's ledger write (a monitoring report's issuance
+    puts the owner's and the buffer's parts on one entry)."""
+    _check_quantity(quantity)
+    project = get_project(ctx.session, project_id)
+    _check_destination(_lock_accounts(ctx.session, to_account)[to_account])
+    product = ctx.session.scalar(
+        select(Product).where(Product.code == project.product).with_for_update()
+    )
+    assert product is not None  # products are seeded by the migration
+    start = product.next_serial
+    end = start + quantity - 1
+    product.next_serial = end + 1
+    issuance = Issuance(project_id=project.id, product=project.product, vintage=vintage,
+                        quantity=quantity, serial_start=start, serial_end=end)
+    ctx.session.add(issuance)
+    ctx.session.flush()
+    ctx.session.add(UnitBlock(issuance_id=issuance.id, account_id=to_account,
+                              serial_start=start, serial_end=end, state="held"))
+    ctx.moves.append([issuance.id, start, end, None, to_account, "held"])
+    serial = format_serial(project.product, project.region, project.id, vintage, start, end)
+    return {"id": issuance.id, "product": project.product, "quantity": quantity,
+            "serials": [serial]}
 
 
 def transfer(
@@ -290,23 +299,31 @@ def cancel(
                "reason": reason}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        target = system_account(ctx.session, "cancellation")
-        _lock_source(ctx.session, from_account, target.id)
-        whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
-                                  quantity=quantity)
-        cancellation = Cancellation(account_id=from_account, product=product, quantity=quantity,
-                                    reason=reason, serials=[])
-        ctx.session.add(cancellation)
-        ctx.session.flush()
-        serials = blocks.move(ctx.session, whole, part,
-                              Place(target.id, "cancelled", cancellation_id=cancellation.id),
-                              ctx.moves, from_account)
-        cancellation.serials = serials
-        return {"id": cancellation.id, "product": product, "quantity": quantity,
-                "from_account": from_account, "reason": reason, "serials": serials}
+        return cancel_in(ctx, from_account=from_account, product=product, quantity=quantity,
+                         reason=reason)
 
     return run_write(session, kind="cancel", actor=actor, request=request, action=action,
                      idempotency_key=idempotency_key)
+
+
+def cancel_in(ctx: WriteContext, *, from_account: int, product: str, quantity: int,
+              reason: str) -> dict[str, Any]:
+    """The cancellation itself, inside a caller's ledger write (a reversal uses it)."""
+    _check_quantity(quantity)
+    target = system_account(ctx.session, "cancellation")
+    _lock_source(ctx.session, from_account, target.id)
+    whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
+                              quantity=quantity)
+    cancellation = Cancellation(account_id=from_account, product=product, quantity=quantity,
+                                reason=reason, serials=[])
+    ctx.session.add(cancellation)
+    ctx.session.flush()
+    serials = blocks.move(ctx.session, whole, part,
+                          Place(target.id, "cancelled", cancellation_id=cancellation.id),
+                          ctx.moves, from_account)
+    cancellation.serials = serials
+    return {"id": cancellation.id, "product": product, "quantity": quantity,
+            "from_account": from_account, "reason": reason, "serials": serials}
 
 
 def hold(
