@@ -40,5 +40,7 @@ class Case(Base):
     )
     certificate_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
     voucher_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # GeoJSON geometry of the burned area (CGCS2000/WGS84 lon/lat), for reversals.
+    burned_polygon: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
