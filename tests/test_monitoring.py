@@ -129,3 +129,17 @@ def test_refusals(session: Session, tmp_path: Path) -> None:
 def test_split_buffer_rounds_the_buffer_down() -> None:
     assert monitoring.split_buffer(5850, 0.15) == (4973, 877)
     assert monitoring.split_buffer(1, 0.2) == (1, 0)
+
+
+def test_monitoring_report_pdf(session: Session, tmp_path: Path) -> None:
+    from qinglu.forestry.report import render_monitoring_report, report_doc
+
+    project, _ = owned_project(session)
+    import_two(session, tmp_path, project)
+    report = submit(session, project)
+    record = monitoring.get_report(session, int(report["id"]))  # type: ignore[arg-type]
+    doc = report_doc(session, record)
+    assert doc.title_zh == "林业碳汇监测报告" and len(doc.emissions) == 2
+    assert any("12-2 马尾松" in label for label, _ in doc.emissions)
+    pdf = render_monitoring_report(session, record)
+    assert pdf.startswith(b"%PDF")

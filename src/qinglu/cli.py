@@ -11,6 +11,7 @@ from qinglu.cases.cli import app as case_app
 from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, session_for
 from qinglu.documents.cli import app as certificate_app
 from qinglu.forestry.cli import app as parcel_app
+from qinglu.forestry.monitoring_cli import app as monitoring_app
 from qinglu.methods.fire_cli import fire_app
 from qinglu.registry.cli import app as registry_app
 
@@ -28,6 +29,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(fire_app, name="fire")
 app.add_typer(certificate_app, name="certificate")
 app.add_typer(parcel_app, name="parcel")
+app.add_typer(monitoring_app, name="monitoring")
 
 
 @db_app.command("upgrade")

@@ -50,6 +50,7 @@ class ReportDoc:
     emissions: Sequence[tuple[str, str]]  # (gas, tonnes)
     totals: Sequence[tuple[str, str]]
     signatures: Sequence[tuple[str, str]]  # (role, name)
+    emissions_heading: str = "排放量 Emissions (t)"
 
 
 class _Pdf(FPDF):
@@ -131,7 +132,7 @@ def render_report(doc: ReportDoc) -> bytes:
     pdf.set_title(f"{doc.title_zh} {doc.number}")
     _title(pdf, doc.title_zh, doc.title_en, doc.number)
     _table(pdf, doc.facts)
-    for heading, rows in (("排放量 Emissions (t)", doc.emissions),
+    for heading, rows in ((doc.emissions_heading, doc.emissions),
                           ("合计 Totals", doc.totals)):
         pdf.ln(3)
         pdf.set_font("cjk", size=12)
