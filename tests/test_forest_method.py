@@ -9,7 +9,6 @@ import pytest
 
 from qinglu.methods import forest
 from qinglu.methods.forest import ForestInputError, ParcelMeasurement, UnconfirmedParameters
-from qinglu.methods.params import ParameterFileError
 
 HEADER = "species,parameter,value,unit,source,valid_from,valid_to,status\n"
 # Test values chosen for clean arithmetic (a project's override file, checked sources).
@@ -98,7 +97,7 @@ def test_override_rows_must_not_be_unconfirmed(tmp_path: Path) -> None:
 
 def test_override_file_is_checked(tmp_path: Path) -> None:
     path = write_override(tmp_path, OVERRIDE.replace("test override: 杉木 D", ""))
-    with pytest.raises(ParameterFileError, match="missing source"):
+    with pytest.raises(ForestInputError, match="missing source"):
         forest.stock_change(parcels(), period_start=START, period_end=END, baseline_t=0,
                             leakage_t=0, override=path)
 

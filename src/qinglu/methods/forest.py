@@ -47,7 +47,13 @@ from typing import Any
 
 import numpy as np
 
-from qinglu.methods.params import Parameter, ParameterTable, load_table, packaged_table
+from qinglu.methods.params import (
+    Parameter,
+    ParameterFileError,
+    ParameterTable,
+    load_table,
+    packaged_table,
+)
 from qinglu.registry.errors import InvalidInput
 
 METHOD_ID = "forest_sink.stock_change"
@@ -75,7 +81,12 @@ def _err(zh: str, en: str) -> ForestInputError:
 
 def species_table(override: Path | None = None) -> tuple[ParameterTable, ParameterTable | None]:
     packaged = packaged_table("forest_species.csv", ("species", "parameter"))
-    extra = load_table(override, ("species", "parameter")) if override else None
+    try:
+        extra = load_table(override, ("species", "parameter")) if override else None
+    except ParameterFileError as exc:
+        raise _err(f"参数覆盖文件无效：{exc.reason}（第 {exc.line} 行）",
+                   f"the override parameter file is invalid: {exc.reason} (line {exc.line})"
+                   ) from None
     return packaged, extra
 
 

@@ -20,6 +20,7 @@ from qinglu.web import pages
 from qinglu.web.api import auth as auth_api
 from qinglu.web.api import cases as cases_api
 from qinglu.web.api import documents as documents_api
+from qinglu.web.api import monitoring as monitoring_api
 from qinglu.web.api import parcels as parcels_api
 from qinglu.web.api import registry as registry_api
 from qinglu.web.api import registry_write as registry_write_api
@@ -63,7 +64,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     for router in (auth_api.router, registry_api.router, registry_write_api.router,
                    cases_api.router, methods_api.router, documents_api.router,
-                   parcels_api.router):
+                   parcels_api.router, monitoring_api.router):
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
