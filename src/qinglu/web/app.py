@@ -17,6 +17,7 @@ from qinglu.db.session import open_database
 from qinglu.documents.signing import load_or_create_key
 from qinglu.methods import api as methods_api
 from qinglu.web import pages
+from qinglu.web.monitoring_pages import router as monitoring_pages_router
 from qinglu.web.api import auth as auth_api
 from qinglu.web.api import cases as cases_api
 from qinglu.web.api import documents as documents_api
@@ -69,4 +70,5 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(pages.router)
+    app.include_router(monitoring_pages_router)
     return app

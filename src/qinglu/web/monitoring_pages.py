@@ -1,0 +1,53 @@
+"""Back office: monitoring reports. Verifiers approve or reject; operators issue."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from qinglu.accounts.service import Forbidden
+from qinglu.forestry import monitoring
+from qinglu.forestry.report import render_monitoring_report
+from qinglu.registry.errors import QingluError
+from qinglu.web.pages import SessionDep, UserDep, _require_user, check_csrf, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/monitoring", response_class=HTMLResponse)
+def monitoring_page(request: Request, session: SessionDep, user: UserDep,
+                    message: str | None = None) -> HTMLResponse:
+    who = _require_user(user, "operator", "verifier")
+    reports = [monitoring.report_view(r) for r in monitoring.list_reports(session)]
+    return render(request, "monitoring.html", who, reports=reports, message=message)
+
+
+@router.get("/monitoring/{report_id}/report.pdf")
+def monitoring_pdf(report_id: int, session: SessionDep, user: UserDep) -> Response:
+    _require_user(user, "operator", "verifier")
+    data = render_monitoring_report(session, monitoring.get_report(session, report_id))
+    return Response(data, media_type="application/pdf")
+
+
+@router.post("/monitoring/{report_id}/step", response_class=HTMLResponse)
+def monitoring_step(request: Request, report_id: int, session: SessionDep, user: UserDep,
+                    step: Annotated[str, Form()], csrf: Annotated[str | None, Form()] = None,
+                    reasons: Annotated[str, Form()] = "") -> HTMLResponse:
+    who = _require_user(user, "operator", "verifier")
+    check_csrf(request, csrf)
+    allowed = {"verifier": ("approve", "reject"), "operator": ("issue",)}[who.role or ""]
+    if step not in allowed:
+        raise Forbidden(f"角色 {who.role} 不能执行 {step}", f"role {who.role} may not {step}")
+    message = None
+    try:
+        if step == "approve":
+            monitoring.approve(session, report_id=report_id, actor=who.actor)
+        elif step == "reject":
+            monitoring.reject(session, report_id=report_id, reasons=reasons, actor=who.actor)
+        else:
+            monitoring.issue(session, report_id=report_id, actor=who.actor)
+    except QingluError as exc:
+        message = exc.message
+    return monitoring_page(request, session, user, message=message)
