@@ -116,3 +116,29 @@ def pdf(report: Annotated[int, typer.Argument(help="报告 id")],
     with session_for(db) as session:
         out.write_bytes(render_monitoring_report(session, monitoring.get_report(session, report)))
     console.print(f"已写入 written {out}")
+
+
+@app.command("reversal")
+@handle_errors
+def reversal(
+    case: Annotated[int, typer.Argument(help="火灾案件 id")],
+    geojson: Annotated[Path | None, typer.Option(
+        "--geojson", exists=True, help="过火范围 GeoJSON (lon/lat)")] = None,
+    key: KeyOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """逆转 Cancel burned parcels' carbon from the buffer; report any shortfall."""
+    import json
+
+    from qinglu.forestry import reversals
+
+    with session_for(db) as session:
+        if geojson is not None:
+            reversals.set_burned_area(session, case_id=case, actor=actor(),
+                                      geojson=json.loads(geojson.read_text(encoding="utf-8")))
+        result = reversals.reverse(session, case_id=case, actor=actor(), idempotency_key=key)
+    emit(result, as_json, "逆转 reversal")
+    if result["shortfall"]:
+        console.print(f"[red]缓冲不足 buffer short by {result['shortfall'] / 100:.2f} tCO2e; "
+                      "项目已标记 project flagged[/red]")

@@ -99,3 +99,19 @@ def reject(report_id: Id, body: RejectIn, session: SessionDep, who: PrincipalDep
 def issue(report_id: Id, session: SessionDep, who: OperatorDep,
           key: IdempotencyKey = None) -> dict[str, Any]:
     return monitoring.issue(session, report_id=report_id, actor=who.actor, idempotency_key=key)
+
+
+class ReversalIn(BaseModel):
+    burned_polygon: dict[str, Any] | None = None
+
+
+@router.post("/cases/{case_id}/reversal")
+def reversal(case_id: Id, body: ReversalIn, session: SessionDep, who: OperatorDep,
+             key: IdempotencyKey = None) -> dict[str, Any]:
+    """Cancel the burned parcels' carbon from the buffer; a shortfall flags the project."""
+    from qinglu.forestry import reversals
+
+    if body.burned_polygon is not None:
+        reversals.set_burned_area(session, case_id=case_id, geojson=body.burned_polygon,
+                                  actor=who.actor)
+    return reversals.reverse(session, case_id=case_id, actor=who.actor, idempotency_key=key)

@@ -1,0 +1,182 @@
+"""Reversals: carbon lost when a registered forest burns, cancelled from the buffer.
+
+For a fire case with a burned-area polygon, every registered parcel it intersects,
+of a project that has issued units, loses
+
+    lost_i = stock_i × area(parcel_i ∩ burned) / area(parcel_i)
+
+where stock_i is the parcel's tree-biomass carbon stock (tCO2e) at the end of the
+project's latest issued monitoring period (the figure the method recorded for it,
+`stock_end_t`), and areas are geodesic (GRS80). The project's loss is Σ lost_i
+rounded **up** to 0.01 t (a loss is an obligation). It is cancelled from the
+registry's pooled buffer account in one ledger write together with the reversal
+rows. If the buffer holds less, what it holds is cancelled, the project is flagged
+(`status = "flagged"`) and the shortfall is recorded and returned; it is never
+dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from typing import Any
+
+from shapely import from_wkt
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from qinglu.cases.models import Case
+from qinglu.cases.service import get_case
+from qinglu.forestry.models import MonitoringReport, Parcel, Reversal
+from qinglu.forestry.parcels import geodesic_area_ha
+from qinglu.registry import units
+from qinglu.registry.errors import Conflict, InvalidInput
+from qinglu.registry.ledger import WriteContext, run_write
+from qinglu.registry.models import Issuance, Project, UnitBlock
+from qinglu.registry.service import get_project, system_account
+
+
+def burned_geometry(geojson: dict[str, Any]) -> BaseGeometry:
+    geometry = geojson.get("geometry", geojson) if geojson.get("type") == "Feature" else geojson
+    try:
+        geom = shape(geometry)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise InvalidInput(f"过火范围无法解析：{exc}", f"the burned area cannot be read: {exc}"
+                           ) from None
+    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidInput("过火范围须为非空面", "the burned area must be a non-empty polygon")
+    if not geom.is_valid:
+        reason = explain_validity(geom)
+        raise InvalidInput(f"过火范围无效：{reason}", f"the burned area is invalid: {reason}")
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < 73 or maxx > 136 or miny < 3 or maxy > 54:
+        raise InvalidInput("过火范围须为中国境内经纬度", "the burned area must be lon/lat in China")
+    return geom
+
+
+def set_burned_area(session: Session, *, case_id: int, geojson: dict[str, Any], actor: str,
+                    idempotency_key: str | None = None) -> dict[str, Any]:
+    """Record a case's burned-area polygon (GeoJSON geometry, lon/lat)."""
+    geom = burned_geometry(geojson)
+    mapped = json.loads(json.dumps(geom.__geo_interface__))
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        case = get_case(ctx.session, case_id, lock=True)
+        case.burned_polygon = mapped
+        return {"case_id": case.id, "burned_ha": round(geodesic_area_ha(geom), 4)}
+
+    return run_write(session, kind="case.burned_area", actor=actor,
+                     request={"case_id": case_id, "geometry": mapped}, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def _latest_stocks(session: Session, project_id: int) -> dict[str, float]:
+    """Parcel number -> tCO2e stock at the end of the latest issued period."""
+    report = session.scalar(
+        select(MonitoringReport).where(MonitoringReport.project_id == project_id,
+                                       MonitoringReport.status == "issued")
+        .order_by(MonitoringReport.period_end.desc()).limit(1))
+    if report is None:
+        return {}
+    return {row["number"]: float(row["stock_end_t"]) for row in report.result["parcels"]}
+
+
+def _buffer_available(session: Session, account_id: int) -> int:
+    total = session.scalar(
+        select(func.sum(UnitBlock.serial_end - UnitBlock.serial_start + 1))
+        .join(Issuance, Issuance.id == UnitBlock.issuance_id)
+        .where(UnitBlock.account_id == account_id, UnitBlock.state == "held",
+               Issuance.product == "FCS"))
+    return int(total or 0)
+
+
+def units_up(tonnes: float) -> int:
+    """tCO2e -> hundredths, rounded up; 6-place rounding first absorbs float noise."""
+    if tonnes <= 0:
+        return 0
+    return math.ceil(Decimal(repr(round(tonnes, 6))).scaleb(2))
+
+
+def assess(session: Session, case: Case) -> dict[int, dict[str, Any]]:
+    """Per affected project: each burned parcel's share and loss (pure reads)."""
+    if not case.burned_polygon:
+        raise InvalidInput("案件没有过火范围", "the case has no burned-area polygon")
+    burned = burned_geometry(case.burned_polygon)
+    minx, miny, maxx, maxy = burned.bounds
+    candidates = session.scalars(select(Parcel).where(
+        Parcel.maxx >= minx, Parcel.minx <= maxx, Parcel.maxy >= miny, Parcel.miny <= maxy)
+        .order_by(Parcel.id))
+    projects: dict[int, dict[str, Any]] = {}
+    stocks: dict[int, dict[str, float]] = {}
+    for parcel in candidates:
+        geometry = from_wkt(parcel.geometry_wkt)
+        overlap = geometry.intersection(burned)
+        if overlap.is_empty:
+            continue
+        if parcel.project_id not in stocks:
+            stocks[parcel.project_id] = _latest_stocks(session, parcel.project_id)
+        stock = stocks[parcel.project_id].get(parcel.number)
+        if stock is None:  # nothing issued from this parcel: nothing to reverse
+            continue
+        burned_ha = geodesic_area_ha(overlap)
+        parcel_ha = geodesic_area_ha(geometry)
+        share = min(1.0, burned_ha / parcel_ha)
+        entry = projects.setdefault(parcel.project_id, {"parcels": [], "lost_t": 0.0})
+        entry["parcels"].append({
+            "parcel_id": parcel.id, "number": parcel.number, "species": parcel.species,
+            "parcel_ha": round(parcel_ha, 6), "burned_ha": round(burned_ha, 6),
+            "share": round(share, 8), "stock_t": round(stock, 6),
+            "lost_t": round(stock * share, 6)})
+        entry["lost_t"] += stock * share
+    for entry in projects.values():
+        entry["lost"] = units_up(entry["lost_t"])
+    return projects
+
+
+def reverse(session: Session, *, case_id: int, actor: str,
+            idempotency_key: str | None = None) -> dict[str, Any]:
+    """Cancel the burned parcels' carbon from the buffer; flag and report any shortfall."""
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        case = get_case(ctx.session, case_id, lock=True)
+        if ctx.session.scalar(select(Reversal.id).where(Reversal.case_id == case_id)):
+            raise Conflict(f"案件 {case.number} 的逆转已记录",
+                           f"the reversal of case {case.number} is recorded already")
+        affected = assess(ctx.session, case)
+        buffer = system_account(ctx.session, "buffer")
+        available = _buffer_available(ctx.session, buffer.id)
+        results = []
+        for project_id, entry in sorted(affected.items()):
+            project: Project = get_project(ctx.session, project_id)
+            lost = int(entry["lost"])
+            take = min(lost, available)
+            cancellation_id = None
+            if take:
+                cancelled = units.cancel_in(
+                    ctx, from_account=buffer.id, product="FCS", quantity=take,
+                    reason=f"逆转 reversal: case {case.number}, project {project_id}")
+                cancellation_id = int(cancelled["id"])
+                available -= take
+            shortfall = lost - take
+            if shortfall:
+                project.status = "flagged"
+            row = Reversal(case_id=case.id, project_id=project_id, lost=lost, cancelled=take,
+                           shortfall=shortfall, cancellation_id=cancellation_id,
+                           detail={"parcels": entry["parcels"],
+                                   "lost_t": round(entry["lost_t"], 6)})
+            ctx.session.add(row)
+            ctx.session.flush()
+            results.append({"id": row.id, "project_id": project_id, "lost": lost,
+                            "cancelled": take, "shortfall": shortfall,
+                            "cancellation_id": cancellation_id, "parcels": entry["parcels"],
+                            "project_flagged": bool(shortfall)})
+        ctx.records["reversals"] = results
+        return {"case_id": case.id, "reversals": results,
+                "shortfall": sum(r["shortfall"] for r in results)}
+
+    return run_write(session, kind="reversal", actor=actor, request={"case_id": case_id},
+                     action=action, idempotency_key=idempotency_key)

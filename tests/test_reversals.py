@@ -1,0 +1,150 @@
+"""Reversals: a fire over part of a registered parcel cancels its burned share from the
+buffer (hand-computed); a short buffer flags the project and reports the shortfall."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shapely.geometry import box, mapping
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qinglu.cases import service as cases
+from qinglu.forestry import monitoring, reversals
+from qinglu.forestry.models import Parcel, Reversal
+from qinglu.registry import service, units
+from qinglu.registry.audit import audit
+from qinglu.registry.errors import Conflict, InvalidInput
+from qinglu.registry.models import Project
+from tests import factories as f
+from tests.test_monitoring import OPERATOR, VERIFIER, import_two, owned_project, submit
+from tests.test_parcels import LAT, LON, STEP
+
+PER_M3 = 0.99  # 杉木 under the test override: 0.3 x 1.5 x 1.2 x 0.5 x 44/12
+
+
+def issued_project(session: Session, tmp_path: Path, risk: str) -> tuple[int, dict[str, Any]]:
+    project, _ = owned_project(session)
+    import_two(session, tmp_path, project)
+    report = submit(session, project, risk_class=risk)
+    monitoring.approve(session, report_id=int(report["id"]), actor=VERIFIER)  # type: ignore[arg-type]
+    return project, monitoring.issue(session, report_id=int(report["id"]), actor=OPERATOR)  # type: ignore[arg-type]
+
+
+def fire_case(session: Session) -> int:
+    authority = f.org(session, name="剑河县人民检察院")
+    defendant = f.org(session, name="某公司")
+    case = cases.open_case(
+        session, number="剑检〔2026〕3号", authority_holder_id=authority,
+        authority_kind="procuratorate", kind="civil", defendant_holder_id=defendant,
+        incident_date=date(2026, 3, 1), region="522629", place="南哨村",
+        incident={"area": "10", "unit": "mu", "vegetation": "extra_tropical_forest"},
+        actor=OPERATOR)
+    return int(case["id"])
+
+
+def buffer_held(session: Session) -> int:
+    held = units.balance(session, service.system_account(session, "buffer").id)
+    return round(float(held.get("FCS", {}).get("held", "0")) * 100)
+
+
+def test_fire_over_half_a_parcel(session: Session, tmp_path: Path) -> None:
+    project, issued = issued_project(session, tmp_path, "high")
+    buffer_before = buffer_held(session)
+    assert buffer_before == round(float(issued["buffer_quantity"]) * 100)
+    # The burned polygon covers the west 1/40 of parcel 12-1 (杉木) and nothing else: the
+    # geodesic area of a lon/lat box is proportional to its longitude span, so the burned
+    # share is exactly 1/40.
+    burned = box(LON - STEP, LAT, LON + STEP / 40, LAT + STEP)
+    case_id = fire_case(session)
+    reversals.set_burned_area(session, case_id=case_id, geojson=mapping(burned), actor=OPERATOR)
+    result = reversals.reverse(session, case_id=case_id, actor=OPERATOR)
+    fir = session.scalar(select(Parcel).where(Parcel.number == "12-1"))
+    assert fir is not None
+    # By hand: stock = 6.0 m3/mu x area_mu x 0.99; lost = stock / 40, rounded up to 0.01 t.
+    stock = 6.0 * fir.area_ha * 15 * PER_M3
+    lost = math.ceil(round(stock / 40, 6) * 100)
+    [row] = result["reversals"]
+    assert row["parcels"][0]["share"] == pytest.approx(1 / 40, abs=1e-7)
+    assert row["lost"] == lost and row["cancelled"] == lost and row["shortfall"] == 0
+    assert buffer_held(session) == buffer_before - lost
+    assert session.get(Project, project).status != "flagged"  # type: ignore[union-attr]
+    assert audit(session).ok
+    with pytest.raises(Conflict):
+        reversals.reverse(session, case_id=case_id, actor=OPERATOR)
+
+
+def test_short_buffer_flags_the_project(session: Session, tmp_path: Path) -> None:
+    project, issued = issued_project(session, tmp_path, "low")
+    buffer_before = buffer_held(session)
+    burned = box(LON - STEP, LAT - STEP, LON + 3 * STEP, LAT + 2 * STEP)  # both parcels, whole
+    case_id = fire_case(session)
+    reversals.set_burned_area(session, case_id=case_id, geojson=mapping(burned), actor=OPERATOR)
+    result = reversals.reverse(session, case_id=case_id, actor=OPERATOR)
+    [row] = result["reversals"]
+    stocks = sum(p["stock_t"] for p in row["parcels"])
+    assert row["lost"] == math.ceil(round(stocks, 6) * 100)
+    assert row["cancelled"] == buffer_before and buffer_held(session) == 0
+    assert row["shortfall"] == row["lost"] - buffer_before > 0
+    assert result["shortfall"] == row["shortfall"] and row["project_flagged"]
+    session.expire_all()
+    assert session.get(Project, project).status == "flagged"  # type: ignore[union-attr]
+    stored = session.scalar(select(Reversal).where(Reversal.case_id == case_id))
+    assert stored is not None and stored.shortfall == row["shortfall"]
+    assert audit(session).ok
+
+
+def test_burned_area_refusals(session: Session) -> None:
+    case_id = fire_case(session)
+    with pytest.raises(InvalidInput):
+        reversals.reverse(session, case_id=case_id, actor=OPERATOR)
+    with pytest.raises(InvalidInput):
+        reversals.set_burned_area(session, case_id=case_id,
+                                  geojson={"type": "Point", "coordinates": [108.4, 26.7]},
+                                  actor=OPERATOR)
+    with pytest.raises(InvalidInput):  # projected metres, not lon/lat
+        reversals.set_burned_area(session, case_id=case_id,
+                                  geojson=mapping(box(500000, 2900000, 500100, 2900100)),
+                                  actor=OPERATOR)
+
+
+def test_reversal_api_and_cli(database_url: str, session: Session, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from qinglu.accounts import service as accounts
+    from qinglu.cli import app as cli
+    from qinglu.web.app import create_app
+    from tests.test_api_registry import token
+
+    issued_project(session, tmp_path, "high")
+    first = fire_case(session)
+    authority = f.org(session, name="丹寨县人民检察院")
+    second = int(cases.open_case(
+        session, number="丹检〔2026〕4号", authority_holder_id=authority,
+        authority_kind="procuratorate", kind="civil", defendant_holder_id=authority,
+        incident_date=date(2026, 3, 2), region="522629", place="南哨村",
+        incident={"area": "1", "unit": "mu"}, actor=OPERATOR)["id"])
+    accounts.add_user(session, name="op", role="operator", password="correct horse")
+    strip = mapping(box(LON - STEP, LAT, LON + STEP / 40, LAT + STEP))
+    with TestClient(create_app(database_url)) as client:
+        op = token(client, "op")
+        assert client.post(f"/api/v1/cases/{first}/reversal", json={}).status_code == 401
+        done = client.post(f"/api/v1/cases/{first}/reversal", headers=op,
+                           json={"burned_polygon": strip})
+        assert done.status_code == 200, done.text
+        assert done.json()["reversals"][0]["cancelled"] > 0
+    path = tmp_path / "burned.geojson"
+    path.write_text(json.dumps(strip), encoding="utf-8")
+    monkeypatch.setenv("QINGLU_ACTOR", OPERATOR)
+    result = CliRunner().invoke(cli, ["monitoring", "reversal", str(second), "--geojson",
+                                      str(path), "--db", database_url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["reversals"][0]["shortfall"] == 0
