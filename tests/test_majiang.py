@@ -191,3 +191,29 @@ def test_verification_api(demo: dict[str, Any], database_url: str, session: Sess
         assert client.get("/api/v1/certificates/QL-NOPE").status_code == 404
         pdf_response = client.get(f"/api/v1/certificates/{number}/pdf")
         assert pdf_response.headers["content-type"] == "application/pdf"
+
+
+def test_units_unretired_behind_the_ledger_are_caught(session: Session,
+                                                      demo: dict[str, Any]) -> None:
+    case = demo["cases"]["majiang"]
+    session.execute(text("UPDATE unit_blocks SET state = 'held', retirement_id = NULL "
+                         "WHERE retirement_id = :i"), {"i": case["retirement_id"]})
+    session.commit()
+    result = records.verify_certificate(session, load_or_create_key(),
+                                        number=case["certificate_number"])
+    assert not result.valid
+    serials = case["agreement"]["serials"]
+    assert [p for p in result.problems if "are not retired by it" in p] == [
+        f"单位 {s} 未按此注销 / units {s} are not retired by it" for s in serials]
+
+
+def test_registry_copy_edited_in_the_database_is_caught(session: Session,
+                                                        demo: dict[str, Any]) -> None:
+    number = demo["cases"]["majiang"]["certificate_number"]
+    record = records.get_certificate(session, number)
+    record.facts = {**record.facts, "beneficiary": "李某"}
+    session.commit()
+    result = records.verify_certificate(session, load_or_create_key(), number=number)
+    assert not result.valid
+    assert any("does not match its signature" in p for p in result.problems)
+    assert any("beneficiary was changed" in p for p in result.problems)

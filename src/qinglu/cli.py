@@ -85,11 +85,17 @@ def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="先载入演示数据 / load demo data")] = False,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, envvar="QINGLU_WORKERS",
+        help="工作进程数 / worker processes (one per CPU core is a good start)")] = 1,
 ) -> None:
     """启动网站与 API Serve the web UI and the HTTP API."""
+    import os
+
     import uvicorn
 
-    from qinglu.web.app import create_app
+    from qinglu.documents.signing import load_or_create_key
+    from qinglu.web.app import create_app, web_secret
 
     with session_for(db):
         pass  # migrates a database that is behind
@@ -98,7 +104,16 @@ def serve(
 
         with session_for(db) as session:
             load_demo(session)
-    uvicorn.run(create_app(db), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(db), host=host, port=port)
+        return
+    # Made here, once, so that worker processes only ever read the key and the secret.
+    load_or_create_key()
+    web_secret()
+    if db:
+        os.environ["QINGLU_DATABASE_URL"] = db
+    uvicorn.run("qinglu.web.app:create_app", factory=True, host=host, port=port,
+                workers=workers)
 
 
 def main() -> None:  # pragma: no cover

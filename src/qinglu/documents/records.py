@@ -11,9 +11,7 @@ not (or no longer) retired by that retirement.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,31 +23,20 @@ from qinglu.db.engine import var_dir
 from qinglu.documents import pdf
 from qinglu.documents.models import DOCUMENT_KINDS, Certificate
 from qinglu.documents.qr import parse_verification_url, verification_url
-from qinglu.documents.signing import (
-    InvalidPayload,
-    RegistryKey,
-    decode_payload,
-    encode_payload,
-    verify,
+from qinglu.documents.signing import RegistryKey, encode_payload
+from qinglu.documents.verification import (  # noqa: F401 (verification's public names)
+    FIELD_NAMES,
+    Verification,
+    retirement_facts_of,
+    verify_certificate,
 )
 from qinglu.registry.errors import NotFound
 from qinglu.registry.identifiers import region_name
 from qinglu.registry.ledger import WriteContext
-from qinglu.registry.models import LedgerEntry, Project, Retirement
-from qinglu.registry.quantities import format_quantity, product_spec
+from qinglu.registry.models import Project, Retirement
 from qinglu.registry.serials import parse_serial
-from qinglu.registry.units import find_serial
 
 ISSUER = "青绿生态产品交易登记簿 Qinglu Ecological Product Registry"
-FIELD_NAMES = {
-    "quantity": "数量 quantity", "beneficiary": "受益人 beneficiary", "serials": "序列号 serials",
-    "purpose": "用途 purpose", "date": "日期 date", "project": "项目 project",
-    "region": "地区 region", "issuer": "签发机构 issuer", "case": "案件 case",
-    "buyer": "买方 buyer", "seller": "卖方 seller", "amount_cny": "金额 amount",
-    "price_cny_per_t": "单价 price", "payment_reference": "付款凭证 payment reference",
-}
-
-
 class UnknownCertificate(NotFound):
     code = "unknown-certificate"
 
@@ -64,20 +51,11 @@ def documents_dir() -> Path:
 
 def retirement_facts(session: Session, retirement: Retirement) -> dict[str, Any]:
     """The facts every certificate of a retirement states."""
-    first = parse_serial(retirement.serials[0])
-    project = session.get(Project, first.project_id)
-    unit = product_spec(retirement.product).unit
-    return {
-        "beneficiary": retirement.beneficiary,
-        "quantity": format_quantity(retirement.product, retirement.quantity),
-        "unit": unit,
-        "product": retirement.product,
-        "serials": list(retirement.serials),
-        "project": project.name if project else "",
-        "region": first.region,
-        "purpose": retirement.purpose,
-        "retirement_id": retirement.id,
-    }
+    project = session.get(Project, parse_serial(retirement.serials[0]).project_id)
+    return retirement_facts_of(
+        retirement_id=retirement.id, product=retirement.product, quantity=retirement.quantity,
+        beneficiary=retirement.beneficiary, purpose=retirement.purpose,
+        serials=retirement.serials, project_name=project.name if project else "")
 
 
 def issue_in(ctx: WriteContext, key: RegistryKey, *, kind: str, retirement_id: int,
@@ -100,87 +78,6 @@ def issue_in(ctx: WriteContext, key: RegistryKey, *, kind: str, retirement_id: i
     ctx.records.setdefault("certificates", []).append(
         {"number": number, "facts": facts, "signature": record.signature})
     return {"number": number, "kind": kind, "facts": facts}
-
-
-@dataclass
-class Verification:
-    number: str | None
-    valid: bool = True
-    problems: list[str] = field(default_factory=list)
-    facts: dict[str, Any] | None = None
-
-    def fail(self, zh: str, en: str) -> None:
-        self.valid = False
-        self.problems.append(f"{zh} / {en}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "valid": self.valid, "problems": self.problems,
-                "facts": self.facts}
-
-
-def _compare(result: Verification, presented: dict[str, Any], stored: dict[str, Any]) -> None:
-    for name in sorted(set(presented) | set(stored)):
-        if presented.get(name) != stored.get(name):
-            label = FIELD_NAMES.get(name, name)
-            result.fail(f"{label} 与登记簿不符：凭证为 {presented.get(name)!r}，"
-                        f"登记簿为 {stored.get(name)!r}",
-                        f"{label} differs: document says {presented.get(name)!r}, "
-                        f"registry says {stored.get(name)!r}")
-
-
-def _check_retirement(session: Session, result: Verification, record: Certificate) -> None:
-    retirement = session.get(Retirement, record.retirement_id)
-    if retirement is None:
-        result.fail("注销记录缺失", "the retirement record is missing")
-        return
-    now = retirement_facts(session, retirement)
-    for name, value in now.items():
-        if record.facts.get(name) != value:
-            result.fail(f"注销记录的{FIELD_NAMES.get(name, name)}已被改动",
-                        f"the retirement record's {name} was changed after issue")
-    entry = (session.get(LedgerEntry, retirement.entry_sequence)
-             if retirement.entry_sequence is not None else None)
-    recorded = json.loads(entry.body).get("records", {}).get("retirement") if entry else None
-    if recorded is None or recorded["id"] != retirement.id:
-        result.fail("账本中没有此注销", "the ledger does not record this retirement")
-    elif (recorded["quantity"], recorded["beneficiary"], recorded["serials"]) != (
-            retirement.quantity, retirement.beneficiary, retirement.serials):
-        result.fail("注销记录与账本不符", "the retirement record differs from the ledger")
-    for serial in record.facts.get("serials", []):
-        rows = find_serial(session, serial)
-        if any(r["state"] != "retired" or r["retirement_id"] != retirement.id for r in rows):
-            result.fail(f"单位 {serial} 未按此注销", f"units {serial} are not retired by it")
-
-
-def verify_certificate(session: Session, key: RegistryKey, *, number: str | None = None,
-                       payload: str | None = None) -> Verification:
-    """Check a certificate by number, by signed payload (QR or PDF), or both."""
-    presented: dict[str, Any] | None = None
-    signature: str | None = None
-    if payload:
-        try:
-            presented, signature = decode_payload(payload)
-        except InvalidPayload as exc:
-            result = Verification(number)
-            result.fail(exc.zh, exc.en)
-            return result
-        number = number or str(presented.get("number", ""))
-    result = Verification(number)
-    record = session.scalar(select(Certificate).where(Certificate.number == number))
-    if record is None:
-        result.fail(f"编号 {number} 未登记", f"unknown certificate number {number}")
-        return result
-    result.facts = record.facts
-    if not verify(record.facts, record.signature, key.public):
-        result.fail("登记簿中的证书内容与签名不符",
-                    "the registry's copy does not match its signature")
-    if presented is not None and signature is not None:
-        if not verify(presented, signature, key.public):
-            result.fail("签名无效：凭证内容被改动或非本登记簿签发",
-                        "bad signature: the document was altered or not signed by this registry")
-        _compare(result, presented, record.facts)
-    _check_retirement(session, result, record)
-    return result
 
 
 def resolve(reference: str) -> tuple[str | None, str | None]:

@@ -82,8 +82,16 @@ class RegistryKey:
 
 def verify(facts: dict[str, Any], signature: str, public: Ed25519PublicKey) -> bool:
     try:
-        public.verify(unb64url(signature), canonical_bytes(facts))
-    except (InvalidSignature, ValueError, TypeError, binascii.Error):
+        return verify_bytes(canonical_bytes(facts), signature, public)
+    except TypeError:
+        return False
+
+
+def verify_bytes(canonical: bytes, signature: str, public: Ed25519PublicKey) -> bool:
+    """Is `signature` this key's signature of exactly these bytes?"""
+    try:
+        public.verify(unb64url(signature), canonical)
+    except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
 

@@ -12,11 +12,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from qinglu.registry import blocks
-from qinglu.registry.blocks import B, Place
+from qinglu.registry.blocks import Place
 from qinglu.registry.errors import (
     AccountKindNotAllowed,
     InvalidInput,
@@ -33,7 +33,6 @@ from qinglu.registry.models import (
     Hold,
     Issuance,
     Product,
-    Project,
     Retirement,
     UnitBlock,
 )
@@ -477,16 +476,28 @@ def balance(session: Session, account_id: int) -> dict[str, dict[str, str]]:
     }
 
 
-def find_serial(session: Session, serial: str) -> list[dict[str, Any]]:
+# Serial look-up is a busy public read: textual SQL, portable between SQLite and
+# PostgreSQL, costs less than half the Python of an equivalent Core `select`.
+_ISSUANCES_OF_RANGE_SQL = text("""
+    SELECT i.id, p.region, i.project_id, i.vintage
+    FROM issuances i JOIN projects p ON p.id = i.project_id
+    WHERE i.product = :product AND i.serial_start <= :end AND i.serial_end >= :start
+    ORDER BY i.serial_start
+""")
+_BLOCKS_OF_RANGE_SQL = text("""
+    SELECT serial_start, serial_end, account_id, state, hold_id, retirement_id,
+           cancellation_id
+    FROM unit_blocks
+    WHERE issuance_id = :issuance AND serial_start <= :end AND serial_end >= :start
+    ORDER BY serial_start
+""")
+
+
+def find_serial(db: Session | Connection, serial: str) -> list[dict[str, Any]]:
     """Who holds the units of this serial (or range), and in what state."""
     wanted = parse_serial(serial)
-    issuances = session.execute(
-        select(Issuance.id, Project.region, Issuance.project_id, Issuance.vintage)
-        .join(Project, Project.id == Issuance.project_id)
-        .where(Issuance.product == wanted.product,
-               Issuance.serial_start <= wanted.end, Issuance.serial_end >= wanted.start)
-        .order_by(Issuance.serial_start)
-    ).all()
+    bounds = {"start": wanted.start, "end": wanted.end}
+    issuances = db.execute(_ISSUANCES_OF_RANGE_SQL, {"product": wanted.product, **bounds}).all()
     if not issuances:
         raise InvalidSerial(f"序列号 {serial} 未发行", f"serial {serial} has not been issued")
     found: list[dict[str, Any]] = []
@@ -496,16 +507,10 @@ def find_serial(session: Session, serial: str) -> list[dict[str, Any]]:
                 f"序列号 {serial} 与登记的项目、地区或年份不符",
                 f"serial {serial} does not match the registered project, region or vintage",
             )
-        rows = session.execute(
-            select(B.serial_start, B.serial_end, B.account_id, B.state, B.hold_id,
-                   B.retirement_id, B.cancellation_id)
-            .where(B.issuance_id == issuance_id,
-                   B.serial_start <= wanted.end, B.serial_end >= wanted.start)
-            .order_by(B.serial_start)
-        ).all()
+        rows = db.execute(_BLOCKS_OF_RANGE_SQL, {"issuance": issuance_id, **bounds}).all()
+        name = functools.partial(format_serial, wanted.product, region, project_id, vintage)
         for block_start, block_end, account_id, state, hold_id, retirement_id, cancel_id in rows:
             start, end = max(block_start, wanted.start), min(block_end, wanted.end)
-            name = functools.partial(format_serial, wanted.product, region, project_id, vintage)
             found.append({
                 "serial": name(start, end),
                 "block_serial": name(block_start, block_end),

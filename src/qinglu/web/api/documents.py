@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from qinglu.documents import records
 from qinglu.documents.signing import RegistryKey
 from qinglu.web.auth import SessionDep
+from qinglu.web.deps import json_response, read_connection
 from qinglu.web.problems import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["certificates"], responses=PROBLEM_RESPONSES)
@@ -34,13 +36,22 @@ def certificate(number: str, session: SessionDep) -> dict[str, Any]:
             "signature": record.signature, "key_id": record.key_id}
 
 
-@router.get("/certificates/{number}/verify")
-def verify(number: str, request: Request, session: SessionDep,
+class VerificationOut(BaseModel):
+    number: str | None
+    valid: bool
+    problems: list[str]
+    facts: dict[str, Any] | None
+
+
+@router.get("/certificates/{number}/verify", response_model=VerificationOut)
+def verify(number: str, request: Request,
            payload: Annotated[str | None, Query(alias="p", max_length=8000)] = None
-           ) -> dict[str, Any]:
+           ) -> Response:
     """Valid, or what does not match. `p` is the signed payload from the QR code."""
-    return records.verify_certificate(session, registry_key(request), number=number,
-                                      payload=payload).as_dict()
+    with read_connection(request) as connection:
+        result = records.verify_certificate(connection, registry_key(request), number=number,
+                                            payload=payload)
+    return json_response(result.as_dict())
 
 
 @router.get("/certificates/{number}/pdf", response_class=Response,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from qinglu.registry import service, units
 from qinglu.registry.ledger import ledger_head
 from qinglu.registry.models import Project
-from qinglu.web.deps import get_session
+from qinglu.web.deps import get_session, json_response, read_connection
 from qinglu.web.problems import PROBLEM_RESPONSES
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
@@ -68,11 +69,12 @@ def get_balance(account_id: int, session: SessionDep) -> dict[str, dict[str, str
 
 
 @router.get("/units/{serial}", response_model=UnitLookupOut, tags=["units"])
-def get_unit(serial: str, session: SessionDep) -> dict[str, Any]:
-    blocks = units.find_serial(session, serial)
+def get_unit(serial: str, request: Request) -> Response:
+    with read_connection(request) as connection:
+        blocks = units.find_serial(connection, serial)
     first = blocks[0]
-    return {"serial": serial, "account_id": first["account_id"], "state": first["state"],
-            "blocks": blocks}
+    return json_response({"serial": serial, "account_id": first["account_id"],
+                          "state": first["state"], "blocks": blocks})
 
 
 @router.get("/projects", response_model=list[ProjectOut], tags=["projects"])
