@@ -1,13 +1,14 @@
 """API latency under load: certificate verification and serial look-up vs a minimal endpoint.
 
-Starts `qinglu serve` on loopback (SQLite with the demo data) in its own process,
-then 50 concurrent clients (threads, each with a keep-alive httpx connection) hit,
-for a fixed time each, first the
-minimal endpoint `/health` (the baseline) and then a mix of
-`GET /api/v1/certificates/{n}/verify` and `GET /api/v1/units/{serial}`. Prints
-requests/s and p50/p99 for both and `ratio=<target rate / baseline rate>` last.
+Starts `qinglu serve --workers N` on loopback (SQLite with the demo data) in its own
+processes, then 50 concurrent clients (keep-alive HTTP/1.1 connections driven by one
+asyncio loop) hit, for a fixed time each, first the minimal endpoint `/health` (the
+baseline) and then a mix of `GET /api/v1/certificates/{n}/verify` and
+`GET /api/v1/units/{serial}`. Prints requests/s and p50/p99 for both and
+`ratio=<target rate / baseline rate>` last. The client shares the machine's CPUs with
+the server, so run it on an otherwise idle machine.
 
-    .venv/bin/python bench/api.py [--clients 50] [--seconds 10]
+    .venv/bin/python bench/api.py [--clients 50] [--seconds 10] [--workers N]
 """
 
 from __future__ import annotations
