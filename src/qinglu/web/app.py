@@ -17,7 +17,6 @@ from qinglu.db.session import open_database
 from qinglu.documents.signing import load_or_create_key
 from qinglu.methods import api as methods_api
 from qinglu.web import pages
-from qinglu.web.monitoring_pages import router as monitoring_pages_router
 from qinglu.web.api import auth as auth_api
 from qinglu.web.api import cases as cases_api
 from qinglu.web.api import documents as documents_api
@@ -25,6 +24,7 @@ from qinglu.web.api import monitoring as monitoring_api
 from qinglu.web.api import parcels as parcels_api
 from qinglu.web.api import registry as registry_api
 from qinglu.web.api import registry_write as registry_write_api
+from qinglu.web.monitoring_pages import router as monitoring_pages_router
 from qinglu.web.problems import install_problem_handlers
 
 STATIC = Path(__file__).parent / "static"
