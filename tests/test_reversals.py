@@ -1,5 +1,6 @@
-"""Reversals: a fire over part of a registered parcel cancels its burned share from the
-buffer (hand-computed); a short buffer flags the project and reports the shortfall."""
+"""Reversals: a fire over part of a registered parcel cancels the burned share of what was
+credited from it from the buffer (hand-computed); a short buffer flags the project and
+reports the shortfall."""
 
 from __future__ import annotations
 
@@ -21,10 +22,18 @@ from qinglu.registry.audit import audit
 from qinglu.registry.errors import Conflict, InvalidInput
 from qinglu.registry.models import Project
 from tests import factories as f
-from tests.test_monitoring import OPERATOR, VERIFIER, import_two, owned_project, submit
+from tests.test_monitoring import (
+    OPERATOR,
+    PER_M3,
+    VERIFIER,
+    import_two,
+    owned_project,
+    submit,
+)
 from tests.test_parcels import LAT, LON, STEP
 
-PER_M3 = 0.99  # 杉木 under the test override: 0.3 x 1.5 x 1.2 x 0.5 x 44/12
+# PER_M3: 杉木 0.99, 马尾松 1.1458333 tCO2e/m3 under the test override.
+
 
 
 def issued_project(session: Session, tmp_path: Path, risk: str) -> tuple[int, dict[str, Any]]:
@@ -63,13 +72,22 @@ def test_fire_over_half_a_parcel(session: Session, tmp_path: Path) -> None:
     case_id = fire_case(session)
     reversals.set_burned_area(session, case_id=case_id, geojson=mapping(burned), actor=OPERATOR)
     result = reversals.reverse(session, case_id=case_id, actor=OPERATOR)
-    fir = session.scalar(select(Parcel).where(Parcel.number == "12-1"))
-    assert fir is not None
-    # By hand: stock = 6.0 m3/mu x area_mu x 0.99; lost = stock / 40, rounded up to 0.01 t.
-    stock = 6.0 * fir.area_ha * 15 * PER_M3
-    lost = math.ceil(round(stock / 40, 6) * 100)
+    area = {p.number: p.area_ha for p in session.scalars(select(Parcel))}
+    # By hand (submit() in tests/test_monitoring.py): growth 杉木 +1.0, 马尾松 +2.4 m3/mu.
+    d_fir = 1.0 * area["12-1"] * 15 * PER_M3["杉木"]
+    d_pine = 2.4 * area["12-2"] * 15 * PER_M3["马尾松"]
+    issued_units = int((d_fir + d_pine - 5.0) * 0.9 * 100)  # baseline 5 t, deduction 10 %
+    buffer_units = issued_units * 20 // 100  # high risk: 20 %, rounded down
+    assert issued["buffer_quantity"] == f"{buffer_units / 100:.2f}"
+    owner_t = (issued_units - buffer_units) / 100
+    # 杉木 was credited its share of the owner's units by stock change; a fortieth burned;
+    # the loss is rounded up to 0.01 t. (Its standing stock, 6.0 m3/mu x area x 0.99, is
+    # several times more and is not what the buffer backs.)
+    credited_fir = owner_t * d_fir / (d_fir + d_pine)
+    lost = math.ceil(round(credited_fir / 40, 6) * 100)
     [row] = result["reversals"]
     assert row["parcels"][0]["share"] == pytest.approx(1 / 40, abs=1e-7)
+    assert row["parcels"][0]["credited_t"] == pytest.approx(credited_fir, abs=1e-6)
     assert row["lost"] == lost and row["cancelled"] == lost and row["shortfall"] == 0
     assert buffer_held(session) == buffer_before - lost
     assert session.get(Project, project).status != "flagged"  # type: ignore[union-attr]
@@ -86,8 +104,11 @@ def test_short_buffer_flags_the_project(session: Session, tmp_path: Path) -> Non
     reversals.set_burned_area(session, case_id=case_id, geojson=mapping(burned), actor=OPERATOR)
     result = reversals.reverse(session, case_id=case_id, actor=OPERATOR)
     [row] = result["reversals"]
-    stocks = sum(p["stock_t"] for p in row["parcels"])
-    assert row["lost"] == math.ceil(round(stocks, 6) * 100)
+    # Both parcels burned whole: the loss is everything credited to the owner, i.e. the
+    # owner's units (90 % at low risk), while the buffer holds only 10 %.
+    owner_units = int(issued["quantity_units"]) - buffer_before
+    assert row["lost"] == owner_units
+    assert sum(p["credited_t"] for p in row["parcels"]) == pytest.approx(owner_units / 100)
     assert row["cancelled"] == buffer_before and buffer_held(session) == 0
     assert row["shortfall"] == row["lost"] - buffer_before > 0
     assert result["shortfall"] == row["shortfall"] and row["project_flagged"]

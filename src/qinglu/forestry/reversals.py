@@ -3,12 +3,19 @@
 For a fire case with a burned-area polygon, every registered parcel it intersects,
 of a project that has issued units, loses
 
-    lost_i = stock_i × area(parcel_i ∩ burned) / area(parcel_i)
+    lost_i = credited_i × area(parcel_i ∩ burned) / area(parcel_i)
 
-where stock_i is the parcel's tree-biomass carbon stock (tCO2e) at the end of the
-project's latest issued monitoring period (the figure the method recorded for it,
-`stock_end_t`), and areas are geodesic (GRS80). The project's loss is Σ lost_i
-rounded **up** to 0.01 t (a loss is an obligation). It is cancelled from the
+where credited_i is what the registry credited to the owner from that parcel: over
+every issued monitoring report r of the project, the owner's units of r (issued
+minus buffer) apportioned to the parcels by their positive stock change,
+
+    credited_i = Σ_r owner_r × max(ΔC_i,r, 0) / Σ_j max(ΔC_j,r, 0)      (tCO2e)
+
+and areas are geodesic (GRS80). The buffer backs the units that were credited (so
+that units already sold stay whole), not the standing stock, which was never
+issued; this is the approach of Verra's AFOLU non-permanence risk buffer and most
+registries. The project's loss is Σ lost_i rounded **up** to 0.01 t (a loss is an
+obligation). It is cancelled from the
 registry's pooled buffer account in one ledger write together with the reversal
 rows. If the buffer holds less, what it holds is cancelled, the project is flagged
 (`status = "flagged"`) and the shortfall is recorded and returned; it is never
@@ -74,15 +81,27 @@ def set_burned_area(session: Session, *, case_id: int, geojson: dict[str, Any], 
                      idempotency_key=idempotency_key)
 
 
-def _latest_stocks(session: Session, project_id: int) -> dict[str, float]:
-    """Parcel number -> tCO2e stock at the end of the latest issued period."""
-    report = session.scalar(
+def credited_by_parcel(session: Session, project_id: int) -> dict[str, float]:
+    """Parcel number -> tCO2e issued to the owner from it, over all issued reports.
+
+    Each report's owner units (issued minus the buffer part) are apportioned to its
+    parcels in proportion to their positive stock change ΔC; a parcel that lost volume
+    in a period was credited nothing for it."""
+    credited: dict[str, float] = {}
+    reports = session.scalars(
         select(MonitoringReport).where(MonitoringReport.project_id == project_id,
                                        MonitoringReport.status == "issued")
-        .order_by(MonitoringReport.period_end.desc()).limit(1))
-    if report is None:
-        return {}
-    return {row["number"]: float(row["stock_end_t"]) for row in report.result["parcels"]}
+        .order_by(MonitoringReport.period_end))
+    for report in reports:
+        owner_t = (report.quantity - (report.buffer_quantity or 0)) / 100
+        gains = {row["number"]: max(float(row["delta_c_t"]), 0.0)
+                 for row in report.result["parcels"]}
+        total = sum(gains.values())
+        if owner_t <= 0 or total <= 0:
+            continue
+        for number, gain in gains.items():
+            credited[number] = credited.get(number, 0.0) + owner_t * gain / total
+    return credited
 
 
 def _buffer_available(session: Session, account_id: int) -> int:
@@ -111,16 +130,16 @@ def assess(session: Session, case: Case) -> dict[int, dict[str, Any]]:
         Parcel.maxx >= minx, Parcel.minx <= maxx, Parcel.maxy >= miny, Parcel.miny <= maxy)
         .order_by(Parcel.id))
     projects: dict[int, dict[str, Any]] = {}
-    stocks: dict[int, dict[str, float]] = {}
+    credits: dict[int, dict[str, float]] = {}
     for parcel in candidates:
         geometry = from_wkt(parcel.geometry_wkt)
         overlap = geometry.intersection(burned)
         if overlap.is_empty:
             continue
-        if parcel.project_id not in stocks:
-            stocks[parcel.project_id] = _latest_stocks(session, parcel.project_id)
-        stock = stocks[parcel.project_id].get(parcel.number)
-        if stock is None:  # nothing issued from this parcel: nothing to reverse
+        if parcel.project_id not in credits:
+            credits[parcel.project_id] = credited_by_parcel(session, parcel.project_id)
+        credited = credits[parcel.project_id].get(parcel.number)
+        if not credited:  # nothing credited from this parcel: nothing to reverse
             continue
         burned_ha = geodesic_area_ha(overlap)
         parcel_ha = geodesic_area_ha(geometry)
@@ -129,9 +148,9 @@ def assess(session: Session, case: Case) -> dict[int, dict[str, Any]]:
         entry["parcels"].append({
             "parcel_id": parcel.id, "number": parcel.number, "species": parcel.species,
             "parcel_ha": round(parcel_ha, 6), "burned_ha": round(burned_ha, 6),
-            "share": round(share, 8), "stock_t": round(stock, 6),
-            "lost_t": round(stock * share, 6)})
-        entry["lost_t"] += stock * share
+            "share": round(share, 8), "credited_t": round(credited, 6),
+            "lost_t": round(credited * share, 6)})
+        entry["lost_t"] += credited * share
     for entry in projects.values():
         entry["lost"] = units_up(entry["lost_t"])
     return projects
@@ -139,7 +158,8 @@ def assess(session: Session, case: Case) -> dict[int, dict[str, Any]]:
 
 def reverse(session: Session, *, case_id: int, actor: str,
             idempotency_key: str | None = None) -> dict[str, Any]:
-    """Cancel the burned parcels' carbon from the buffer; flag and report any shortfall."""
+    """Cancel the burned share of the credited carbon from the buffer; flag and report any
+    shortfall."""
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         case = get_case(ctx.session, case_id, lock=True)
