@@ -15,6 +15,7 @@ DOCUMENT_KINDS = {
     "carbon_neutral": ("CN", "碳中和证书", "Carbon-Neutral Certificate"),
     "voucher": ("TV", "碳减排量交易凭证", "Carbon Reduction Transaction Voucher"),
     "retirement": ("RC", "注销证明", "Retirement Certificate"),
+    "trade": ("TD", "交易凭证", "Trade Voucher"),
 }
 
 
@@ -24,7 +25,11 @@ class Certificate(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
-    retirement_id: Mapped[int] = mapped_column(ForeignKey("retirements.id"), index=True)
+    # A retirement's certificate, or a market trade's voucher (one of the two).
+    retirement_id: Mapped[int | None] = mapped_column(ForeignKey("retirements.id"), index=True,
+                                                      nullable=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True,
+                                                 nullable=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)
     signature: Mapped[str] = mapped_column(String(120))

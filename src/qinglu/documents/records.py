@@ -12,7 +12,9 @@ not (or no longer) retired by that retirement.
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from qinglu.db.engine import var_dir
 from qinglu.documents import pdf
 from qinglu.documents.models import DOCUMENT_KINDS, Certificate
+from qinglu.documents.money import cny_capital
 from qinglu.documents.qr import parse_verification_url, verification_url
 from qinglu.documents.signing import RegistryKey, encode_payload
 from qinglu.documents.verification import (  # noqa: F401 (verification's public names)
@@ -61,23 +64,37 @@ def retirement_facts(session: Session, retirement: Retirement) -> dict[str, Any]
 def issue_in(ctx: WriteContext, key: RegistryKey, *, kind: str, retirement_id: int,
              extra: dict[str, Any] | None = None, case_id: int | None = None,
              on: date | None = None) -> dict[str, Any]:
-    """Sign and store a certificate inside a caller's ledger write."""
+    """Sign and store a retirement's certificate inside a caller's ledger write."""
     retirement = ctx.session.get(Retirement, retirement_id)
     if retirement is None:
         raise NotFound(f"注销 {retirement_id} 不存在", f"retirement {retirement_id} does not exist")
-    prefix = DOCUMENT_KINDS[kind][0]
+    facts = {**retirement_facts(ctx.session, retirement), **(extra or {})}
+    return _sign_in(ctx, key, Certificate(kind=kind, retirement_id=retirement_id,
+                                          case_id=case_id), facts, on)
+
+
+def issue_trade_voucher_in(ctx: WriteContext, key: RegistryKey, *, order_id: int,
+                           facts: dict[str, Any], on: date | None = None) -> dict[str, Any]:
+    """Sign and store a market trade's voucher (交易凭证) inside its settlement write."""
+    return _sign_in(ctx, key, Certificate(kind="trade", order_id=order_id), facts, on)
+
+
+def _sign_in(ctx: WriteContext, key: RegistryKey, record: Certificate, facts: dict[str, Any],
+             on: date | None) -> dict[str, Any]:
+    kind = record.kind
     day = on or date.today()
-    record = Certificate(number="pending", kind=kind, retirement_id=retirement_id,
-                         case_id=case_id, facts={}, signature="", key_id=key.key_id)
+    # A unique placeholder until the id is known: concurrent writes never collide on it.
+    record.number, record.facts = f"pending-{uuid.uuid4().hex[:24]}", {}
+    record.signature, record.key_id = "", key.key_id
     ctx.session.add(record)
     ctx.session.flush()
-    number = f"QL-{prefix}-{day.year}-{record.id:06d}"
-    facts = {"number": number, "kind": kind, **retirement_facts(ctx.session, retirement),
-             "date": day.isoformat(), "issuer": ISSUER, **(extra or {})}
-    record.number, record.facts, record.signature = number, facts, key.sign(facts)
+    number = f"QL-{DOCUMENT_KINDS[kind][0]}-{day.year}-{record.id:06d}"
+    signed = {"number": number, "kind": kind, **facts, "date": day.isoformat(),
+              "issuer": ISSUER}
+    record.number, record.facts, record.signature = number, signed, key.sign(signed)
     ctx.records.setdefault("certificates", []).append(
-        {"number": number, "facts": facts, "signature": record.signature})
-    return {"number": number, "kind": kind, "facts": facts}
+        {"number": number, "facts": signed, "signature": record.signature})
+    return {"number": number, "kind": kind, "facts": signed}
 
 
 def resolve(reference: str) -> tuple[str | None, str | None]:
@@ -98,19 +115,24 @@ def get_certificate(session: Session, number: str) -> Certificate:
 
 
 def _rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = [("受益人 Beneficiary", facts["beneficiary"]),
-            ("数量 Quantity", f"{facts['quantity']} {facts['unit']}"),
-            ("来源项目 Source project", facts["project"]),
-            ("项目地区 Region", f"{region_name(facts['region'])} ({facts['region']})"),
-            ("用途 Purpose", facts["purpose"])]
-    if facts.get("case"):
-        rows.append(("案件 Case", facts["case"]))
-    for name, label in (("seller", "卖方 Seller"), ("buyer", "买方 Buyer"),
-                        ("price_cny_per_t", "单价 Price (CNY/t)"),
-                        ("amount_cny", "金额 Amount (CNY)"),
-                        ("payment_reference", "付款凭证 Payment reference")):
-        if facts.get(name):
-            rows.append((label, str(facts[name])))
+    """The document's table: each fact it states, in reading order."""
+    unit = facts.get("unit", "")
+    labels = (
+        ("beneficiary", "受益人 Beneficiary"), ("seller", "卖方 Seller"), ("buyer", "买方 Buyer"),
+        ("quantity", "数量 Quantity"), ("project", "来源项目 Source project"),
+        ("region", "项目地区 Region"), ("purpose", "用途 Purpose"), ("case", "案件 Case"),
+        ("price_cny_per_t", "单价 Price (CNY/t)"),
+        ("price_cny_per_unit", f"单价 Price (CNY/{unit})"),
+        ("amount_cny", "金额 Amount (CNY)"), ("fee_cny", "手续费 Fee (CNY)"),
+        ("payment_reference", "付款凭证 Payment reference"),
+    )
+    shown = {"quantity": f"{facts.get('quantity')} {unit}",
+             "region": f"{region_name(facts['region'])} ({facts['region']})"
+             if facts.get("region") else ""}
+    rows = [(label, shown.get(name, str(facts.get(name, ""))))
+            for name, label in labels if facts.get(name)]
+    if facts.get("amount_cny"):
+        rows.append(("大写 In words", cny_capital(Decimal(str(facts["amount_cny"])))))
     rows.append(("签发日期 Date", facts["date"]))
     return rows
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Connection, text
+from sqlalchemy import JSON, Connection, Numeric, text
 from sqlalchemy.orm import Session
 
 from qinglu.documents.signing import (
@@ -39,10 +39,11 @@ FIELD_NAMES = {
     "region": "地区 region", "issuer": "签发机构 issuer", "case": "案件 case",
     "buyer": "买方 buyer", "seller": "卖方 seller", "amount_cny": "金额 amount",
     "price_cny_per_t": "单价 price", "payment_reference": "付款凭证 payment reference",
+    "price_cny_per_unit": "单价 price", "fee_cny": "手续费 fee",
 }
 
 CERTIFICATE_SQL = text("""
-    SELECT c.facts, c.signature, r.id AS retirement_id, r.product, r.quantity,
+    SELECT c.facts, c.signature, c.order_id, r.id AS retirement_id, r.product, r.quantity,
            r.beneficiary, r.purpose, r.serials, e.body AS entry_body
     FROM certificates c
     LEFT JOIN retirements r ON r.id = c.retirement_id
@@ -60,6 +61,15 @@ RETIRED_BLOCKS_SQL = text("""
 """)
 
 PROJECT_NAME_SQL = text("SELECT name FROM projects WHERE id = :id")
+
+TRADE_SQL = text("""
+    SELECT o.id, o.quantity, o.amount, o.payment_reference, o.serials, o.status,
+           l.product, e.body AS entry_body
+    FROM orders o
+    JOIN listings l ON l.id = o.listing_id
+    LEFT JOIN ledger_entries e ON e.sequence = o.entry_sequence
+    WHERE o.id = :order_id
+""").columns(amount=Numeric(18, 2))
 
 
 @dataclass
@@ -201,5 +211,31 @@ def verify_certificate(db: Session | Connection, key: RegistryKey, *,
             result.fail("签名无效：凭证内容被改动或非本登记簿签发",
                         "bad signature: the document was altered or not signed by this registry")
         _compare(result, presented, stored)
-    _check_retirement(db, result, stored, row)
+    if row.order_id is not None:
+        _check_trade(db, result, stored, row.order_id)
+    else:
+        _check_retirement(db, result, stored, row)
     return result
+
+
+def _check_trade(db: Session | Connection, result: Verification, stored: dict[str, Any],
+                 order_id: int) -> None:
+    """A trade voucher: the settled order and its ledger entry still say what was signed
+    (the units themselves may since have moved on, as bought units do)."""
+    order = db.execute(TRADE_SQL, {"order_id": order_id}).one_or_none()
+    if order is None or order.status != "settled":
+        result.fail("成交记录缺失或未结算", "the trade is missing or not settled")
+        return
+    serials = json.loads(order.serials or "[]")
+    now = {"quantity": format_quantity(order.product, order.quantity),
+           "amount_cny": str(order.amount), "payment_reference": order.payment_reference,
+           "serials": serials, "product": order.product}
+    for name, value in now.items():
+        if stored.get(name) != value:
+            result.fail(f"成交记录的{FIELD_NAMES.get(name, name)}已被改动",
+                        f"the trade record's {name} was changed after issue")
+    recorded = (json.loads(order.entry_body).get("records", {}).get("order")
+                if order.entry_body else None)
+    if recorded is None or (recorded["id"], recorded["quantity"], recorded["serials"]) != (
+            order.id, order.quantity, serials):
+        result.fail("账本中没有此成交", "the ledger does not record this trade")

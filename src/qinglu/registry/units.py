@@ -404,21 +404,7 @@ def settle(
     request = {"hold_id": hold_id, "to_account": to_account, "quantity": quantity}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        record = _pending_hold(ctx.session, hold_id)
-        _check_destination(_lock_accounts(ctx.session, record.account_id, to_account)[to_account])
-        amount = record.quantity if quantity is None else quantity
-        whole, part = blocks.take(ctx.session, account_id=record.account_id,
-                                  product=record.product, quantity=amount, state="escrow",
-                                  hold_id=record.id)
-        serials = blocks.move(ctx.session, whole, part, Place(to_account, "held"), ctx.moves,
-                              record.account_id)
-        record.quantity -= amount
-        if record.quantity == 0:
-            record.status = "settled"
-        record.settled_to = to_account
-        return {"id": record.id, "product": record.product, "quantity": amount,
-                "to_account": to_account, "status": record.status,
-                "remaining": record.quantity, "serials": serials}
+        return settle_in(ctx, hold_id=hold_id, to_account=to_account, quantity=quantity)
 
     return run_write(session, kind="settle", actor=actor, request=request, action=action,
                      idempotency_key=idempotency_key)
@@ -438,23 +424,49 @@ def release(
     request = {"hold_id": hold_id, "quantity": quantity}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        record = _pending_hold(ctx.session, hold_id)
-        _lock_accounts(ctx.session, record.account_id)
-        amount = record.quantity if quantity is None else quantity
-        whole, part = blocks.take(ctx.session, account_id=record.account_id,
-                                  product=record.product, quantity=amount, state="escrow",
-                                  hold_id=record.id)
-        serials = blocks.move(ctx.session, whole, part, Place(record.account_id, "held"),
-                              ctx.moves, record.account_id)
-        record.quantity -= amount
-        if record.quantity == 0:
-            record.status = "released"
-        return {"id": record.id, "product": record.product, "quantity": amount,
-                "to_account": record.account_id, "status": record.status,
-                "remaining": record.quantity, "serials": serials}
+        return release_in(ctx, hold_id=hold_id, quantity=quantity)
 
     return run_write(session, kind="release", actor=actor, request=request, action=action,
                      idempotency_key=idempotency_key)
+
+
+def settle_in(ctx: WriteContext, *, hold_id: int, to_account: int,
+              quantity: int | None = None) -> dict[str, Any]:
+    """The settlement itself, inside a caller's ledger write (a market trade uses it)."""
+    record = _pending_hold(ctx.session, hold_id)
+    _check_destination(_lock_accounts(ctx.session, record.account_id, to_account)[to_account])
+    amount = record.quantity if quantity is None else quantity
+    whole, part = blocks.take(ctx.session, account_id=record.account_id,
+                              product=record.product, quantity=amount, state="escrow",
+                              hold_id=record.id)
+    serials = blocks.move(ctx.session, whole, part, Place(to_account, "held"), ctx.moves,
+                          record.account_id)
+    record.quantity -= amount
+    if record.quantity == 0:
+        record.status = "settled"
+    record.settled_to = to_account
+    return {"id": record.id, "product": record.product, "quantity": amount,
+            "to_account": to_account, "status": record.status,
+            "remaining": record.quantity, "serials": serials}
+
+
+def release_in(ctx: WriteContext, *, hold_id: int, quantity: int | None = None
+               ) -> dict[str, Any]:
+    """The release itself, inside a caller's ledger write (an expired listing uses it)."""
+    record = _pending_hold(ctx.session, hold_id)
+    _lock_accounts(ctx.session, record.account_id)
+    amount = record.quantity if quantity is None else quantity
+    whole, part = blocks.take(ctx.session, account_id=record.account_id,
+                              product=record.product, quantity=amount, state="escrow",
+                              hold_id=record.id)
+    serials = blocks.move(ctx.session, whole, part, Place(record.account_id, "held"),
+                          ctx.moves, record.account_id)
+    record.quantity -= amount
+    if record.quantity == 0:
+        record.status = "released"
+    return {"id": record.id, "product": record.product, "quantity": amount,
+            "to_account": record.account_id, "status": record.status,
+            "remaining": record.quantity, "serials": serials}
 
 
 def balance(session: Session, account_id: int) -> dict[str, dict[str, str]]:

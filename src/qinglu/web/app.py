@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,11 +19,13 @@ from qinglu.accounts.service import LoginLimiter
 from qinglu.db.engine import var_dir
 from qinglu.db.session import open_database
 from qinglu.documents.signing import load_or_create_key
+from qinglu.market.service import expire_due
 from qinglu.methods import api as methods_api
 from qinglu.web import pages
 from qinglu.web.api import auth as auth_api
 from qinglu.web.api import cases as cases_api
 from qinglu.web.api import documents as documents_api
+from qinglu.web.api import market as market_api
 from qinglu.web.api import monitoring as monitoring_api
 from qinglu.web.api import parcels as parcels_api
 from qinglu.web.api import registry as registry_api
@@ -28,6 +34,7 @@ from qinglu.web.monitoring_pages import router as monitoring_pages_router
 from qinglu.web.problems import install_problem_handlers
 
 STATIC = Path(__file__).parent / "static"
+logger = logging.getLogger(__name__)
 
 
 def web_secret() -> bytes:
@@ -48,11 +55,39 @@ class Health(BaseModel):
     version: str
 
 
+MARKET_SWEEP_SECONDS = 60
+
+
+@asynccontextmanager
+async def market_clock(app: FastAPI) -> AsyncIterator[None]:
+    """While serving, expire unpaid orders and lapsed listings every minute, so that no
+    units stay in escrow past their time (`qinglu market expire` does the same from cron)."""
+
+    def sweep() -> None:
+        with app.state.session_factory() as session:
+            expire_due(session)
+
+    async def loop() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(sweep)
+            except Exception:  # keep serving; the next sweep tries again
+                logger.exception("market expiry sweep failed")
+            await asyncio.sleep(MARKET_SWEEP_SECONDS)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
 def create_app(database_url: str | None = None) -> FastAPI:
     app = FastAPI(
         title="青绿 Qinglu API",
         version=__version__,
         description="生态产品交易登记簿 / ecological product exchange registry",
+        lifespan=market_clock,
     )
     app.state.session_factory = open_database(database_url)
     app.state.login_limiter = LoginLimiter()
@@ -65,7 +100,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     for router in (auth_api.router, registry_api.router, registry_write_api.router,
                    cases_api.router, methods_api.router, documents_api.router,
-                   parcels_api.router, monitoring_api.router):
+                   parcels_api.router, monitoring_api.router, market_api.router):
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

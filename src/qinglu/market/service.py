@@ -1,0 +1,434 @@
+"""Listings, orders, negotiated transfers and their settlement on the ledger.
+
+Every step is one ledger write (`run_write`): listing (units into escrow), order
+(reserves part of the listing; nothing moves), payment (units out of escrow to the
+buyer, a signed trade voucher), expiry and cancellation (units back to the seller).
+The listing row is locked in each, so concurrent buyers queue on it and a listing
+is never oversold; a refusal rolls the whole write back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qinglu.documents import records as documents
+from qinglu.documents.models import Certificate
+from qinglu.documents.signing import RegistryKey
+from qinglu.market.models import Listing, Order
+from qinglu.registry import units
+from qinglu.registry.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from qinglu.registry.ledger import WriteContext, run_write
+from qinglu.registry.models import Account, Holder, Project
+from qinglu.registry.quantities import format_quantity, product_spec
+from qinglu.registry.service import get_account, holder_view
+
+CENT = Decimal("0.01")
+DEFAULT_ORDER_MINUTES = 30
+MAX_PRICE = Decimal("1000000")
+
+
+class NotEnoughUnits(Conflict):
+    code = "not-enough-units"
+
+
+class ListingClosed(Conflict):
+    code = "listing-closed"
+
+
+class UnknownListing(NotFound):
+    code = "unknown-listing"
+
+
+class UnknownOrder(NotFound):
+    code = "unknown-order"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def order_lifetime() -> timedelta:
+    """How long a buyer has to pay (QINGLU_ORDER_MINUTES, default 30 minutes)."""
+    return timedelta(minutes=int(os.environ.get("QINGLU_ORDER_MINUTES", DEFAULT_ORDER_MINUTES)))
+
+
+def fee_rate() -> Decimal:
+    """The exchange's fee on the trade amount (QINGLU_MARKET_FEE_RATE, default 0): a
+    business setting of the exchange that runs Qinglu, not a published figure."""
+    return Decimal(os.environ.get("QINGLU_MARKET_FEE_RATE", "0"))
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns; they were UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_price(text: str | Decimal) -> Decimal:
+    """CNY per unit of the product: positive, at most 4 decimal places."""
+    try:
+        price = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise InvalidInput(f"价格 {text!r} 不是数字", f"price {text!r} is not a number") from None
+    if not price.is_finite() or price <= 0 or price > MAX_PRICE:
+        raise InvalidInput(f"价格须在 0 与 {MAX_PRICE} 元之间：{text}",
+                           f"price must be above 0 and at most {MAX_PRICE} CNY: {text}")
+    if price != price.quantize(Decimal("0.0001")):
+        raise InvalidInput(f"价格最多四位小数：{text}", f"price has more than 4 decimals: {text}")
+    return price
+
+
+def trade_amount(product: str, quantity: int, price: Decimal) -> Decimal:
+    """Price × quantity in the product's unit, to the fen (half up)."""
+    in_unit = Decimal(quantity) * product_spec(product).base_unit
+    return (price * in_unit).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _lock_listing(session: Session, listing_id: int) -> Listing:
+    listing = session.scalar(select(Listing).where(Listing.id == listing_id).with_for_update()
+                             .execution_options(populate_existing=True))
+    if listing is None:
+        raise UnknownListing(f"挂牌 {listing_id} 不存在", f"listing {listing_id} does not exist")
+    return listing
+
+
+def _lock_order(session: Session, order_id: int) -> Order:
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update()
+                           .execution_options(populate_existing=True))
+    if order is None:
+        raise UnknownOrder(f"订单 {order_id} 不存在", f"order {order_id} does not exist")
+    return order
+
+
+def listing_view(listing: Listing) -> dict[str, Any]:
+    return {
+        "id": listing.id, "kind": listing.kind, "seller_account": listing.seller_account,
+        "buyer_account": listing.buyer_account, "product": listing.product,
+        "project_id": listing.project_id,
+        "quantity": format_quantity(listing.product, listing.quantity),
+        "remaining": format_quantity(listing.product, listing.remaining)
+        if listing.remaining else "0",
+        "min_lot": format_quantity(listing.product, listing.min_lot),
+        "price": str(listing.price), "unit": product_spec(listing.product).unit,
+        "expires_at": _aware(listing.expires_at).isoformat(), "status": listing.status,
+        "hold_id": listing.hold_id, "note": listing.note,
+    }
+
+
+def order_view(order: Order, listing: Listing) -> dict[str, Any]:
+    return {
+        "id": order.id, "listing_id": order.listing_id, "buyer_account": order.buyer_account,
+        "seller_account": listing.seller_account, "product": listing.product,
+        "quantity": format_quantity(listing.product, order.quantity),
+        "price": str(order.price), "amount": str(order.amount), "fee": str(order.fee),
+        "status": order.status, "expires_at": _aware(order.expires_at).isoformat(),
+        "payment_reference": order.payment_reference,
+        "serials": json.loads(order.serials) if order.serials else [],
+        "voucher_number": order.voucher_number,
+    }
+
+
+def get_listing(session: Session, listing_id: int) -> Listing:
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise UnknownListing(f"挂牌 {listing_id} 不存在", f"listing {listing_id} does not exist")
+    return listing
+
+
+def get_order(session: Session, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise UnknownOrder(f"订单 {order_id} 不存在", f"order {order_id} does not exist")
+    return order
+
+
+def create_listing(session: Session, *, seller_account: int, product: str, quantity: int,
+                   price: Decimal, min_lot: int | None, expires_at: datetime, actor: str,
+                   project_id: int | None = None, buyer_account: int | None = None,
+                   kind: str = "listing", note: str = "", idempotency_key: str | None = None,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """List units for sale: they go into escrow at once, so they cannot be sold twice."""
+    product_spec(product)
+    lot = quantity if min_lot is None else min_lot
+    if not 0 < lot <= quantity:
+        raise InvalidInput("最小成交量须大于零且不超过挂牌数量",
+                           "the minimum lot must be above zero and at most the quantity listed")
+    expires_at = _aware(expires_at)
+    if expires_at <= (now or utc_now()):
+        raise InvalidInput("到期时间须在将来", "the expiry must be in the future")
+    if buyer_account is not None and buyer_account == seller_account:
+        raise InvalidInput("买卖双方不能是同一账户", "buyer and seller must be different accounts")
+    request = {"seller_account": seller_account, "product": product, "quantity": quantity,
+               "price": str(price), "min_lot": lot, "expires_at": expires_at.isoformat(),
+               "project_id": project_id, "buyer_account": buyer_account, "kind": kind}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        if buyer_account is not None:
+            get_account(ctx.session, buyer_account)
+        held = units.hold_in(ctx, from_account=seller_account, product=product,
+                             quantity=quantity, purpose=f"挂牌 listing ({kind})",
+                             project_id=project_id)
+        listing = Listing(kind=kind, seller_account=seller_account, buyer_account=buyer_account,
+                          product=product, project_id=project_id, quantity=quantity,
+                          remaining=quantity, min_lot=lot, price=price, expires_at=expires_at,
+                          status="active", hold_id=held["id"], note=note, created_by=actor)
+        ctx.session.add(listing)
+        ctx.session.flush()
+        return {**listing_view(listing), "serials": held["serials"]}
+
+    return run_write(session, kind="listing", actor=actor, request=request, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def place_order(session: Session, *, listing_id: int, buyer_account: int, quantity: int,
+                actor: str, idempotency_key: str | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """Reserve `quantity` of a listing for a buyer until paid or expired."""
+    request = {"listing_id": listing_id, "buyer_account": buyer_account, "quantity": quantity}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        moment = now or utc_now()
+        listing = _lock_listing(ctx.session, listing_id)
+        _check_orderable(listing, buyer_account, quantity, moment)
+        get_account(ctx.session, buyer_account)
+        amount = trade_amount(listing.product, quantity, listing.price)
+        order = Order(listing_id=listing.id, buyer_account=buyer_account, quantity=quantity,
+                      price=listing.price, amount=amount,
+                      fee=(amount * fee_rate()).quantize(CENT, rounding=ROUND_HALF_UP),
+                      status="pending", created_by=actor,
+                      expires_at=min(moment + order_lifetime(), _aware(listing.expires_at)))
+        listing.remaining -= quantity
+        ctx.session.add(order)
+        ctx.session.flush()
+        return order_view(order, listing)
+
+    return run_write(session, kind="order", actor=actor, request=request, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def _check_orderable(listing: Listing, buyer_account: int, quantity: int,
+                     moment: datetime) -> None:
+    if listing.status != "active" or _aware(listing.expires_at) <= moment:
+        raise ListingClosed(f"挂牌 {listing.id} 已结束（{listing.status}）",
+                            f"listing {listing.id} is closed ({listing.status})")
+    if buyer_account == listing.seller_account:
+        raise InvalidInput("不能购买自己的挂牌", "a seller cannot buy its own listing")
+    if listing.buyer_account is not None and buyer_account != listing.buyer_account:
+        raise InvalidInput("此协议转让只对约定的买方开放",
+                           "this negotiated transfer is open to the agreed buyer only")
+    left = format_quantity(listing.product, listing.remaining) if listing.remaining else "0"
+    if quantity > listing.remaining:
+        raise NotEnoughUnits(f"剩余数量不足：只剩 {left}",
+                             f"not enough units left: {left} remaining")
+    if quantity < listing.min_lot and quantity != listing.remaining:
+        lot = format_quantity(listing.product, listing.min_lot)
+        raise InvalidInput(f"低于最小成交量 {lot}", f"below the minimum lot of {lot}")
+
+
+def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, reference: str,
+                    actor: str, idempotency_key: str | None = None,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """Payment received: units leave escrow for the buyer and a voucher is signed.
+
+    A second confirmation with the same payment reference answers as the first did
+    (a gateway retries its callback); another reference for a settled order is refused."""
+    reference = reference.strip()
+    if not 0 < len(reference) <= 200:
+        raise InvalidInput("付款凭证号不能为空（最多200字）",
+                           "a payment reference is required (max 200 characters)")
+    existing = session.get(Order, order_id)
+    if existing is not None and existing.status == "settled" \
+            and existing.payment_reference == reference:
+        return {**order_view(existing, get_listing(session, existing.listing_id)),
+                "entry": existing.entry_sequence}
+    session.rollback()
+    request = {"order_id": order_id, "reference": reference}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        order = _lock_order(ctx.session, order_id)
+        listing = _lock_listing(ctx.session, order.listing_id)
+        _check_payable(order, now or utc_now())
+        moved = units.settle_in(ctx, hold_id=listing.hold_id, to_account=order.buyer_account,
+                                quantity=order.quantity)
+        order.status, order.payment_reference = "settled", reference
+        order.settled_at = now or utc_now()
+        order.serials = json.dumps(moved["serials"])
+        if listing.remaining == 0 and not _has_pending(ctx.session, listing.id, order.id):
+            listing.status, listing.closed_at = "sold", order.settled_at
+        voucher = _issue_voucher(ctx, key, order, listing, moved["serials"])
+        order.voucher_number = voucher["number"]
+        ctx.records["order"] = {"id": order.id, "quantity": order.quantity,
+                                "amount": str(order.amount), "reference": reference,
+                                "serials": moved["serials"]}
+        ctx.on_sequence.append(lambda sequence: setattr(order, "entry_sequence", sequence))
+        return order_view(order, listing)
+
+    return run_write(session, kind="trade", actor=actor, request=request, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def _check_payable(order: Order, moment: datetime) -> None:
+    if order.status == "settled":
+        raise InvalidTransition(f"订单 {order.id} 已用另一付款凭证结算",
+                                f"order {order.id} was already settled with another reference")
+    if order.status != "pending":
+        raise InvalidTransition(f"订单 {order.id} 已{order.status}，不能付款",
+                                f"order {order.id} is {order.status}; it cannot be paid")
+    if _aware(order.expires_at) <= moment:
+        raise InvalidTransition(f"订单 {order.id} 已过付款期限",
+                                f"order {order.id} passed its payment deadline")
+
+
+def _has_pending(session: Session, listing_id: int, other_than: int) -> bool:
+    return session.scalar(select(Order.id).where(
+        Order.listing_id == listing_id, Order.status == "pending", Order.id != other_than)
+        .limit(1)) is not None
+
+
+def _party_name(session: Session, account_id: int) -> str:
+    account = session.get(Account, account_id)
+    holder = session.get(Holder, account.holder_id) if account else None
+    return str(holder_view(holder, public=True)["name"]) if holder else str(account_id)
+
+
+def _issue_voucher(ctx: WriteContext, key: RegistryKey, order: Order, listing: Listing,
+                   serials: list[str]) -> dict[str, Any]:
+    session = ctx.session
+    project = session.get(Project, listing.project_id) if listing.project_id else None
+    facts = {
+        "seller": _party_name(session, listing.seller_account),
+        "buyer": _party_name(session, order.buyer_account),
+        "product": listing.product,
+        "quantity": format_quantity(listing.product, order.quantity),
+        "unit": product_spec(listing.product).unit,
+        "serials": serials,
+        "price_cny_per_unit": str(order.price),
+        "amount_cny": str(order.amount),
+        "fee_cny": str(order.fee),
+        "payment_reference": order.payment_reference or "",
+        "purpose": "协议转让 negotiated transfer" if listing.kind == "negotiated"
+        else "挂牌交易 listed trade",
+        "order_id": order.id,
+        "listing_id": listing.id,
+    }
+    if project is not None:
+        facts["project"] = project.name
+    return documents.issue_trade_voucher_in(ctx, key, order_id=order.id, facts=facts)
+
+
+def cancel_listing(session: Session, *, listing_id: int, actor: str,
+                   idempotency_key: str | None = None) -> dict[str, Any]:
+    """Withdraw a listing: what no order has reserved goes back to the seller at once;
+    pending orders stay payable until they settle or expire."""
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        listing = _lock_listing(ctx.session, listing_id)
+        if listing.status != "active":
+            raise InvalidTransition(f"挂牌 {listing.id} 已{listing.status}",
+                                    f"listing {listing.id} is already {listing.status}")
+        _close(ctx, listing, "cancelled", utc_now())
+        return listing_view(listing)
+
+    return run_write(session, kind="listing_cancel", actor=actor,
+                     request={"listing_id": listing_id}, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def _close(ctx: WriteContext, listing: Listing, status: str, moment: datetime) -> None:
+    if listing.remaining:
+        units.release_in(ctx, hold_id=listing.hold_id, quantity=listing.remaining)
+        listing.remaining = 0
+    listing.status, listing.closed_at = status, moment
+
+
+def expire_due(session: Session, *, now: datetime | None = None,
+               actor: str = "system:market-clock") -> dict[str, Any]:
+    """Expire unpaid orders and listings whose time has passed, in one ledger write.
+
+    An expired order's units go back to its listing if that is still open, else to
+    the seller; an expired listing releases what is left. Safe to run at any time
+    (the web server runs it every minute; `qinglu market expire` from cron works too)."""
+    moment = now or utc_now()
+    due_orders = session.scalars(select(Order.id).where(
+        Order.status == "pending", Order.expires_at <= moment).order_by(Order.id)).all()
+    due_listings = session.scalars(select(Listing.id).where(
+        Listing.status == "active", Listing.expires_at <= moment).order_by(Listing.id)).all()
+    session.rollback()
+    if not due_orders and not due_listings:
+        return {"orders": [], "listings": []}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        orders = [oid for oid in due_orders if _expire_order(ctx, oid, moment)]
+        listings = [lid for lid in due_listings if _expire_listing(ctx, lid, moment)]
+        return {"orders": orders, "listings": listings}
+
+    return run_write(session, kind="market_expiry", actor=actor,
+                     request={"at": moment.isoformat()}, action=action)
+
+
+def _expire_order(ctx: WriteContext, order_id: int, moment: datetime) -> bool:
+    order = _lock_order(ctx.session, order_id)
+    if order.status != "pending" or _aware(order.expires_at) > moment:
+        return False  # paid or changed since it was found due
+    listing = _lock_listing(ctx.session, order.listing_id)
+    order.status = "expired"
+    if listing.status == "active":
+        listing.remaining += order.quantity  # back on offer, or released below if lapsed
+    else:
+        units.release_in(ctx, hold_id=listing.hold_id, quantity=order.quantity)
+    return True
+
+
+def _expire_listing(ctx: WriteContext, listing_id: int, moment: datetime) -> bool:
+    listing = _lock_listing(ctx.session, listing_id)
+    if listing.status != "active" or _aware(listing.expires_at) > moment:
+        return False
+    _close(ctx, listing, "expired", moment)
+    return True
+
+
+def negotiated_transfer(session: Session, *, seller_account: int, buyer_account: int,
+                        product: str, quantity: int, price: Decimal, actor: str,
+                        project_id: int | None = None, expires_at: datetime | None = None,
+                        note: str = "", idempotency_key: str | None = None,
+                        now: datetime | None = None) -> dict[str, Any]:
+    """协议转让: two named parties agree quantity and price. The seller's units go into
+    escrow for that buyer only and an order for all of them awaits payment: the same
+    escrow → payment → settlement path as a listed trade."""
+    moment = now or utc_now()
+    deadline = expires_at or moment + order_lifetime()
+    listing = create_listing(
+        session, seller_account=seller_account, product=product, quantity=quantity,
+        price=price, min_lot=quantity, expires_at=deadline, actor=actor, project_id=project_id,
+        buyer_account=buyer_account, kind="negotiated", note=note, now=moment,
+        idempotency_key=f"{idempotency_key}:listing" if idempotency_key else None)
+    order = place_order(session, listing_id=listing["id"], buyer_account=buyer_account,
+                        quantity=quantity, actor=actor, now=moment,
+                        idempotency_key=f"{idempotency_key}:order" if idempotency_key else None)
+    return {"listing": listing, "order": order}
+
+
+def orders_of(session: Session, account_ids: list[int] | None) -> list[dict[str, Any]]:
+    """Orders where the accounts buy or sell (all orders when `account_ids` is None)."""
+    query = select(Order, Listing).join(Listing, Listing.id == Order.listing_id)
+    if account_ids is not None:
+        query = query.where((Order.buyer_account.in_(account_ids))
+                            | (Listing.seller_account.in_(account_ids)))
+    return [order_view(o, li) for o, li in session.execute(query.order_by(Order.id.desc()))]
+
+
+def active_listings(session: Session, product: str | None = None) -> list[dict[str, Any]]:
+    query = select(Listing).where(Listing.status == "active", Listing.kind == "listing")
+    if product:
+        query = query.where(Listing.product == product)
+    return [listing_view(li) for li in session.scalars(query.order_by(Listing.id.desc()))]
+
+
+def voucher_of(session: Session, order_id: int) -> Certificate | None:
+    return session.scalar(select(Certificate).where(Certificate.order_id == order_id))

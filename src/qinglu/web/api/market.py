@@ -1,0 +1,182 @@
+"""The market: listings, orders, payment confirmation, negotiated transfers, market data.
+
+Listings and market data are public; a holder lists from and buys into its own
+accounts only; payment is confirmed by an operator (or a payment gateway holding an
+operator token). Every POST takes an Idempotency-Key header."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qinglu.accounts.service import Forbidden, Principal
+from qinglu.market import prices, service
+from qinglu.registry.models import Account
+from qinglu.registry.quantities import parse_quantity
+from qinglu.web.api import schemas as s
+from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, ensure_owns_account, require
+from qinglu.web.problems import PROBLEM_RESPONSES
+
+router = APIRouter(tags=["market"], responses=PROBLEM_RESPONSES)
+Price = Annotated[str, Field(pattern=r"^[0-9]{1,7}(\.[0-9]{1,4})?$", examples=["50.00"],
+                             description="CNY per unit of the product (e.g. per tCO2e)")]
+
+
+class ListingIn(BaseModel):
+    account_id: s.Id
+    product: s.ProductCode
+    quantity: s.Quantity
+    price: Price
+    min_lot: s.Quantity | None = None
+    expires_at: AwareDatetime
+    project_id: s.Id | None = None
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+class OrderIn(BaseModel):
+    buyer_account: s.Id
+    quantity: s.Quantity
+
+
+class PaymentIn(BaseModel):
+    reference: s.Text200
+
+
+class NegotiatedIn(BaseModel):
+    seller_account: s.Id
+    buyer_account: s.Id
+    product: s.ProductCode
+    quantity: s.Quantity
+    price: Price
+    project_id: s.Id | None = None
+    expires_at: AwareDatetime | None = None
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+def clock(request: Request) -> datetime:
+    """The market's clock: the app's (tests set a fixed one), else the wall clock."""
+    now: datetime = getattr(request.app.state, "clock", service.utc_now)()
+    return now
+
+
+def _trader(session: Session, who: Principal, account_id: int) -> None:
+    require("operator", "holder")(who)
+    ensure_owns_account(session, who, account_id)
+
+
+def _own_accounts(session: Session, who: Principal) -> list[int] | None:
+    if who.role == "operator":
+        return None
+    if who.role == "holder" and who.holder_id is not None:
+        return list(session.scalars(select(Account.id).where(
+            Account.holder_id == who.holder_id)))
+    raise Forbidden("只有持有人与运营方可查看订单", "only holders and operators see orders")
+
+
+@router.post("/listings", status_code=201)
+def create_listing(body: ListingIn, request: Request, session: SessionDep, who: PrincipalDep,
+                   key: s.IdempotencyKey = None) -> dict[str, Any]:
+    _trader(session, who, body.account_id)
+    return service.create_listing(
+        session, seller_account=body.account_id, product=body.product,
+        quantity=parse_quantity(body.product, body.quantity),
+        price=service.parse_price(body.price),
+        min_lot=parse_quantity(body.product, body.min_lot) if body.min_lot else None,
+        expires_at=body.expires_at, project_id=body.project_id, note=body.note,
+        actor=who.actor, idempotency_key=key, now=clock(request))
+
+
+@router.get("/listings")
+def list_listings(session: SessionDep,
+                  product: Annotated[s.ProductCode | None, Query()] = None
+                  ) -> list[dict[str, Any]]:
+    """Active listings, newest first (public)."""
+    return service.active_listings(session, product)
+
+
+@router.get("/listings/{listing_id}")
+def get_listing(listing_id: s.Id, session: SessionDep) -> dict[str, Any]:
+    return service.listing_view(service.get_listing(session, listing_id))
+
+
+@router.post("/listings/{listing_id}/orders", status_code=201)
+def place_order(listing_id: s.Id, body: OrderIn, request: Request, session: SessionDep,
+                who: PrincipalDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
+    _trader(session, who, body.buyer_account)
+    product = service.get_listing(session, listing_id).product
+    return service.place_order(session, listing_id=listing_id, buyer_account=body.buyer_account,
+                               quantity=parse_quantity(product, body.quantity),
+                               actor=who.actor, idempotency_key=key, now=clock(request))
+
+
+@router.post("/listings/{listing_id}/cancellation")
+def cancel_listing(listing_id: s.Id, session: SessionDep, who: PrincipalDep,
+                   key: s.IdempotencyKey = None) -> dict[str, Any]:
+    _trader(session, who, service.get_listing(session, listing_id).seller_account)
+    return service.cancel_listing(session, listing_id=listing_id, actor=who.actor,
+                                  idempotency_key=key)
+
+
+@router.get("/orders")
+def list_orders(session: SessionDep, who: PrincipalDep) -> list[dict[str, Any]]:
+    """The caller's orders, bought or sold (an operator sees all)."""
+    return service.orders_of(session, _own_accounts(session, who))
+
+
+@router.get("/orders/{order_id}")
+def get_order(order_id: s.Id, session: SessionDep, who: PrincipalDep) -> dict[str, Any]:
+    order = service.get_order(session, order_id)
+    listing = service.get_listing(session, order.listing_id)
+    mine = _own_accounts(session, who)
+    if mine is not None and order.buyer_account not in mine \
+            and listing.seller_account not in mine:
+        raise Forbidden(f"无权查看订单 {order_id}", f"you may not see order {order_id}")
+    return service.order_view(order, listing)
+
+
+@router.post("/orders/{order_id}/payment")
+def confirm_payment(order_id: s.Id, body: PaymentIn, request: Request, session: SessionDep,
+                    who: OperatorDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
+    """到账确认 The operator (or the payment gateway) confirms payment; the trade settles."""
+    return service.confirm_payment(session, request.app.state.registry_key, order_id=order_id,
+                                   reference=body.reference, actor=who.actor,
+                                   idempotency_key=key, now=clock(request))
+
+
+@router.post("/negotiated-transfers", status_code=201)
+def negotiated_transfer(body: NegotiatedIn, request: Request, session: SessionDep,
+                        who: PrincipalDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
+    """协议转让: the seller (or an operator) records the agreed quantity and price."""
+    _trader(session, who, body.seller_account)
+    return service.negotiated_transfer(
+        session, seller_account=body.seller_account, buyer_account=body.buyer_account,
+        product=body.product, quantity=parse_quantity(body.product, body.quantity),
+        price=service.parse_price(body.price), project_id=body.project_id,
+        expires_at=body.expires_at, note=body.note, actor=who.actor, idempotency_key=key,
+        now=clock(request))
+
+
+Grouping = Literal["product", "project", "county"]
+
+
+@router.get("/market/prices")
+def market_prices(session: SessionDep, product: Annotated[s.ProductCode | None, Query()] = None,
+                  by: Annotated[Grouping, Query()] = "product") -> list[dict[str, Any]]:
+    """Daily volume, VWAP, high and low of settled trades, per product, project or county."""
+    return prices.daily(session, product=product, by=by)
+
+
+@router.get("/market/prices.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+def market_prices_csv(session: SessionDep,
+                      product: Annotated[s.ProductCode | None, Query()] = None,
+                      by: Annotated[Grouping, Query()] = "product") -> Response:
+    return Response(prices.to_csv(prices.daily(session, product=product, by=by)),
+                    media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="prices.csv"'})
