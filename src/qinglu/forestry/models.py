@@ -118,3 +118,32 @@ class Tree(Base):
     photo_ref: Mapped[str | None] = mapped_column(String(500), nullable=True)
     owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The household (a holder) whose account receives the tree's units (migration 0010).
+    owner_holder_id: Mapped[int | None] = mapped_column(ForeignKey("holders.id"), nullable=True,
+                                                        index=True)
+    # The year of the measurement dbh_cm/height_m hold (carried forward on each issuance).
+    measured_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class TreeYear(Base):
+    """One tree's sink for one year, issued once to its household (a tree-year)."""
+
+    __tablename__ = "tree_years"
+    __table_args__ = (UniqueConstraint("tree_id", "year", name="uq_tree_years_tree_year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_id: Mapped[int] = mapped_column(ForeignKey("trees.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    dbh_start: Mapped[float] = mapped_column(Float)
+    height_start: Mapped[float] = mapped_column(Float)
+    dbh_end: Mapped[float] = mapped_column(Float)
+    height_end: Mapped[float] = mapped_column(Float)
+    sink_units: Mapped[int] = mapped_column(BigInteger)  # 0.01 tCO2e, rounded down
+    owner_units: Mapped[int] = mapped_column(BigInteger)
+    buffer_units: Mapped[int] = mapped_column(BigInteger)
+    owner_issuance_id: Mapped[int | None] = mapped_column(ForeignKey("issuances.id"),
+                                                          nullable=True)
+    buffer_issuance_id: Mapped[int | None] = mapped_column(ForeignKey("issuances.id"),
+                                                           nullable=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)  # the method's row and parameters
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
