@@ -211,7 +211,7 @@ def test_daily_prices_vwap_high_low(session: Session) -> None:
     assert len(rows) == 1
     day = rows[0]
     # 10 t at 40 + 30 t at 40 + 10 t at 60 = 50 t for 2,200 CNY: VWAP 44.
-    assert (day["trades"], day["volume"], day["amount_cny"]) == (3, "50.00", "2200.00")
+    assert (day["fills"], day["volume"], day["amount_cny"]) == (3, "50.00", "2200.00")
     assert (day["vwap"], day["high"], day["low"]) == ("44.0000", "60.0000", "40.0000")
     csv_text = prices.to_csv(rows)
     assert csv_text.splitlines()[0].startswith("day,product,group")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -19,8 +21,9 @@ from qinglu.market.models import Listing, Order
 from qinglu.registry.identifiers import region_name
 from qinglu.registry.models import Project
 from qinglu.registry.quantities import format_quantity, product_spec
+from qinglu.registry.serials import parse_serial
 
-COLUMNS = ("day", "product", "group", "group_name", "trades", "volume", "unit", "amount_cny",
+COLUMNS = ("day", "product", "group", "group_name", "fills", "volume", "unit", "amount_cny",
            "vwap", "high", "low")
 
 
@@ -31,39 +34,61 @@ def _day(moment: datetime) -> str:
 
 def daily(session: Session, *, product: str | None = None, by: str = "product"
           ) -> list[dict[str, Any]]:
-    """One row per day and group (product, project or county), oldest first."""
-    query = (select(Order.settled_at, Order.quantity, Order.amount, Order.price,
-                    Listing.product, Listing.project_id, Project.name, Project.region)
+    """One row per day and group (product, project or county), oldest first.
+
+    A trade's units may come from several projects: its serial ranges say which (and
+    the county), so each range counts towards its own project at the trade's price."""
+    query = (select(Order.settled_at, Order.price, Order.serials, Listing.product)
              .join(Listing, Listing.id == Order.listing_id)
-             .outerjoin(Project, Project.id == Listing.project_id)
              .where(Order.status == "settled"))
     if product:
         query = query.where(Listing.product == product)
-    buckets: dict[tuple[str, str, str, str], list[Any]] = defaultdict(list)
+    names: dict[int, str] = {pid: name for pid, name in session.execute(
+        select(Project.id, Project.name))}
+    buckets: dict[tuple[str, str, str, str], list[Fill]] = defaultdict(list)
     for row in session.execute(query):
-        group, name = _group(by, row)
-        buckets[(_day(row.settled_at), row.product, group, name)].append(row)
-    return [_summary(key, rows) for key, rows in sorted(buckets.items())]
+        for serial in json.loads(row.serials or "[]"):
+            fill = Fill.of(serial, Decimal(row.price))
+            group, name = _group(by, row.product, fill, names)
+            buckets[(_day(row.settled_at), row.product, group, name)].append(fill)
+    return [_summary(key, fills) for key, fills in sorted(buckets.items())]
 
 
-def _group(by: str, row: Any) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Fill:
+    """One serial range of a trade: its units, their project and county, the price."""
+
+    quantity: int
+    project_id: int
+    region: str
+    price: Decimal
+
+    @classmethod
+    def of(cls, serial: str, price: Decimal) -> Fill:
+        parsed = parse_serial(serial)
+        return cls(parsed.end - parsed.start + 1, parsed.project_id, parsed.region, price)
+
+
+def _group(by: str, product: str, fill: Fill, names: dict[int, str]) -> tuple[str, str]:
     if by == "project":
-        return (str(row.project_id), row.name) if row.project_id else ("", "（未指定项目）")
+        return str(fill.project_id), names.get(fill.project_id, "")
     if by == "county":
-        return (row.region, region_name(row.region)) if row.region else ("", "（未指定）")
-    return row.product, row.product
+        return fill.region, region_name(fill.region)
+    return product, product
 
 
-def _summary(key: tuple[str, str, str, str], rows: list[Any]) -> dict[str, Any]:
+def _summary(key: tuple[str, str, str, str], fills: list[Fill]) -> dict[str, Any]:
     day, product, group, name = key
-    volume = sum(r.quantity for r in rows)
-    amount = sum((Decimal(r.amount) for r in rows), Decimal(0))
-    in_unit = Decimal(volume) * product_spec(product).base_unit
-    vwap = (amount / in_unit).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-    prices = [Decimal(r.price) for r in rows]
+    spec = product_spec(product)
+    volume = sum(fill.quantity for fill in fills)
+    amount = sum((fill.price * Decimal(fill.quantity) * spec.base_unit for fill in fills),
+                 Decimal(0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    vwap = (amount / (Decimal(volume) * spec.base_unit)).quantize(Decimal("0.0001"),
+                                                                   rounding=ROUND_HALF_UP)
+    prices = [fill.price for fill in fills]
     return {"day": day, "product": product, "group": group, "group_name": name,
-            "trades": len(rows), "volume": format_quantity(product, volume),
-            "unit": product_spec(product).unit, "amount_cny": str(amount),
+            "fills": len(fills), "volume": format_quantity(product, volume),
+            "unit": spec.unit, "amount_cny": str(amount),
             "vwap": str(vwap), "high": str(max(prices)), "low": str(min(prices))}
 
 

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.accounts.service import Forbidden, Principal
+from qinglu.accounts.service import Forbidden, NotAuthenticated, Principal
 from qinglu.market import prices, service
 from qinglu.registry.models import Account
 from qinglu.registry.quantities import parse_quantity
@@ -71,6 +71,8 @@ def _trader(session: Session, who: Principal, account_id: int) -> None:
 
 
 def _own_accounts(session: Session, who: Principal) -> list[int] | None:
+    if who.role is None:
+        raise NotAuthenticated("请先登录", "sign in first")
     if who.role == "operator":
         return None
     if who.role == "holder" and who.holder_id is not None:
