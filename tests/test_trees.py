@@ -163,3 +163,60 @@ def test_tree_csv_gbk(session: Session, tmp_path: Path) -> None:
                       f"A1,杉木,108.41,26.72,18.5,11,IMG_1.jpg,{id_number}\n").encode("gbk"))
     result = trees.import_file(session, project_id=project, path=path, actor=OPERATOR)
     assert [t["number"] for t in result["trees"]] == ["A1"]
+
+
+def test_tree_api_and_cli(database_url: str, session: Session, tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from qinglu.accounts import service as accounts
+    from qinglu.cli import app as cli
+    from qinglu.web.app import create_app
+    from tests.test_api_registry import token
+
+    project = f.project(session)
+    holder, id_number, account = household(session)
+    accounts.add_user(session, name="op", role="operator", password="correct horse")
+    body = {"trees": [{"number": "T1", "species": "杉木", "lon": "108.41", "lat": "26.72",
+                       "dbh_cm": "20", "height_m": "10", "owner_holder_id": holder}]}
+    with TestClient(create_app(database_url)) as client:
+        op = token(client, "op")
+        assert client.post(f"/api/v1/projects/{project}/trees", json=body).status_code == 401
+        done = client.post(f"/api/v1/projects/{project}/trees", headers=op, json=body)
+        assert done.status_code == 201, done.text
+        bad = client.post(f"/api/v1/projects/{project}/trees", headers=op, json={"trees": [
+            {**body["trees"][0], "number": "T9", "species": "银杏"}]})
+        assert bad.status_code == 422 and "T9" in bad.text and "unknown species" in bad.text
+        listed = client.get(f"/api/v1/projects/{project}/trees", headers=op)
+        assert [t["number"] for t in listed.json()] == ["T1"]
+        issued = client.post(f"/api/v1/projects/{project}/tree-years", headers=op, json={
+            "year": 2026, "risk_class": "medium", "override_parameters_csv": SIMPLE,
+            "measurements": [{"number": "T1", "dbh_cm": "22", "height_m": "11"}]})
+        assert issued.status_code == 201, issued.text
+        assert issued.json()["quantity"] == "0.06"  # by hand above: 6 units
+    assert units.balance(session, account)["FCS"]["held"] == "0.06"
+    monkeypatch.setenv("QINGLU_ACTOR", OPERATOR)
+    path = tmp_path / "trees.csv"
+    path.write_text("number,species,lon,lat,dbh_cm,height_m,owner_holder_id\n"
+                    f"T2,马尾松,108.42,26.72,30,15,{holder}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["tree", "import", str(path), "--project", str(project),
+                                      "--db", database_url, "--json"])
+    assert result.exit_code == 0, result.output
+    measured = tmp_path / "m.csv"
+    measured.write_text("number,dbh_increment_cm,height_increment_m\nT2,1,0.5\n",
+                        encoding="utf-8")
+    override = tmp_path / "o.csv"
+    override.write_text(SIMPLE, encoding="utf-8")
+    result = CliRunner().invoke(cli, [
+        "tree", "sink", "--project", str(project), "--year", "2026", "--measurements",
+        str(measured), "--parameters", str(override), "--issue", "--db", database_url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tree_years"][0]["units"] == 7
+    path.write_text("number,species,lon,lat,dbh_cm,height_m\nT3,杉木,108.42,26.72,20,10\n",
+                    encoding="utf-8")
+    result = CliRunner().invoke(cli, ["tree", "import", str(path), "--project", str(project),
+                                      "--db", database_url])
+    assert result.exit_code != 0 and "T3" in result.output and "owner" in result.output

@@ -30,6 +30,7 @@ from qinglu.web.api import monitoring as monitoring_api
 from qinglu.web.api import parcels as parcels_api
 from qinglu.web.api import registry as registry_api
 from qinglu.web.api import registry_write as registry_write_api
+from qinglu.web.api import trees as trees_api
 from qinglu.web.monitoring_pages import router as monitoring_pages_router
 from qinglu.web.problems import install_problem_handlers
 
@@ -100,7 +101,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     for router in (auth_api.router, registry_api.router, registry_write_api.router,
                    cases_api.router, methods_api.router, documents_api.router,
-                   parcels_api.router, monitoring_api.router, market_api.router):
+                   parcels_api.router, monitoring_api.router, market_api.router,
+                   trees_api.router):
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
