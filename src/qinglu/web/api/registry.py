@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from qinglu.registry import service, units
 from qinglu.registry.ledger import ledger_head
 from qinglu.registry.models import Project
+from qinglu.web.api.schemas import Id
 from qinglu.web.deps import get_session, json_response, read_connection
 from qinglu.web.problems import PROBLEM_RESPONSES
 
@@ -64,7 +65,7 @@ def get_ledger_head(session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/accounts/{account_id}/balance", tags=["accounts"])
-def get_balance(account_id: int, session: SessionDep) -> dict[str, dict[str, str]]:
+def get_balance(account_id: Id, session: SessionDep) -> dict[str, dict[str, str]]:
     return units.balance(session, account_id)
 
 
@@ -83,5 +84,5 @@ def list_projects(session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
-def get_project(project_id: int, session: SessionDep) -> dict[str, Any]:
+def get_project(project_id: Id, session: SessionDep) -> dict[str, Any]:
     return service.project_view(service.get_project(session, project_id))
