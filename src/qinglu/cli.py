@@ -13,6 +13,7 @@ from qinglu.documents.cli import app as certificate_app
 from qinglu.forestry.cli import app as parcel_app
 from qinglu.forestry.monitoring_cli import app as monitoring_app
 from qinglu.forestry.trees_cli import app as tree_app
+from qinglu.market.cli import app as market_app
 from qinglu.methods.fire_cli import fire_app
 from qinglu.registry.cli import app as registry_app
 
@@ -30,6 +31,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(fire_app, name="fire")
 app.add_typer(certificate_app, name="certificate")
 app.add_typer(parcel_app, name="parcel")
+app.add_typer(market_app, name="market")
 app.add_typer(monitoring_app, name="monitoring")
 app.add_typer(tree_app, name="tree")
 
