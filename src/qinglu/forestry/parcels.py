@@ -24,7 +24,7 @@ import csv
 import json
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -322,45 +322,53 @@ class ParcelIndex:
         self.tree = STRtree(self._geoms) if self.geometries else None
 
     def conflicts(self, geometry: BaseGeometry, project_id: int) -> list[dict[str, Any]]:
-        """Parcels of other projects that this geometry overlaps beyond the tolerance.
+        """Parcels of other projects that this geometry overlaps beyond the tolerance."""
+        return self.conflicts_many([geometry], project_id)[0]
 
-        Vectorised: one tree query, then every candidate's overlap at once in planar
-        degrees², turned into m² with the ellipsoid's local scale at the geometry's
-        latitude (for parcels a few hundred metres across this is the geodesic area to
-        about 1e-6). Touching borders cost nothing more; a candidate within 2 % of the
-        tolerance is decided with the exact geodesic areas.
+    def conflicts_many(self, geometries: Sequence[BaseGeometry],
+                       project_id: int) -> list[list[dict[str, Any]]]:
+        """For each geometry, the parcels of other projects it overlaps beyond the tolerance.
+
+        One vectorised pass for the whole set (an import is all-or-nothing, so it is
+        checked at once): one bulk tree query, then, over the candidate pairs only,
+        touching borders dropped (they cost nothing more) and every remaining overlap
+        computed at once in planar degrees², turned into m² with the ellipsoid's local
+        scale at each geometry's latitude (for parcels a few hundred metres across this is
+        the geodesic area to about 1e-6). A pair within 2 % of the tolerance is decided
+        with the exact geodesic areas.
         """
-        if self.tree is None:
-            return []
-        idx = self.tree.query(geometry, predicate="intersects")
-        if len(idx) == 0:
-            return []
-        idx = idx[self._projects[idx] != project_id]
-        if len(idx) == 0:
-            return []
+        found: list[list[dict[str, Any]]] = [[] for _ in geometries]
+        if self.tree is None or not len(geometries):
+            return found
+        probes = np.empty(len(geometries), dtype=object)
+        probes[:] = list(geometries)
+        pairs = self.tree.query(probes, predicate="intersects")
+        if pairs.shape[1] == 0:
+            return found
+        keep = self._projects[pairs[1]] != project_id
+        pairs = pairs[:, keep]
+        if pairs.shape[1] == 0:
+            return found
         # Neighbours that only share a border need no overlay (the costly part).
-        idx = idx[~shapely.touches(geometry, self._geoms[idx])]
-        if len(idx) == 0:
-            return []
-        overlap = shapely.area(shapely.intersection(geometry, self._geoms[idx]))
-        if not overlap.any():
-            return []
-        scale = m2_per_degree2(geometry)
+        pairs = pairs[:, ~shapely.touches(probes[pairs[0]], self._geoms[pairs[1]])]
+        if pairs.shape[1] == 0:
+            return found
+        overlap = shapely.area(shapely.intersection(probes[pairs[0]], self._geoms[pairs[1]]))
+        scale = m2_per_degree2_many(shapely.bounds(probes))[pairs[0]]
         overlap_m2 = overlap * scale
-        smaller_m2 = np.minimum(geometry.area, self._areas[idx]) * scale
+        smaller_m2 = np.minimum(shapely.area(probes)[pairs[0]], self._areas[pairs[1]]) * scale
         limit = np.maximum(TOLERANCE_M2, TOLERANCE_SHARE * smaller_m2)
-        found = []
         for k in np.flatnonzero(overlap_m2 > 0.98 * limit):
-            i = int(idx[k])
+            n, i = int(pairs[0, k]), int(pairs[1, k])
             area_m2 = float(overlap_m2[k])
             if area_m2 <= 1.02 * limit[k]:  # near the line: decide exactly
-                other = self.geometries[i]
+                geometry, other = probes[n], self.geometries[i]
                 area_m2 = geodesic_area_ha(geometry.intersection(other)) * 10_000
                 smaller = min(geodesic_area_ha(geometry), geodesic_area_ha(other)) * 10_000
                 if area_m2 <= max(TOLERANCE_M2, TOLERANCE_SHARE * smaller):
                     continue
-            found.append({"parcel_id": self.ids[i], "project_id": self.projects[i],
-                          "number": self.numbers[i], "overlap_m2": round(area_m2, 1)})
+            found[n].append({"parcel_id": self.ids[i], "project_id": self.projects[i],
+                             "number": self.numbers[i], "overlap_m2": round(area_m2, 1)})
         return found
 
 
@@ -373,6 +381,18 @@ def m2_per_degree2(geometry: BaseGeometry) -> float:
     meridian = a * (1 - e2) / w**1.5
     normal = a / math.sqrt(w)
     return meridian * normal * math.cos(lat) * (math.pi / 180) ** 2
+
+
+def m2_per_degree2_many(bounds: np.ndarray) -> np.ndarray:
+    """m2_per_degree2 for an (n, 4) array of bounds, element-wise."""
+    a, f = 6_378_137.0, 1 / 298.257222101
+    e2 = f * (2 - f)
+    lat = np.radians((bounds[:, 1] + bounds[:, 3]) / 2)
+    w = 1 - e2 * np.sin(lat) ** 2
+    meridian = a * (1 - e2) / w**1.5
+    normal = a / np.sqrt(w)
+    result: np.ndarray = meridian * normal * np.cos(lat) * (math.pi / 180) ** 2
+    return result
 
 
 def _overlaps_within(drafts: list[ParcelDraft]) -> list[tuple[str, str]]:
@@ -400,8 +420,9 @@ def register(session: Session, *, project_id: int, drafts: list[ParcelDraft],
     get_project(session, project_id)
     problems = [*problems, *_overlaps_within(drafts)] if drafts else list(problems)
     index = ParcelIndex.for_session(session)
-    for draft in drafts:
-        for conflict in index.conflicts(draft.geometry, project_id):
+    found = index.conflicts_many([d.geometry for d in drafts], project_id)
+    for draft, conflicts in zip(drafts, found, strict=True):
+        for conflict in conflicts:
             problems.append((draft.row, (
                 f"与项目 {conflict['project_id']} 的小班 {conflict['number']} 重叠 "
                 f"{conflict['overlap_m2']} m² / overlaps parcel {conflict['number']} of "
