@@ -31,6 +31,7 @@ from qinglu.web.api import parcels as parcels_api
 from qinglu.web.api import registry as registry_api
 from qinglu.web.api import registry_write as registry_write_api
 from qinglu.web.api import trees as trees_api
+from qinglu.web.market_pages import router as market_pages_router
 from qinglu.web.monitoring_pages import router as monitoring_pages_router
 from qinglu.web.problems import install_problem_handlers
 
@@ -108,4 +109,5 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(pages.router)
     app.include_router(monitoring_pages_router)
+    app.include_router(market_pages_router)
     return app

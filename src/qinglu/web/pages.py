@@ -32,6 +32,7 @@ from qinglu.cases import service as case_service
 from qinglu.cases.models import Case
 from qinglu.cases.report import render_case_report
 from qinglu.documents import records
+from qinglu.market import prices
 from qinglu.methods.fire import CATEGORY_NAMES, FireInput
 from qinglu.registry import service as registry_service
 from qinglu.registry import stats, units
@@ -96,7 +97,8 @@ def render(request: Request, template: str, user: Principal | None, status: int 
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
-    return render(request, "dashboard.html", user, totals=stats.totals(session))
+    return render(request, "dashboard.html", user, totals=stats.totals(session),
+                  daily=prices.daily(session))
 
 
 @router.get("/projects", response_class=HTMLResponse)
