@@ -64,6 +64,7 @@ def test_majiang_certificate(session: Session, demo: dict[str, Any]) -> None:
 def test_demo_is_idempotent(session: Session, demo: dict[str, Any]) -> None:
     again = load_demo(session)
     assert again["certificates"] == demo["certificates"]
+    assert again["forestry"] == demo["forestry"]  # parcels, report, tree-years once
     assert len(session.scalars(select(Certificate)).all()) == 4
 
 

@@ -210,8 +210,107 @@ def load_administrative_case(session: Session, made: dict[str, Any]) -> dict[str
         idempotency_key=_key("case:administrative:accounting"))
 
 
+NANSHAO_COLLECTIVE = {
+    "kind": "org", "name": "剑河县南哨村股份经济合作社（示例）Nanshao village collective (demo)",
+    "id_number": _uscc("93522629MA0000005"), "region": "522629",
+}
+NANSHAO_HOUSEHOLD = {
+    "kind": "person", "name": "杨某某", "id_number": _resident_id("52262919650820001"),
+    "region": "522629",
+}
+# Two parcels (one of each species) and two single trees near Nanshao, Jianhe county.
+NANSHAO_PARCELS = [("1", "杉木", 5.0, 108.4100), ("2", "马尾松", 4.0, 108.4120)]
+NANSHAO_TREES = [("NS-001", "杉木", 24.0, 14.0), ("NS-002", "马尾松", 31.0, 16.5)]
+# The packaged species factors are unconfirmed (docs/methods-forest.md), so the demo runs
+# the methods with the packaged values relabelled as demo-only. Not a checked source.
+DEMO_SOURCE = "示例 DEMO ONLY: packaged unconfirmed value, not checked in its original"
+
+
+def _demo_override(filename: str, species: tuple[str, ...]) -> str:
+    import csv
+    import io
+
+    from qinglu.methods.params import PARAMETER_DIR
+
+    with (PARAMETER_DIR / filename).open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(reader.fieldnames or []))
+        writer.writeheader()
+        for row in reader:
+            if row["species"] in species and row["status"] == "unconfirmed":
+                writer.writerow({**row, "source": DEMO_SOURCE, "status": "transcribed"})
+    return out.getvalue()
+
+
+def load_forestry(session: Session, made: dict[str, Any]) -> dict[str, Any]:
+    """A village collective's forest project: parcels, one monitoring period approved and
+    issued with the buffer share, and a household's single trees with a tree-year."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from qinglu.forestry import monitoring, parcels, trees
+    from qinglu.forestry.models import Parcel, Tree
+
+    owner = service.add_holder(session, **NANSHAO_COLLECTIVE, actor=ACTOR,
+                               idempotency_key=_key("holder:nanshao"))
+    household = service.add_holder(session, **NANSHAO_HOUSEHOLD, actor=ACTOR,
+                                   idempotency_key=_key("holder:nanshao-household"))
+    service.open_account(session, holder_id=owner["id"], actor=ACTOR,
+                         idempotency_key=_key("account:nanshao"))
+    service.open_account(session, holder_id=household["id"], actor=ACTOR,
+                         idempotency_key=_key("account:nanshao-household"))
+    project = service.add_project(
+        session, name="南哨村森林经营碳汇项目（示例）Nanshao forest management (demo)",
+        product="FCS", region="522629", methodology="AR-CM-003-V01",
+        owner_holder_id=owner["id"], actor=ACTOR, idempotency_key=_key("project:nanshao"))
+    project_id = int(project["id"])
+    if session.scalar(select(Parcel.id).where(Parcel.project_id == project_id)) is None:
+        features = [{"type": "Feature", "properties": {
+            "林班": "12", "小班": number, "树种": species, "每亩蓄积": volume, "林龄": 18},
+            "geometry": {"type": "Polygon", "coordinates": [[
+                [lon, 26.7200], [lon + 0.0015, 26.7200], [lon + 0.0015, 26.7215],
+                [lon, 26.7215], [lon, 26.7200]]]}}
+            for number, species, volume, lon in NANSHAO_PARCELS]
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "nanshao.geojson"
+            path.write_text(json.dumps({"type": "FeatureCollection", "features": features},
+                                       ensure_ascii=False), encoding="utf-8")
+            parcels.import_file(session, project_id=project_id, path=path, actor=ACTOR)
+    report = monitoring.submit(
+        session, project_id=project_id, period_start=date(2024, 1, 1),
+        period_end=date(2025, 12, 31), baseline_t=2.0, leakage_t=0.0,
+        uncertainty_deduction=0.1, risk_class="medium", actor="operator:demo",
+        measurements=[{"number": "12-1", "volume_start": 5.0, "volume_end": 6.0},
+                      {"number": "12-2", "volume_start": 4.0, "volume_end": 6.4}],
+        override_csv=_demo_override("forest_species.csv", ("杉木", "马尾松")),
+        idempotency_key=_key("monitoring:nanshao:2025"))
+    monitoring.approve(session, report_id=int(report["id"]), actor="verifier:demo",
+                       idempotency_key=_key("monitoring:nanshao:2025:approve"))
+    issued = monitoring.issue(session, report_id=int(report["id"]), actor="operator:demo",
+                              idempotency_key=_key("monitoring:nanshao:2025:issue"))
+    if session.scalar(select(Tree.id).where(Tree.project_id == project_id)) is None:
+        trees.register(session, project_id=project_id, actor=ACTOR, rows=[
+            {"number": number, "species": species, "lon": 108.4105 + k * 0.0001,
+             "lat": 26.7230, "dbh_cm": dbh, "height_m": height, "year": 2025,
+             "photo_ref": f"demo/{number}.jpg", "owner_holder_id": household["id"]}
+            for k, (number, species, dbh, height) in enumerate(NANSHAO_TREES)])
+    tree_years = trees.issue_year(
+        session, project_id=project_id, year=2026, risk_class="medium", actor="operator:demo",
+        measurements=[{"number": "NS-001", "dbh_increment_cm": 0.8, "height_increment_m": 0.5},
+                      {"number": "NS-002", "dbh_increment_cm": 0.6, "height_increment_m": 0.4}],
+        override_csv=_demo_override("tree_allometry.csv", ("杉木", "马尾松")),
+        idempotency_key=_key("trees:nanshao:2026"))
+    return {"project": project_id, "report": issued["id"],
+            "tree_years": [row["id"] for row in tree_years["tree_years"]]}
+
+
 def load_demo(session: Session) -> dict[str, Any]:
     made = load_registry(session)
+    made["forestry"] = load_forestry(session, made)
     made["cases"] = {
         "majiang": load_majiang_case(session, made),
         "polygon": load_polygon_case(session, made),
