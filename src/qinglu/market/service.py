@@ -106,6 +106,12 @@ def _lock_order(session: Session, order_id: int) -> Order:
     return order
 
 
+def price_text(price: Decimal) -> str:
+    """Prices are kept to 4 places; shown to the fen unless finer: 50.0000 -> "50.00"."""
+    cents = price.quantize(CENT)
+    return str(cents) if cents == price else str(price.normalize())
+
+
 def listing_view(listing: Listing) -> dict[str, Any]:
     return {
         "id": listing.id, "kind": listing.kind, "seller_account": listing.seller_account,
@@ -115,7 +121,7 @@ def listing_view(listing: Listing) -> dict[str, Any]:
         "remaining": format_quantity(listing.product, listing.remaining)
         if listing.remaining else "0",
         "min_lot": format_quantity(listing.product, listing.min_lot),
-        "price": str(listing.price), "unit": product_spec(listing.product).unit,
+        "price": price_text(listing.price), "unit": product_spec(listing.product).unit,
         "expires_at": _aware(listing.expires_at).isoformat(), "status": listing.status,
         "hold_id": listing.hold_id, "note": listing.note,
     }
@@ -126,7 +132,7 @@ def order_view(order: Order, listing: Listing) -> dict[str, Any]:
         "id": order.id, "listing_id": order.listing_id, "buyer_account": order.buyer_account,
         "seller_account": listing.seller_account, "product": listing.product,
         "quantity": format_quantity(listing.product, order.quantity),
-        "price": str(order.price), "amount": str(order.amount), "fee": str(order.fee),
+        "price": price_text(order.price), "amount": str(order.amount), "fee": str(order.fee),
         "status": order.status, "expires_at": _aware(order.expires_at).isoformat(),
         "payment_reference": order.payment_reference,
         "serials": json.loads(order.serials) if order.serials else [],
@@ -308,7 +314,7 @@ def _issue_voucher(ctx: WriteContext, key: RegistryKey, order: Order, listing: L
         "quantity": format_quantity(listing.product, order.quantity),
         "unit": product_spec(listing.product).unit,
         "serials": serials,
-        "price_cny_per_unit": str(order.price),
+        "price_cny_per_unit": price_text(order.price),
         "amount_cny": str(order.amount),
         "fee_cny": str(order.fee),
         "payment_reference": order.payment_reference or "",

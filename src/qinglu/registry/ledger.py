@@ -202,6 +202,7 @@ def _write_once(
             return dict(prior)
     ctx = WriteContext(session, [])
     result = action(ctx)
+    _settle_before_head(session)
     head = _lock_head(session)
     sequence = head.sequence + 1
     result.setdefault("id", sequence)  # a transfer's id is its ledger entry
@@ -229,6 +230,17 @@ def _write_once(
     head.hash = digest
     session.commit()
     return result
+
+
+def _settle_before_head(session: Session) -> None:
+    """Write the action's rows and check deferred constraints before taking the head.
+
+    Every write queues on the ledger-head lock, so it is held only for the append:
+    flushing (and, on PostgreSQL, checking the deferred no-overlap constraint) first
+    means a refused or slow write never makes the others wait."""
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
 
 
 @dataclass(frozen=True)
