@@ -189,7 +189,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_pg(pg_database_url: str) -> Iterator[tuple[str, str]]:
+def live_pg(pg_database_url: str, monkeypatch: pytest.MonkeyPatch
+            ) -> Iterator[tuple[str, str]]:
+    monkeypatch.setenv("QINGLU_THREADS", "50")  # all 50 buyers inside the server at once
     server = uvicorn.Server(uvicorn.Config(create_app(pg_database_url), host="127.0.0.1",
                                            port=_free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

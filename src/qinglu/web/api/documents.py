@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from qinglu.documents import records
 from qinglu.documents.signing import RegistryKey
 from qinglu.web.auth import SessionDep
-from qinglu.web.deps import json_response, read_connection
+from qinglu.web.deps import hot_read, json_response
 from qinglu.web.problems import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["certificates"], responses=PROBLEM_RESPONSES)
@@ -44,13 +44,13 @@ class VerificationOut(BaseModel):
 
 
 @router.get("/certificates/{number}/verify", response_model=VerificationOut)
-def verify(number: str, request: Request,
-           payload: Annotated[str | None, Query(alias="p", max_length=8000)] = None
-           ) -> Response:
+async def verify(number: str, request: Request,
+                 payload: Annotated[str | None, Query(alias="p", max_length=8000)] = None
+                 ) -> Response:
     """Valid, or what does not match. `p` is the signed payload from the QR code."""
-    with read_connection(request) as connection:
-        result = records.verify_certificate(connection, registry_key(request), number=number,
-                                            payload=payload)
+    key = registry_key(request)
+    result = await hot_read(request, lambda connection: records.verify_certificate(
+        connection, key, number=number, payload=payload))
     return json_response(result.as_dict())
 
 

@@ -14,7 +14,7 @@ from qinglu.registry import service, units
 from qinglu.registry.ledger import ledger_head
 from qinglu.registry.models import Project
 from qinglu.web.api.schemas import Id
-from qinglu.web.deps import get_session, json_response, read_connection
+from qinglu.web.deps import get_session, hot_read, json_response
 from qinglu.web.problems import PROBLEM_RESPONSES
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
@@ -70,9 +70,8 @@ def get_balance(account_id: Id, session: SessionDep) -> dict[str, dict[str, str]
 
 
 @router.get("/units/{serial}", response_model=UnitLookupOut, tags=["units"])
-def get_unit(serial: str, request: Request) -> Response:
-    with read_connection(request) as connection:
-        blocks = units.find_serial(connection, serial)
+async def get_unit(serial: str, request: Request) -> Response:
+    blocks = await hot_read(request, lambda connection: units.find_serial(connection, serial))
     first = blocks[0]
     return json_response({"serial": serial, "account_id": first["account_id"],
                           "state": first["state"], "blocks": blocks})
