@@ -113,8 +113,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
     async def health() -> Health:
         return Health(status="ok", version=__version__)
 
-    for router in (auth_api.router, registry_api.router, registry_write_api.router,
-                   cases_api.router, methods_api.router, documents_api.router,
+    # Routes are matched in order, one regular expression each: the busiest public
+    # reads (verification, serial look-up) come first.
+    for router in (documents_api.router, registry_api.router, auth_api.router,
+                   registry_write_api.router, cases_api.router, methods_api.router,
                    parcels_api.router, monitoring_api.router, market_api.router,
                    trees_api.router):
         app.include_router(router, prefix="/api/v1")
