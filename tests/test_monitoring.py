@@ -143,3 +143,37 @@ def test_monitoring_report_pdf(session: Session, tmp_path: Path) -> None:
     assert any("12-2 马尾松" in label for label, _ in doc.emissions)
     pdf = render_monitoring_report(session, record)
     assert pdf.startswith(b"%PDF")
+
+
+def test_parcels_from_geojson_and_a_gbk_shapefile_issue_with_buffer(
+        session: Session, tmp_path: Path) -> None:
+    """The issue's first demonstration: both file kinds, two species, by hand."""
+    import numpy as np
+    from pyogrio.raw import write
+    from shapely import to_wkb
+
+    project, owner_account = owned_project(session)
+    import_two(session, tmp_path, project)  # GeoJSON: 12-1 杉木, 12-2 马尾松
+    shp = tmp_path / "xiaoban.shp"
+    write(str(shp), np.array([to_wkb(square(3)), to_wkb(square(4))], dtype=object),
+          [np.array(["1", "2"], dtype=object), np.array(["13", "13"], dtype=object),
+           np.array(["杉木", "马尾松"], dtype=object), np.array([5.0, 4.0])],
+          ["小班", "林班", "树种", "每亩蓄积"], geometry_type="Polygon", crs="EPSG:4490",
+          encoding="GBK", driver="ESRI Shapefile")
+    shp.with_suffix(".cpg").unlink(missing_ok=True)  # the reader falls back to GBK
+    parcels.import_file(session, project_id=project, path=shp, actor=OPERATOR)
+    stored = {p.number: p for p in session.scalars(select(Parcel))}
+    assert sorted(stored) == ["12-1", "12-2", "13-1", "13-2"]
+    growth = {"12-1": 1.0, "12-2": 2.4, "13-1": 0.5, "13-2": 1.0}  # m3 per mu
+    report = submit(session, project, baseline_t=0.0, uncertainty_deduction=0.0, measurements=[
+        {"number": n, "volume_end": stored[n].volume_m3_per_mu + g} for n, g in growth.items()])
+    # By hand: tCO2e = growth per mu × area in mu × the species' tCO2e per m3.
+    gross = sum(g * stored[n].area_ha * 15 * PER_M3[stored[n].species]
+                for n, g in growth.items())
+    assert report["quantity_units"] == int(gross * 100)  # 0.01 t units, rounded down
+    monitoring.approve(session, report_id=int(report["id"]), actor=VERIFIER)  # type: ignore[arg-type]
+    monitoring.issue(session, report_id=int(report["id"]), actor=OPERATOR)  # type: ignore[arg-type]
+    buffer_units = int(gross * 100) * 15 // 100
+    assert units.balance(session, owner_account)["FCS"]["held"] == \
+        f"{(int(gross * 100) - buffer_units) / 100:.2f}"
+    assert audit(session).ok
