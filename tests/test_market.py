@@ -178,7 +178,7 @@ def test_negotiated_transfer_is_for_the_named_buyer_only(session: Session) -> No
                                        product="FCS", quantity=5_396, price=Decimal("50"),
                                        actor=ACTOR, now=T0)
     assert deal["order"]["amount"] == "2698.00"
-    assert deal["listing"]["remaining"] == "53.96"
+    assert deal["listing"]["remaining"] == "0"  # all of it ordered by the named buyer
     with pytest.raises(service.NotEnoughUnits):
         service.place_order(session, listing_id=deal["listing"]["id"], buyer_account=buyer,
                             quantity=1, actor=ACTOR, now=T0)

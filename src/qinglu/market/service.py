@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -154,42 +155,78 @@ def get_order(session: Session, order_id: int) -> Order:
     return order
 
 
+@dataclass(frozen=True)
+class ListingTerms:
+    """What a seller offers: checked once, then listed inside a ledger write."""
+
+    seller_account: int
+    product: str
+    quantity: int
+    price: Decimal
+    min_lot: int
+    expires_at: datetime
+    project_id: int | None = None
+    buyer_account: int | None = None
+    kind: str = "listing"
+    note: str = ""
+
+    @classmethod
+    def checked(cls, *, seller_account: int, product: str, quantity: int, price: Decimal,
+                min_lot: int | None, expires_at: datetime, now: datetime,
+                project_id: int | None = None, buyer_account: int | None = None,
+                kind: str = "listing", note: str = "") -> ListingTerms:
+        product_spec(product)
+        lot = quantity if min_lot is None else min_lot
+        if not 0 < lot <= quantity:
+            raise InvalidInput("最小成交量须大于零且不超过挂牌数量",
+                               "the minimum lot must be above zero and at most the quantity listed")
+        expires_at = _aware(expires_at)
+        if expires_at <= now:
+            raise InvalidInput("到期时间须在将来", "the expiry must be in the future")
+        if buyer_account is not None and buyer_account == seller_account:
+            raise InvalidInput("买卖双方不能是同一账户",
+                               "buyer and seller must be different accounts")
+        return cls(seller_account, product, quantity, price, lot, expires_at, project_id,
+                   buyer_account, kind, note)
+
+    def request(self) -> dict[str, Any]:
+        return {"seller_account": self.seller_account, "product": self.product,
+                "quantity": self.quantity, "price": str(self.price), "min_lot": self.min_lot,
+                "expires_at": self.expires_at.isoformat(), "project_id": self.project_id,
+                "buyer_account": self.buyer_account, "kind": self.kind}
+
+
 def create_listing(session: Session, *, seller_account: int, product: str, quantity: int,
                    price: Decimal, min_lot: int | None, expires_at: datetime, actor: str,
                    project_id: int | None = None, buyer_account: int | None = None,
                    kind: str = "listing", note: str = "", idempotency_key: str | None = None,
                    now: datetime | None = None) -> dict[str, Any]:
     """List units for sale: they go into escrow at once, so they cannot be sold twice."""
-    product_spec(product)
-    lot = quantity if min_lot is None else min_lot
-    if not 0 < lot <= quantity:
-        raise InvalidInput("最小成交量须大于零且不超过挂牌数量",
-                           "the minimum lot must be above zero and at most the quantity listed")
-    expires_at = _aware(expires_at)
-    if expires_at <= (now or utc_now()):
-        raise InvalidInput("到期时间须在将来", "the expiry must be in the future")
-    if buyer_account is not None and buyer_account == seller_account:
-        raise InvalidInput("买卖双方不能是同一账户", "buyer and seller must be different accounts")
-    request = {"seller_account": seller_account, "product": product, "quantity": quantity,
-               "price": str(price), "min_lot": lot, "expires_at": expires_at.isoformat(),
-               "project_id": project_id, "buyer_account": buyer_account, "kind": kind}
-
-    def action(ctx: WriteContext) -> dict[str, Any]:
-        if buyer_account is not None:
-            get_account(ctx.session, buyer_account)
-        held = units.hold_in(ctx, from_account=seller_account, product=product,
-                             quantity=quantity, purpose=f"挂牌 listing ({kind})",
-                             project_id=project_id)
-        listing = Listing(kind=kind, seller_account=seller_account, buyer_account=buyer_account,
-                          product=product, project_id=project_id, quantity=quantity,
-                          remaining=quantity, min_lot=lot, price=price, expires_at=expires_at,
-                          status="active", hold_id=held["id"], note=note, created_by=actor)
-        ctx.session.add(listing)
-        ctx.session.flush()
-        return {**listing_view(listing), "serials": held["serials"]}
-
-    return run_write(session, kind="listing", actor=actor, request=request, action=action,
+    terms = ListingTerms.checked(
+        seller_account=seller_account, product=product, quantity=quantity, price=price,
+        min_lot=min_lot, expires_at=expires_at, now=now or utc_now(), project_id=project_id,
+        buyer_account=buyer_account, kind=kind, note=note)
+    return run_write(session, kind="listing", actor=actor, request=terms.request(),
+                     action=lambda ctx: list_in(ctx, terms, actor),
                      idempotency_key=idempotency_key)
+
+
+def list_in(ctx: WriteContext, terms: ListingTerms, actor: str) -> dict[str, Any]:
+    """The listing itself, inside a caller's ledger write: units into escrow, the row."""
+    if terms.buyer_account is not None:
+        get_account(ctx.session, terms.buyer_account)
+    held = units.hold_in(ctx, from_account=terms.seller_account, product=terms.product,
+                         quantity=terms.quantity, purpose=f"挂牌 listing ({terms.kind})",
+                         project_id=terms.project_id)
+    listing = Listing(kind=terms.kind, seller_account=terms.seller_account,
+                      buyer_account=terms.buyer_account, product=terms.product,
+                      project_id=terms.project_id, quantity=terms.quantity,
+                      remaining=terms.quantity, min_lot=terms.min_lot, price=terms.price,
+                      expires_at=terms.expires_at, status="active", hold_id=held["id"],
+                      note=terms.note, created_by=actor)
+    ctx.session.add(listing)
+    ctx.session.flush()
+    return {**listing_view(listing), "serials": held["serials"]}
 
 
 def place_order(session: Session, *, listing_id: int, buyer_account: int, quantity: int,
@@ -197,25 +234,29 @@ def place_order(session: Session, *, listing_id: int, buyer_account: int, quanti
                 now: datetime | None = None) -> dict[str, Any]:
     """Reserve `quantity` of a listing for a buyer until paid or expired."""
     request = {"listing_id": listing_id, "buyer_account": buyer_account, "quantity": quantity}
-
-    def action(ctx: WriteContext) -> dict[str, Any]:
-        moment = now or utc_now()
-        listing = _lock_listing(ctx.session, listing_id)
-        _check_orderable(listing, buyer_account, quantity, moment)
-        get_account(ctx.session, buyer_account)
-        amount = trade_amount(listing.product, quantity, listing.price)
-        order = Order(listing_id=listing.id, buyer_account=buyer_account, quantity=quantity,
-                      price=listing.price, amount=amount,
-                      fee=(amount * fee_rate()).quantize(CENT, rounding=ROUND_HALF_UP),
-                      status="pending", created_by=actor,
-                      expires_at=min(moment + order_lifetime(), _aware(listing.expires_at)))
-        listing.remaining -= quantity
-        ctx.session.add(order)
-        ctx.session.flush()
-        return order_view(order, listing)
-
-    return run_write(session, kind="order", actor=actor, request=request, action=action,
+    return run_write(session, kind="order", actor=actor, request=request,
+                     action=lambda ctx: order_in(ctx, listing_id, buyer_account, quantity,
+                                                 actor, now or utc_now()),
                      idempotency_key=idempotency_key)
+
+
+def order_in(ctx: WriteContext, listing_id: int, buyer_account: int, quantity: int,
+             actor: str, moment: datetime) -> dict[str, Any]:
+    """The order itself, inside a caller's ledger write: the listing row is locked, so
+    concurrent buyers queue on it and the listing is never oversold."""
+    listing = _lock_listing(ctx.session, listing_id)
+    _check_orderable(listing, buyer_account, quantity, moment)
+    get_account(ctx.session, buyer_account)
+    amount = trade_amount(listing.product, quantity, listing.price)
+    order = Order(listing_id=listing.id, buyer_account=buyer_account, quantity=quantity,
+                  price=listing.price, amount=amount,
+                  fee=(amount * fee_rate()).quantize(CENT, rounding=ROUND_HALF_UP),
+                  status="pending", created_by=actor,
+                  expires_at=min(moment + order_lifetime(), _aware(listing.expires_at)))
+    listing.remaining -= quantity
+    ctx.session.add(order)
+    ctx.session.flush()
+    return order_view(order, listing)
 
 
 def _check_orderable(listing: Listing, buyer_account: int, quantity: int,
@@ -404,20 +445,22 @@ def negotiated_transfer(session: Session, *, seller_account: int, buyer_account:
                         project_id: int | None = None, expires_at: datetime | None = None,
                         note: str = "", idempotency_key: str | None = None,
                         now: datetime | None = None) -> dict[str, Any]:
-    """协议转让: two named parties agree quantity and price. The seller's units go into
-    escrow for that buyer only and an order for all of them awaits payment: the same
-    escrow → payment → settlement path as a listed trade."""
+    """协议转让: two named parties agree quantity and price. In one ledger write the
+    seller's units go into escrow for that buyer only and an order for all of them awaits
+    payment: the same escrow → payment → settlement path as a listed trade."""
     moment = now or utc_now()
-    deadline = expires_at or moment + order_lifetime()
-    listing = create_listing(
-        session, seller_account=seller_account, product=product, quantity=quantity,
-        price=price, min_lot=quantity, expires_at=deadline, actor=actor, project_id=project_id,
-        buyer_account=buyer_account, kind="negotiated", note=note, now=moment,
-        idempotency_key=f"{idempotency_key}:listing" if idempotency_key else None)
-    order = place_order(session, listing_id=listing["id"], buyer_account=buyer_account,
-                        quantity=quantity, actor=actor, now=moment,
-                        idempotency_key=f"{idempotency_key}:order" if idempotency_key else None)
-    return {"listing": listing, "order": order}
+    terms = ListingTerms.checked(
+        seller_account=seller_account, product=product, quantity=quantity, price=price,
+        min_lot=quantity, expires_at=expires_at or moment + order_lifetime(), now=moment,
+        project_id=project_id, buyer_account=buyer_account, kind="negotiated", note=note)
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        listing = list_in(ctx, terms, actor)
+        order = order_in(ctx, listing["id"], buyer_account, quantity, actor, moment)
+        return {"listing": {**listing, "remaining": "0"}, "order": order}
+
+    return run_write(session, kind="negotiated_transfer", actor=actor, request=terms.request(),
+                     action=action, idempotency_key=idempotency_key)
 
 
 def orders_of(session: Session, account_ids: list[int] | None) -> list[dict[str, Any]]:
