@@ -54,7 +54,10 @@ def test_majiang_certificate(session: Session, demo: dict[str, Any]) -> None:
     assert retirement.account_id == demo["accounts"]["jianhe_centre"]
     for serial in facts["serials"]:
         assert {r["state"] for r in find_serial(session, serial)} == {"retired"}
-    assert balance(session, demo["accounts"]["jianhe_centre"])["FCS"]["held"] == "19840.96"
+    # 19,840.96 t left after the demo's cases, less 200 t listed on the market of which
+    # 80 t were sold: 120 t still in escrow.
+    assert balance(session, demo["accounts"]["jianhe_centre"])["FCS"] == {
+        "held": "19640.96", "escrow": "120.00"}
     assert audit(session).ok
     comparison = case["accounting"]["qinglu_comparison"]
     assert case["accounting"]["stated_obligation_t"] == "53.96"
@@ -65,7 +68,8 @@ def test_demo_is_idempotent(session: Session, demo: dict[str, Any]) -> None:
     again = load_demo(session)
     assert again["certificates"] == demo["certificates"]
     assert again["forestry"] == demo["forestry"]  # parcels, report, tree-years once
-    assert len(session.scalars(select(Certificate)).all()) == 4
+    assert again["market"] == demo["market"]  # one listing, one trade, one voucher
+    assert len(session.scalars(select(Certificate)).all()) == 5
 
 
 def test_altered_payload_is_caught(session: Session, demo: dict[str, Any]) -> None:

@@ -7,7 +7,8 @@ twice changes nothing: every write carries an idempotency key.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from qinglu.cases import service as cases
 from qinglu.documents import records
 from qinglu.documents.signing import load_or_create_key
+from qinglu.market import service as market
 from qinglu.methods.fire import FireInput, estimate
 from qinglu.registry import service, units
 from qinglu.registry.identifiers import resident_id_check_char, uscc_check_char
@@ -308,9 +310,36 @@ def load_forestry(session: Session, made: dict[str, Any]) -> dict[str, Any]:
             "tree_years": [row["id"] for row in tree_years["tree_years"]]}
 
 
+# The demo listing stays open for visitors to try the market; its expiry is a fixed
+# date so that loading the demo again repeats exactly the same request.
+DEMO_LISTING_EXPIRES = datetime(2099, 12, 31, 16, 0, tzinfo=UTC)
+
+
+def load_market(session: Session, made: dict[str, Any]) -> dict[str, Any]:
+    """The Jianhe centre lists 200 t at 52 CNY/t; a power company buys 80 t and pays."""
+    company_account = service.open_account(session, holder_id=made["holders"]["company"],
+                                           actor=ACTOR, idempotency_key=_key("account:company"))
+    listing = market.create_listing(
+        session, seller_account=made["accounts"]["jianhe_centre"], product="FCS",
+        quantity=parse_quantity("FCS", "200"), price=Decimal("52.00"),
+        min_lot=parse_quantity("FCS", "1"), expires_at=DEMO_LISTING_EXPIRES, actor=ACTOR,
+        idempotency_key=_key("market:listing"))
+    order = market.place_order(session, listing_id=listing["id"],
+                               buyer_account=company_account["id"],
+                               quantity=parse_quantity("FCS", "80"), actor=ACTOR,
+                               idempotency_key=_key("market:order"))
+    paid = market.confirm_payment(session, load_or_create_key(), order_id=order["id"],
+                                  reference="DEMO-CCB-20261126-0001", actor=ACTOR,
+                                  idempotency_key=_key("market:payment"))
+    made["accounts"]["company"] = company_account["id"]
+    return {"listing": listing["id"], "order": order["id"],
+            "voucher": paid["voucher_number"]}
+
+
 def load_demo(session: Session) -> dict[str, Any]:
     made = load_registry(session)
     made["forestry"] = load_forestry(session, made)
+    made["market"] = load_market(session, made)
     made["cases"] = {
         "majiang": load_majiang_case(session, made),
         "polygon": load_polygon_case(session, made),

@@ -18,7 +18,6 @@ from qinglu.accounts import service as accounts
 from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.db.migrate import upgrade
 from qinglu.demo import load_demo
-from qinglu.registry import service as registry_service
 from qinglu.web.app import create_app
 
 CHROMIUM = os.environ.get("QINGLU_CHROMIUM", "/usr/bin/chromium")
@@ -44,11 +43,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
                           holder_id=made["holders"]["majiang_procuratorate"])
         accounts.add_user(session, name="jianhe", role="holder", password=PASSWORD,
                           holder_id=made["holders"]["jianhe_centre"])
-        company = made["holders"]["company"]
-        made["accounts"]["company"] = registry_service.open_account(
-            session, holder_id=company, kind="holding", actor="operator:browser-test")["id"]
         accounts.add_user(session, name="company", role="holder", password=PASSWORD,
-                          holder_id=company)
+                          holder_id=made["holders"]["company"])
         accounts.add_user(session, name="op", role="operator", password=PASSWORD)
     engine.dispose()
     port = _free_port()
