@@ -51,6 +51,14 @@ class UnknownOrder(NotFound):
     code = "unknown-order"
 
 
+class _AlreadySettled(Exception):
+    """A repeated confirmation of a settled order: answered, not written."""
+
+    def __init__(self, view: dict[str, Any]) -> None:
+        super().__init__(view["id"])
+        self.view = view
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -289,17 +297,14 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
     if not 0 < len(reference) <= 200:
         raise InvalidInput("付款凭证号不能为空（最多200字）",
                            "a payment reference is required (max 200 characters)")
-    existing = session.get(Order, order_id)
-    if existing is not None and existing.status == "settled" \
-            and existing.payment_reference == reference:
-        return {**order_view(existing, get_listing(session, existing.listing_id)),
-                "entry": existing.entry_sequence}
-    session.rollback()
     request = {"order_id": order_id, "reference": reference}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         order = _lock_order(ctx.session, order_id)
         listing = _lock_listing(ctx.session, order.listing_id)
+        if order.status == "settled" and order.payment_reference == reference:
+            raise _AlreadySettled({**order_view(order, listing),
+                                   "entry": order.entry_sequence})
         _check_payable(order, now or utc_now())
         moved = units.settle_in(ctx, hold_id=listing.hold_id, to_account=order.buyer_account,
                                 quantity=order.quantity)
@@ -316,8 +321,11 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
         ctx.on_sequence.append(lambda sequence: setattr(order, "entry_sequence", sequence))
         return order_view(order, listing)
 
-    return run_write(session, kind="trade", actor=actor, request=request, action=action,
-                     idempotency_key=idempotency_key)
+    try:
+        return run_write(session, kind="trade", actor=actor, request=request, action=action,
+                         idempotency_key=idempotency_key)
+    except _AlreadySettled as settled:  # the write was rolled back; nothing moved
+        return settled.view
 
 
 def _check_payable(order: Order, moment: datetime) -> None:
@@ -338,19 +346,22 @@ def _has_pending(session: Session, listing_id: int, other_than: int) -> bool:
         .limit(1)) is not None
 
 
-def _party_name(session: Session, account_id: int) -> str:
-    account = session.get(Account, account_id)
-    holder = session.get(Holder, account.holder_id) if account else None
-    return str(holder_view(holder, public=True)["name"]) if holder else str(account_id)
+def _party_names(session: Session, *account_ids: int) -> dict[int, str]:
+    """The holders' names as the public may see them (a person's masked), in one query."""
+    rows = session.execute(select(Account.id, Holder).join(Holder, Holder.id == Account.holder_id)
+                           .where(Account.id.in_(account_ids)))
+    return {account_id: str(holder_view(holder, public=True)["name"])
+            for account_id, holder in rows}
 
 
 def _issue_voucher(ctx: WriteContext, key: RegistryKey, order: Order, listing: Listing,
                    serials: list[str]) -> dict[str, Any]:
     session = ctx.session
     project = session.get(Project, listing.project_id) if listing.project_id else None
+    names = _party_names(session, listing.seller_account, order.buyer_account)
     facts = {
-        "seller": _party_name(session, listing.seller_account),
-        "buyer": _party_name(session, order.buyer_account),
+        "seller": names[listing.seller_account],
+        "buyer": names[order.buyer_account],
         "product": listing.product,
         "quantity": format_quantity(listing.product, order.quantity),
         "unit": product_spec(listing.product).unit,
