@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import statistics
+import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
@@ -34,3 +38,20 @@ def percentile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def run_clients(target: Callable[..., None], args_of: Callable[[int], tuple[Any, ...]],
+                clients: int, seconds: float) -> tuple[float, list[float]]:
+    """Start `clients` processes running `target(*args_of(i), queue)`; each puts its list
+    of latencies on the queue. Returns operations/s over the run, and all latencies."""
+    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    procs = [mp.Process(target=target, args=(*args_of(i), queue)) for i in range(clients)]
+    started = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    results = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - started
+    latencies = [x for r in results for x in r]
+    return len(latencies) / min(elapsed, seconds + 1.0), latencies

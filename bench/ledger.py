@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fresh_pg_schema, percentile, pg_url  # noqa: E402
+from _common import fresh_pg_schema, percentile, pg_url, run_clients  # noqa: E402
 from qinglu.db.engine import make_engine, make_session_factory  # noqa: E402
 from qinglu.db.migrate import upgrade  # noqa: E402
 from qinglu.registry import service, units  # noqa: E402
@@ -78,18 +78,7 @@ def client(url: str, accounts: list[int], seconds: float, seed: int,
 def run_ledger(
     url: str, accounts: list[int], clients: int, seconds: float
 ) -> tuple[float, list[float]]:
-    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    procs = [mp.Process(target=client, args=(url, accounts, seconds, i, queue))
-             for i in range(clients)]
-    started = time.perf_counter()
-    for proc in procs:
-        proc.start()
-    results = [queue.get() for _ in procs]
-    for proc in procs:
-        proc.join()
-    elapsed = time.perf_counter() - started
-    latencies = [x for r in results for x in r]
-    return len(latencies) / min(elapsed, seconds + 1.0), latencies
+    return run_clients(client, lambda i: (url, accounts, seconds, i), clients, seconds)
 
 
 def run_pgbench(base_url: str, clients: int, seconds: float) -> float:

@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fresh_pg_schema, percentile, pg_url  # noqa: E402
+from _common import fresh_pg_schema, percentile, pg_url, run_clients  # noqa: E402
 from ledger import run_ledger, setup  # noqa: E402
 from qinglu.db.engine import make_engine, make_session_factory  # noqa: E402
 from qinglu.documents.signing import load_or_create_key  # noqa: E402
@@ -71,18 +71,7 @@ def trader(url: str, listings: list[int], buyers: list[int], seconds: float, see
 
 def run_market(url: str, listings: list[int], buyers: list[int], clients: int,
                seconds: float) -> tuple[float, list[float]]:
-    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    procs = [mp.Process(target=trader, args=(url, listings, buyers, seconds, i, queue))
-             for i in range(clients)]
-    started = time.perf_counter()
-    for proc in procs:
-        proc.start()
-    results = [queue.get() for _ in procs]
-    for proc in procs:
-        proc.join()
-    elapsed = time.perf_counter() - started
-    latencies = [x for r in results for x in r]
-    return len(latencies) / min(elapsed, seconds + 1.0), latencies
+    return run_clients(trader, lambda i: (url, listings, buyers, seconds, i), clients, seconds)
 
 
 def main() -> None:

@@ -3,9 +3,6 @@ for the last units of one listing on PostgreSQL through a live server."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -13,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,6 +22,7 @@ from qinglu.registry.models import Hold, UnitBlock
 from qinglu.registry.units import balance
 from qinglu.web.app import create_app
 from tests import factories as f
+from tests.live import serving
 
 PASSWORD = "correct horse"
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -182,28 +179,12 @@ def test_negotiated_transfer_through_the_api(
 # --- 50 buyers racing on PostgreSQL through a live server -------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live_pg(pg_database_url: str, monkeypatch: pytest.MonkeyPatch
             ) -> Iterator[tuple[str, str]]:
     monkeypatch.setenv("QINGLU_THREADS", "50")  # all 50 buyers inside the server at once
-    server = uvicorn.Server(uvicorn.Config(create_app(pg_database_url), host="127.0.0.1",
-                                           port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    port = server.config.port
-    yield f"http://127.0.0.1:{port}", pg_database_url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(pg_database_url) as base:
+        yield base, pg_database_url
 
 
 def test_fifty_buyers_race_for_the_last_units(live_pg: tuple[str, str]) -> None:

@@ -3,7 +3,6 @@ forged forms refused (both backends)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from qinglu.registry.service import get_account
 from qinglu.registry.units import balance
 from qinglu.web.app import create_app
 from tests import factories as f
+from tests.test_pages import csrf_of
 
 PASSWORD = "correct horse"
 
@@ -24,12 +24,6 @@ def client(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestC
     monkeypatch.setenv("QINGLU_SECRET", "test-secret")
     with TestClient(create_app(database_url)) as test_client:
         yield test_client
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
 
 
 def sign_in(client: TestClient, name: str) -> str:

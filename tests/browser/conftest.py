@@ -4,32 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from qinglu.accounts import service as accounts
 from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.db.migrate import upgrade
 from qinglu.demo import load_demo
-from qinglu.web.app import create_app
+from tests.live import serving
 
 CHROMIUM = os.environ.get("QINGLU_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -47,18 +37,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
                           holder_id=made["holders"]["company"])
         accounts.add_user(session, name="op", role="operator", password=PASSWORD)
     engine.dispose()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(url), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "demo": made}
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving(url) as base:
+        yield {"url": base, "demo": made}
 
 
 @pytest.fixture(scope="session")
