@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 
 from qinglu.accounts.service import Forbidden
-from qinglu.forestry import monitoring
+from qinglu.forestry import monitoring, trees
+from qinglu.forestry.models import Tree, TreeYear
 from qinglu.forestry.report import render_monitoring_report
 from qinglu.registry.errors import QingluError
 from qinglu.web.pages import SessionDep, UserDep, _require_user, check_csrf, render
@@ -51,3 +53,16 @@ def monitoring_step(request: Request, report_id: int, session: SessionDep, user:
     except QingluError as exc:
         message = exc.message
     return monitoring_page(request, session, user, message=message)
+
+
+@router.get("/trees", response_class=HTMLResponse)
+def trees_page(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
+    """单株碳汇 Registered single trees and the tree-years issued for them (back office:
+    trees carry households' data)."""
+    who = _require_user(user, "operator", "verifier")
+    registered = session.scalars(select(Tree).order_by(Tree.project_id, Tree.number)).all()
+    by_id = {t.number: t for t in registered}
+    years = session.scalars(select(TreeYear).order_by(TreeYear.year.desc(),
+                                                      TreeYear.tree_id)).all()
+    return render(request, "trees.html", who, trees=[trees.tree_view(t) for t in registered],
+                  years=[trees.tree_year_view(y, by_id) for y in years])
