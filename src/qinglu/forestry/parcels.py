@@ -40,6 +40,7 @@ from shapely.validation import explain_validity
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qinglu.forestry.errors import ImportRefused
 from qinglu.forestry.models import Parcel
 from qinglu.registry.errors import Conflict, InvalidInput
 from qinglu.registry.ledger import WriteContext, run_write
@@ -61,17 +62,10 @@ FIELD_ALIASES = {
 }
 
 
-class ParcelImportError(InvalidInput):
+class ParcelImportError(ImportRefused):
     """The file was refused; `problems` names each bad feature (row, reason)."""
 
     code = "parcel-import-refused"
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        lines = "; ".join(f"{where}: {reason}" for where, reason in problems[:20])
-        more = f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""
-        super().__init__(f"导入被拒绝，无任何写入：{lines}{more}",
-                         f"import refused, nothing written: {lines}{more}")
-        self.problems = problems
 
 
 class OverlapConflict(Conflict):

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qinglu.forestry.errors import ImportRefused
 from qinglu.forestry.models import Tree, TreeYear
 from qinglu.forestry.monitoring import owner_account, split_buffer
 from qinglu.forestry.parcels import species_names
@@ -58,17 +59,10 @@ FIELD_ALIASES = {
 }
 
 
-class TreeImportError(InvalidInput):
+class TreeImportError(ImportRefused):
     """The rows were refused; `problems` names each bad row and its reason."""
 
     code = "tree-import-refused"
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        lines = "; ".join(f"{where}: {reason}" for where, reason in problems[:20])
-        more = f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""
-        super().__init__(f"导入被拒绝，无任何写入：{lines}{more}",
-                         f"import refused, nothing written: {lines}{more}")
-        self.problems = problems
 
 
 def _pick(row: dict[str, Any], key: str) -> Any:

@@ -138,6 +138,12 @@ def factors_for(species: Sequence[str], on: date,
             params[key] = value
         if len(params) == len(SPECIES_PARAMETERS):
             found[name] = SpeciesFactors(name, params)
+    refuse_gaps(on, missing, unconfirmed)
+    return found
+
+
+def refuse_gaps(on: date, missing: Sequence[str], unconfirmed: Sequence[str]) -> None:
+    """No parameter valid on that day, or one not checked in its original: refused."""
     if missing:
         raise _err(f"{on} 无参数：{', '.join(missing)}",
                    f"no parameter valid on {on} for: {', '.join(missing)}")
@@ -146,7 +152,6 @@ def factors_for(species: Sequence[str], on: date,
             f"参数未经原始文献核实：{', '.join(unconfirmed)}；请提供带来源的参数覆盖文件",
             f"parameters not confirmed in their original: {', '.join(unconfirmed)}; "
             "give an override file with checked sources")
-    return found
 
 
 @dataclass(frozen=True)

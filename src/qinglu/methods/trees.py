@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from qinglu.methods.forest import ForestInputError, UnconfirmedParameters, units_down
+from qinglu.methods.forest import ForestInputError, refuse_gaps, units_down
 from qinglu.methods.params import (
     Parameter,
     ParameterFileError,
@@ -93,14 +93,7 @@ def factors_for(species: Sequence[str], on: date,
                            f"{name} {key}={value.value} is outside [{low}, {high}]")
             params[key] = value
         found[name] = params
-    if missing:
-        raise _err(f"{on} 无参数：{', '.join(missing)}",
-                   f"no parameter valid on {on} for: {', '.join(missing)}")
-    if unconfirmed:
-        raise UnconfirmedParameters(
-            f"参数未经原始文献核实：{', '.join(unconfirmed)}；请提供带来源的参数覆盖文件",
-            f"parameters not confirmed in their original: {', '.join(unconfirmed)}; "
-            "give an override file with checked sources")
+    refuse_gaps(on, missing, unconfirmed)
     return found
 
 
