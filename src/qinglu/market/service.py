@@ -300,16 +300,17 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
     request = {"order_id": order_id, "reference": reference}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
+        moment = now or utc_now()
         order = _lock_order(ctx.session, order_id)
         listing = _lock_listing(ctx.session, order.listing_id)
         if order.status == "settled" and order.payment_reference == reference:
             raise _AlreadySettled({**order_view(order, listing),
                                    "entry": order.entry_sequence})
-        _check_payable(order, now or utc_now())
+        _check_payable(order, moment)
         moved = units.settle_in(ctx, hold_id=listing.hold_id, to_account=order.buyer_account,
                                 quantity=order.quantity)
         order.status, order.payment_reference = "settled", reference
-        order.settled_at = now or utc_now()
+        order.settled_at = moment
         order.serials = json.dumps(moved["serials"])
         if listing.remaining == 0 and not _has_pending(ctx.session, listing.id, order.id):
             listing.status, listing.closed_at = "sold", order.settled_at
