@@ -80,7 +80,13 @@ def _err(zh: str, en: str) -> ForestInputError:
 
 
 def species_table(override: Path | None = None) -> tuple[ParameterTable, ParameterTable | None]:
-    packaged = packaged_table("forest_species.csv", ("species", "parameter"))
+    return table_with_override("forest_species.csv", override)
+
+
+def table_with_override(packaged_file: str, override: Path | None
+                        ) -> tuple[ParameterTable, ParameterTable | None]:
+    """A packaged per-species table, and an override file's table when one is given."""
+    packaged = packaged_table(packaged_file, ("species", "parameter"))
     try:
         extra = load_table(override, ("species", "parameter")) if override else None
     except ParameterFileError as exc:
@@ -116,28 +122,40 @@ class SpeciesFactors:
 def factors_for(species: Sequence[str], on: date,
                 override: Path | None = None) -> dict[str, SpeciesFactors]:
     """The four parameters of each species valid on `on`; refuse unconfirmed ones."""
-    packaged, extra = species_table(override)
-    found: dict[str, SpeciesFactors] = {}
+    checked = checked_parameters(species_table(override), species, SPECIES_PARAMETERS,
+                                 BOUNDS, on)
+    return {name: SpeciesFactors(name, params) for name, params in checked.items()}
+
+
+def checked_parameters(tables: tuple[ParameterTable, ParameterTable | None],
+                       species: Sequence[str], keys: Sequence[str],
+                       bounds: dict[str, tuple[float, float]], on: date
+                       ) -> dict[str, dict[str, Parameter]]:
+    """Each species' `keys` valid on `on`, the override file's before the packaged ones.
+
+    Refused: a value missing for that day, one not confirmed in its original, one
+    outside its physical bounds (a typo guard)."""
+    packaged, extra = tables
+    found: dict[str, dict[str, Parameter]] = {}
     missing: list[str] = []
     unconfirmed: list[str] = []
     for name in sorted(set(species)):
         params: dict[str, Parameter] = {}
-        for key in SPECIES_PARAMETERS:
-            value = extra.get((name, key), on) if extra else None
-            value = value or packaged.get((name, key), on)
+        for key in keys:
+            value = (extra.get((name, key), on) if extra else None) or packaged.get(
+                (name, key), on)
             if value is None:
                 missing.append(f"{name}.{key}")
                 continue
             if value.status == "unconfirmed":
                 unconfirmed.append(f"{name}.{key}")
                 continue
-            low, high = BOUNDS[key]
+            low, high = bounds[key]
             if not low <= value.value <= high:
                 raise _err(f"{name} 的 {key}={value.value} 超出 [{low}, {high}]",
                            f"{name} {key}={value.value} is outside [{low}, {high}]")
             params[key] = value
-        if len(params) == len(SPECIES_PARAMETERS):
-            found[name] = SpeciesFactors(name, params)
+        found[name] = params
     refuse_gaps(on, missing, unconfirmed)
     return found
 

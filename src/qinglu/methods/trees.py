@@ -28,13 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from qinglu.methods.forest import ForestInputError, refuse_gaps, units_down
+from qinglu.methods.forest import (
+    ForestInputError,
+    checked_parameters,
+    table_with_override,
+    units_down,
+)
 from qinglu.methods.params import (
     Parameter,
-    ParameterFileError,
     ParameterTable,
-    load_table,
-    packaged_table,
 )
 
 METHOD_ID = "tree_sink.allometric"
@@ -53,14 +55,7 @@ def _err(zh: str, en: str) -> ForestInputError:
 
 def allometry_table(override: Path | None = None
                     ) -> tuple[ParameterTable, ParameterTable | None]:
-    packaged = packaged_table("tree_allometry.csv", ("species", "parameter"))
-    try:
-        extra = load_table(override, ("species", "parameter")) if override else None
-    except ParameterFileError as exc:
-        raise _err(f"参数覆盖文件无效：{exc.reason}（第 {exc.line} 行）",
-                   f"the override parameter file is invalid: {exc.reason} (line {exc.line})"
-                   ) from None
-    return packaged, extra
+    return table_with_override("tree_allometry.csv", override)
 
 
 def known_species(on: date) -> set[str]:
@@ -72,29 +67,7 @@ def known_species(on: date) -> set[str]:
 def factors_for(species: Sequence[str], on: date,
                 override: Path | None = None) -> dict[str, dict[str, Parameter]]:
     """Each species' seven parameters valid on `on`; unconfirmed ones are refused."""
-    packaged, extra = allometry_table(override)
-    found: dict[str, dict[str, Parameter]] = {}
-    missing: list[str] = []
-    unconfirmed: list[str] = []
-    for name in sorted(set(species)):
-        params: dict[str, Parameter] = {}
-        for key in TREE_PARAMETERS:
-            value = (extra.get((name, key), on) if extra else None) or packaged.get(
-                (name, key), on)
-            if value is None:
-                missing.append(f"{name}.{key}")
-                continue
-            if value.status == "unconfirmed":
-                unconfirmed.append(f"{name}.{key}")
-                continue
-            low, high = BOUNDS[key]
-            if not low <= value.value <= high:
-                raise _err(f"{name} 的 {key}={value.value} 超出 [{low}, {high}]",
-                           f"{name} {key}={value.value} is outside [{low}, {high}]")
-            params[key] = value
-        found[name] = params
-    refuse_gaps(on, missing, unconfirmed)
-    return found
+    return checked_parameters(allometry_table(override), species, TREE_PARAMETERS, BOUNDS, on)
 
 
 @dataclass(frozen=True)
