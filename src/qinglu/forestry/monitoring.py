@@ -24,7 +24,7 @@ from qinglu.registry.errors import Conflict, InvalidInput, InvalidTransition, No
 from qinglu.registry.ledger import WriteContext, run_write
 from qinglu.registry.models import Account, utcnow
 from qinglu.registry.quantities import format_quantity
-from qinglu.registry.service import _require_text, get_project, system_account
+from qinglu.registry.service import _require_text, accounts_of, get_project, system_account
 
 OPEN_STATUSES = ("submitted", "approved", "issued")
 
@@ -196,13 +196,10 @@ def reject(session: Session, *, report_id: int, reasons: str, actor: str,
 
 
 def owner_account(session: Session, holder_id: int | None) -> Account:
-    account = None
-    if holder_id is not None:
-        account = session.scalar(select(Account).where(
-            Account.holder_id == holder_id, Account.kind == "holding").order_by(Account.id))
-    if account is None:
+    held = accounts_of(session, holder_id, "holding") if holder_id is not None else []
+    if not held:
         raise InvalidInput("项目业主没有持有账户", "the project owner has no holding account")
-    return account
+    return held[0]
 
 
 def split_buffer(quantity: int, share: float) -> tuple[int, int]:

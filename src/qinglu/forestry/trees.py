@@ -37,9 +37,9 @@ from qinglu.methods import trees as method
 from qinglu.registry import units
 from qinglu.registry.errors import Conflict, InvalidInput
 from qinglu.registry.ledger import WriteContext, run_write
-from qinglu.registry.models import Account, Holder
+from qinglu.registry.models import Holder
 from qinglu.registry.quantities import format_quantity
-from qinglu.registry.service import get_project, system_account
+from qinglu.registry.service import accounts_of, get_project, system_account
 
 # China's extent in lon/lat; anything outside is refused (e.g. projected metres).
 LON_RANGE, LAT_RANGE = (73.0, 136.0), (3.0, 54.0)
@@ -137,9 +137,7 @@ def _owner(session: Session, row: dict[str, Any], cache: dict[str, tuple[int, st
         raise ValueError("缺少户主 missing owner household (owner_id_number or owner_holder_id)")
     if holder is None:
         raise ValueError("户主未登记 owner household is not a registered holder")
-    has_account = session.scalar(select(Account.id).where(
-        Account.holder_id == holder.id, Account.kind == "holding"))
-    if has_account is None:
+    if not accounts_of(session, holder.id, "holding"):
         raise ValueError("户主没有持有账户 owner household has no holding account")
     cache[key] = (holder.id, holder.name)
     return cache[key]

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from qinglu.registry.quantities import format_quantity, product_spec
 from qinglu.registry.service import get_account, holder_view
 
 CENT = Decimal("0.01")
+_Row = TypeVar("_Row", Listing, Order)
 DEFAULT_ORDER_MINUTES = 30
 MAX_PRICE = Decimal("1000000")
 
@@ -99,22 +100,6 @@ def trade_amount(product: str, quantity: int, price: Decimal) -> Decimal:
     return (price * in_unit).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _lock_listing(session: Session, listing_id: int) -> Listing:
-    listing = session.scalar(select(Listing).where(Listing.id == listing_id).with_for_update()
-                             .execution_options(populate_existing=True))
-    if listing is None:
-        raise UnknownListing(f"挂牌 {listing_id} 不存在", f"listing {listing_id} does not exist")
-    return listing
-
-
-def _lock_order(session: Session, order_id: int) -> Order:
-    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update()
-                           .execution_options(populate_existing=True))
-    if order is None:
-        raise UnknownOrder(f"订单 {order_id} 不存在", f"order {order_id} does not exist")
-    return order
-
-
 def price_text(price: Decimal) -> str:
     """Prices are kept to 4 places; shown to the fen unless finer: 50.0000 -> "50.00"."""
     cents = price.quantize(CENT)
@@ -149,18 +134,26 @@ def order_view(order: Order, listing: Listing) -> dict[str, Any]:
     }
 
 
-def get_listing(session: Session, listing_id: int) -> Listing:
-    listing = session.get(Listing, listing_id)
+def get_listing(session: Session, listing_id: int, *, lock: bool = False) -> Listing:
+    """A listing; with `lock`, its row locked for the rest of the write."""
+    listing = _locked(session, Listing, listing_id) if lock else session.get(Listing, listing_id)
     if listing is None:
         raise UnknownListing(f"挂牌 {listing_id} 不存在", f"listing {listing_id} does not exist")
     return listing
 
 
-def get_order(session: Session, order_id: int) -> Order:
-    order = session.get(Order, order_id)
+def get_order(session: Session, order_id: int, *, lock: bool = False) -> Order:
+    """An order; with `lock`, its row locked for the rest of the write."""
+    order = _locked(session, Order, order_id) if lock else session.get(Order, order_id)
     if order is None:
         raise UnknownOrder(f"订单 {order_id} 不存在", f"order {order_id} does not exist")
     return order
+
+
+def _locked(session: Session, model: type[_Row], row_id: int) -> _Row | None:
+    # A locked read must see the row as it is now, not as this session cached it.
+    return session.scalar(select(model).where(model.id == row_id).with_for_update()
+                          .execution_options(populate_existing=True))
 
 
 @dataclass(frozen=True)
@@ -252,7 +245,7 @@ def order_in(ctx: WriteContext, listing_id: int, buyer_account: int, quantity: i
              actor: str, moment: datetime) -> dict[str, Any]:
     """The order itself, inside a caller's ledger write: the listing row is locked, so
     concurrent buyers queue on it and the listing is never oversold."""
-    listing = _lock_listing(ctx.session, listing_id)
+    listing = get_listing(ctx.session, listing_id, lock=True)
     _check_orderable(listing, buyer_account, quantity, moment)
     get_account(ctx.session, buyer_account)
     amount = trade_amount(listing.product, quantity, listing.price)
@@ -301,8 +294,8 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         moment = now or utc_now()
-        order = _lock_order(ctx.session, order_id)
-        listing = _lock_listing(ctx.session, order.listing_id)
+        order = get_order(ctx.session, order_id, lock=True)
+        listing = get_listing(ctx.session, order.listing_id, lock=True)
         if order.status == "settled" and order.payment_reference == reference:
             raise _AlreadySettled({**order_view(order, listing),
                                    "entry": order.entry_sequence})
@@ -387,7 +380,7 @@ def cancel_listing(session: Session, *, listing_id: int, actor: str,
     pending orders stay payable until they settle or expire."""
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        listing = _lock_listing(ctx.session, listing_id)
+        listing = get_listing(ctx.session, listing_id, lock=True)
         if listing.status != "active":
             raise InvalidTransition(f"挂牌 {listing.id} 已{listing.status}",
                                     f"listing {listing.id} is already {listing.status}")
@@ -432,10 +425,10 @@ def expire_due(session: Session, *, now: datetime | None = None,
 
 
 def _expire_order(ctx: WriteContext, order_id: int, moment: datetime) -> bool:
-    order = _lock_order(ctx.session, order_id)
+    order = get_order(ctx.session, order_id, lock=True)
     if order.status != "pending" or _aware(order.expires_at) > moment:
         return False  # paid or changed since it was found due
-    listing = _lock_listing(ctx.session, order.listing_id)
+    listing = get_listing(ctx.session, order.listing_id, lock=True)
     order.status = "expired"
     if listing.status == "active":
         listing.remaining += order.quantity  # back on offer, or released below if lapsed
@@ -445,7 +438,7 @@ def _expire_order(ctx: WriteContext, order_id: int, moment: datetime) -> bool:
 
 
 def _expire_listing(ctx: WriteContext, listing_id: int, moment: datetime) -> bool:
-    listing = _lock_listing(ctx.session, listing_id)
+    listing = get_listing(ctx.session, listing_id, lock=True)
     if listing.status != "active" or _aware(listing.expires_at) > moment:
         return False
     _close(ctx, listing, "expired", moment)

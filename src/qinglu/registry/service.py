@@ -111,6 +111,14 @@ def get_account(session: Session, account_id: int) -> Account:
     return account
 
 
+def accounts_of(session: Session, holder_id: int, kind: str | None = None) -> list[Account]:
+    """A holder's accounts (of one kind, if given), oldest first."""
+    query = select(Account).where(Account.holder_id == holder_id)
+    if kind is not None:
+        query = query.where(Account.kind == kind)
+    return list(session.scalars(query.order_by(Account.id)))
+
+
 def account_view(account: Account) -> dict[str, Any]:
     return {"id": account.id, "holder_id": account.holder_id, "kind": account.kind}
 

@@ -8,14 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.accounts.service import Principal
 from qinglu.market import prices, service
 from qinglu.registry.errors import QingluError
-from qinglu.registry.models import Account
 from qinglu.registry.quantities import parse_quantity
+from qinglu.registry.service import accounts_of
 from qinglu.web.api.market import clock
 from qinglu.web.auth import ensure_owns_account
 from qinglu.web.pages import SessionDep, UserDep, _require_user, check_csrf, language, render
@@ -26,8 +25,7 @@ router = APIRouter(include_in_schema=False)
 def _own_accounts(session: Session, user: Principal | None) -> list[int]:
     if user is None or user.role != "holder" or user.holder_id is None:
         return []
-    return list(session.scalars(select(Account.id).where(
-        Account.holder_id == user.holder_id, Account.kind == "holding").order_by(Account.id)))
+    return [account.id for account in accounts_of(session, user.holder_id, "holding")]
 
 
 @router.get("/market", response_class=HTMLResponse)

@@ -207,10 +207,8 @@ def _require_user(user: Principal | None, *roles: str) -> Principal:
 def account_page(request: Request, session: SessionDep, user: UserDep,
                  message: str | None = None) -> HTMLResponse:
     holder = _require_user(user, "holder")
-    accounts = session.scalars(
-        select(Account).where(Account.holder_id == holder.holder_id).order_by(Account.id)
-    ).all()
-    balances = [{"account": a, "balance": units.balance(session, a.id)} for a in accounts]
+    balances = [{"account": a, "balance": units.balance(session, a.id)}
+                for a in registry_service.accounts_of(session, holder.holder_id or 0)]
     return render(request, "account.html", user, balances=balances, message=message)
 
 

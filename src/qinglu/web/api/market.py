@@ -12,13 +12,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.accounts.service import Forbidden, NotAuthenticated, Principal
 from qinglu.market import prices, service
-from qinglu.registry.models import Account
 from qinglu.registry.quantities import parse_quantity
+from qinglu.registry.service import accounts_of
 from qinglu.web.api import schemas as s
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, ensure_owns_account, require
 from qinglu.web.problems import PROBLEM_RESPONSES
@@ -76,8 +75,7 @@ def _own_accounts(session: Session, who: Principal) -> list[int] | None:
     if who.role == "operator":
         return None
     if who.role == "holder" and who.holder_id is not None:
-        return list(session.scalars(select(Account.id).where(
-            Account.holder_id == who.holder_id)))
+        return [account.id for account in accounts_of(session, who.holder_id)]
     raise Forbidden("只有持有人与运营方可查看订单", "only holders and operators see orders")
 
 
