@@ -27,8 +27,7 @@ from qinglu.documents.models import DOCUMENT_KINDS, Certificate
 from qinglu.documents.money import cny_capital
 from qinglu.documents.qr import parse_verification_url, verification_url
 from qinglu.documents.signing import RegistryKey, encode_payload
-from qinglu.documents.verification import (  # noqa: F401 (verification's public names)
-    FIELD_NAMES,
+from qinglu.documents.verification import (  # noqa: F401 (callers verify through records)
     Verification,
     retirement_facts_of,
     verify_certificate,

@@ -10,7 +10,7 @@ import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -23,6 +23,8 @@ from qinglu.registry.models import Project
 from qinglu.registry.quantities import format_quantity, product_spec
 from qinglu.registry.serials import parse_serial
 
+CHART_DAYS = 90  # what the dashboard and the market page chart
+
 COLUMNS = ("day", "product", "group", "group_name", "fills", "volume", "unit", "amount_cny",
            "vwap", "high", "low")
 
@@ -32,17 +34,20 @@ def _day(moment: datetime) -> str:
     return aware.astimezone(UTC).date().isoformat()
 
 
-def daily(session: Session, *, product: str | None = None, by: str = "product"
-          ) -> list[dict[str, Any]]:
+def daily(session: Session, *, product: str | None = None, by: str = "product",
+          since: date | None = None) -> list[dict[str, Any]]:
     """One row per day and group (product, project or county), oldest first.
 
     A trade's units may come from several projects: its serial ranges say which (and
-    the county), so each range counts towards its own project at the trade's price."""
+    the county), so each range counts towards its own project at the trade's price.
+    `since` (a UTC day) keeps pages that show recent prices from reading all history."""
     query = (select(Order.settled_at, Order.price, Order.serials, Listing.product)
              .join(Listing, Listing.id == Order.listing_id)
              .where(Order.status == "settled"))
     if product:
         query = query.where(Listing.product == product)
+    if since is not None:
+        query = query.where(Order.settled_at >= datetime.combine(since, time(), UTC))
     names: dict[int, str] = {pid: name for pid, name in session.execute(
         select(Project.id, Project.name))}
     buckets: dict[tuple[str, str, str, str], list[Fill]] = defaultdict(list)
@@ -90,6 +95,11 @@ def _summary(key: tuple[str, str, str, str], fills: list[Fill]) -> dict[str, Any
             "fills": len(fills), "volume": format_quantity(product, volume),
             "unit": spec.unit, "amount_cny": str(amount),
             "vwap": str(vwap), "high": str(max(prices)), "low": str(min(prices))}
+
+
+def recent(session: Session) -> list[dict[str, Any]]:
+    """The last `CHART_DAYS` days per product, for the charts on the pages."""
+    return daily(session, since=datetime.now(UTC).date() - timedelta(days=CHART_DAYS))
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -460,9 +460,10 @@ def negotiated_transfer(session: Session, *, seller_account: int, buyer_account:
         project_id=project_id, buyer_account=buyer_account, kind="negotiated", note=note)
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        listing = list_in(ctx, terms, actor)
-        order = order_in(ctx, listing["id"], buyer_account, quantity, actor, moment)
-        return {"listing": {**listing, "remaining": "0"}, "order": order}
+        listed = list_in(ctx, terms, actor)
+        order = order_in(ctx, listed["id"], buyer_account, quantity, actor, moment)
+        listing = listing_view(get_listing(ctx.session, listed["id"]))
+        return {"listing": {**listing, "serials": listed["serials"]}, "order": order}
 
     return run_write(session, kind="negotiated_transfer", actor=actor, request=terms.request(),
                      action=action, idempotency_key=idempotency_key)

@@ -37,7 +37,7 @@ def market_page(request: Request, session: SessionDep, user: UserDep,
     else:
         orders = service.orders_of(session, mine) if mine else []
     return render(request, "market.html", user, listings=service.active_listings(session),
-                  orders=orders, my_accounts=mine, daily=prices.daily(session),
+                  orders=orders, my_accounts=mine, daily=prices.recent(session),
                   message=message, error=error)
 
 

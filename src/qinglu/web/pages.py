@@ -98,7 +98,7 @@ def render(request: Request, template: str, user: Principal | None, status: int 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
     return render(request, "dashboard.html", user, totals=stats.totals(session),
-                  daily=prices.daily(session))
+                  daily=prices.recent(session))
 
 
 @router.get("/projects", response_class=HTMLResponse)

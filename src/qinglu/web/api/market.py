@@ -6,7 +6,7 @@ operator token). Every POST takes an Idempotency-Key header."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -167,16 +167,19 @@ Grouping = Literal["product", "project", "county"]
 
 @router.get("/market/prices")
 def market_prices(session: SessionDep, product: Annotated[s.ProductCode | None, Query()] = None,
-                  by: Annotated[Grouping, Query()] = "product") -> list[dict[str, Any]]:
-    """Daily volume, VWAP, high and low of settled trades, per product, project or county."""
-    return prices.daily(session, product=product, by=by)
+                  by: Annotated[Grouping, Query()] = "product",
+                  since: Annotated[date | None, Query()] = None) -> list[dict[str, Any]]:
+    """Daily volume, VWAP, high and low of settled trades, per product, project or county
+    (from `since`, a UTC day, when given)."""
+    return prices.daily(session, product=product, by=by, since=since)
 
 
 @router.get("/market/prices.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
 def market_prices_csv(session: SessionDep,
                       product: Annotated[s.ProductCode | None, Query()] = None,
-                      by: Annotated[Grouping, Query()] = "product") -> Response:
-    return Response(prices.to_csv(prices.daily(session, product=product, by=by)),
+                      by: Annotated[Grouping, Query()] = "product",
+                      since: Annotated[date | None, Query()] = None) -> Response:
+    return Response(prices.to_csv(prices.daily(session, product=product, by=by, since=since)),
                     media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="prices.csv"'})
