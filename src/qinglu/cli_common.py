@@ -58,6 +58,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def refused(problems: list[tuple[str, str]]) -> typer.Exit:
+    """An all-or-nothing import was refused: name each bad row, then fail."""
+    for where, reason in problems:
+        console.print(f"[red]✘[/red] {where}: {reason}", highlight=False)
+    return fail(f"{len(problems)} 处问题，未写入 / problems, nothing written")
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn domain and database errors into a one-line message and a non-zero exit."""
 

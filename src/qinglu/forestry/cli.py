@@ -14,8 +14,8 @@ from qinglu.cli_common import (
     console,
     emit,
     emit_rows,
-    fail,
     handle_errors,
+    refused,
     session_for,
 )
 from qinglu.forestry import parcels
@@ -45,9 +45,7 @@ def import_parcels(
                                          attributes=attributes, skip_bad=skip_bad,
                                          encoding=encoding, actor=actor())
         except parcels.ParcelImportError as exc:
-            for where, reason in exc.problems:
-                console.print(f"[red]✘[/red] {where}: {reason}", highlight=False)
-            raise fail(f"{len(exc.problems)} 处问题，未写入 / problems, nothing written") from None
+            raise refused(exc.problems) from None
     result = {"imported": report.imported,
               "skipped": [{"row": row, "reason": reason} for row, reason in report.skipped]}
     if as_json:

@@ -13,11 +13,10 @@ from qinglu.cli_common import (
     JsonOption,
     KeyOption,
     actor,
-    console,
     emit,
     emit_rows,
-    fail,
     handle_errors,
+    refused,
     session_for,
 )
 from qinglu.forestry import trees
@@ -48,9 +47,7 @@ def import_trees(
         try:
             result = trees.import_file(session, project_id=project, path=file, actor=actor())
         except trees.TreeImportError as exc:
-            for where, reason in exc.problems:
-                console.print(f"[red]✘[/red] {where}: {reason}", highlight=False)
-            raise fail(f"{len(exc.problems)} 处问题，未写入 / problems, nothing written") from None
+            raise refused(exc.problems) from None
     if as_json:
         emit(result, True)
     else:
@@ -88,9 +85,7 @@ def sink(
                 result = trees.compute_sinks(session, project_id=project, year=year,
                                              measurements=rows, override_csv=override)
         except trees.TreeImportError as exc:
-            for where, reason in exc.problems:
-                console.print(f"[red]✘[/red] {where}: {reason}", highlight=False)
-            raise fail(f"{len(exc.problems)} 处问题，未写入 / problems, nothing written") from None
+            raise refused(exc.problems) from None
     if as_json:
         emit(result, True)
     else:
