@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from qinglu.documents import records
 from qinglu.documents.signing import load_or_create_key
-from qinglu.market import prices, service
+from qinglu.market import prices, service, views
 from qinglu.market.models import Listing, Order
 from qinglu.registry.audit import audit
 from qinglu.registry.errors import InvalidInput, InvalidTransition
@@ -83,7 +83,7 @@ def test_overselling_is_refused_with_what_is_left(session: Session) -> None:
     _seller, buyer, listing = _listing(session, quantity=1_000)
     service.place_order(session, listing_id=listing["id"], buyer_account=buyer, quantity=900,
                         actor=ACTOR, now=T0)
-    with pytest.raises(service.NotEnoughUnits) as refused:
+    with pytest.raises(views.NotEnoughUnits) as refused:
         service.place_order(session, listing_id=listing["id"], buyer_account=buyer,
                             quantity=200, actor=ACTOR, now=T0)
     assert "not enough units left: 1.00 remaining" in refused.value.en
@@ -147,7 +147,7 @@ def test_cancelled_listing_releases_what_no_order_reserved(session: Session) -> 
     cancelled = service.cancel_listing(session, listing_id=listing["id"], actor=ACTOR)
     assert cancelled["status"] == "cancelled"
     assert balance(session, seller)["FCS"] == {"held": "90.00", "escrow": "10.00"}
-    with pytest.raises(service.ListingClosed):
+    with pytest.raises(views.ListingClosed):
         service.place_order(session, listing_id=listing["id"], buyer_account=buyer,
                             quantity=100, actor=ACTOR, now=T0)
     service.expire_due(session, now=T0 + timedelta(hours=1))
@@ -179,7 +179,7 @@ def test_negotiated_transfer_is_for_the_named_buyer_only(session: Session) -> No
                                        actor=ACTOR, now=T0)
     assert deal["order"]["amount"] == "2698.00"
     assert deal["listing"]["remaining"] == "0"  # all of it ordered by the named buyer
-    with pytest.raises(service.NotEnoughUnits):
+    with pytest.raises(views.NotEnoughUnits):
         service.place_order(session, listing_id=deal["listing"]["id"], buyer_account=buyer,
                             quantity=1, actor=ACTOR, now=T0)
     session.execute(select(1))

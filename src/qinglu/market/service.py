@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -23,33 +23,34 @@ from qinglu.documents import records as documents
 from qinglu.documents.models import Certificate
 from qinglu.documents.signing import RegistryKey
 from qinglu.market.models import Listing, Order
+from qinglu.market.views import (
+    aware,
+    below_min_lot,
+    deadline_passed,
+    fee_on,
+    listing_closed,
+    listing_view,
+    not_enough_left,
+    not_payable,
+    not_the_agreed_buyer,
+    order_view,
+    own_listing,
+    settled_elsewhere,
+    trade_amount,
+    unknown_listing,
+    unknown_order,
+    voucher_facts,
+)
 from qinglu.registry import units
-from qinglu.registry.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from qinglu.registry.errors import InvalidInput, InvalidTransition
 from qinglu.registry.ledger import WriteContext, run_write
 from qinglu.registry.models import Account, Holder, Project
-from qinglu.registry.quantities import format_quantity, product_spec
+from qinglu.registry.quantities import product_spec
 from qinglu.registry.service import get_account, holder_view
 
-CENT = Decimal("0.01")
 _Row = TypeVar("_Row", Listing, Order)
 DEFAULT_ORDER_MINUTES = 30
 MAX_PRICE = Decimal("1000000")
-
-
-class NotEnoughUnits(Conflict):
-    code = "not-enough-units"
-
-
-class ListingClosed(Conflict):
-    code = "listing-closed"
-
-
-class UnknownListing(NotFound):
-    code = "unknown-listing"
-
-
-class UnknownOrder(NotFound):
-    code = "unknown-order"
 
 
 class _AlreadySettled(Exception):
@@ -75,11 +76,6 @@ def fee_rate() -> Decimal:
     return Decimal(os.environ.get("QINGLU_MARKET_FEE_RATE", "0"))
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; they were UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def parse_price(text: str | Decimal) -> Decimal:
     """CNY per unit of the product: positive, at most 4 decimal places."""
     try:
@@ -94,51 +90,11 @@ def parse_price(text: str | Decimal) -> Decimal:
     return price
 
 
-def trade_amount(product: str, quantity: int, price: Decimal) -> Decimal:
-    """Price × quantity in the product's unit, to the fen (half up)."""
-    in_unit = Decimal(quantity) * product_spec(product).base_unit
-    return (price * in_unit).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def price_text(price: Decimal) -> str:
-    """Prices are kept to 4 places; shown to the fen unless finer: 50.0000 -> "50.00"."""
-    cents = price.quantize(CENT)
-    return str(cents) if cents == price else str(price.normalize())
-
-
-def listing_view(listing: Listing) -> dict[str, Any]:
-    return {
-        "id": listing.id, "kind": listing.kind, "seller_account": listing.seller_account,
-        "buyer_account": listing.buyer_account, "product": listing.product,
-        "project_id": listing.project_id,
-        "quantity": format_quantity(listing.product, listing.quantity),
-        "remaining": format_quantity(listing.product, listing.remaining)
-        if listing.remaining else "0",
-        "min_lot": format_quantity(listing.product, listing.min_lot),
-        "price": price_text(listing.price), "unit": product_spec(listing.product).unit,
-        "expires_at": _aware(listing.expires_at).isoformat(), "status": listing.status,
-        "hold_id": listing.hold_id, "note": listing.note,
-    }
-
-
-def order_view(order: Order, listing: Listing) -> dict[str, Any]:
-    return {
-        "id": order.id, "listing_id": order.listing_id, "buyer_account": order.buyer_account,
-        "seller_account": listing.seller_account, "product": listing.product,
-        "quantity": format_quantity(listing.product, order.quantity),
-        "price": price_text(order.price), "amount": str(order.amount), "fee": str(order.fee),
-        "status": order.status, "expires_at": _aware(order.expires_at).isoformat(),
-        "payment_reference": order.payment_reference,
-        "serials": json.loads(order.serials) if order.serials else [],
-        "voucher_number": order.voucher_number,
-    }
-
-
 def get_listing(session: Session, listing_id: int, *, lock: bool = False) -> Listing:
     """A listing; with `lock`, its row locked for the rest of the write."""
     listing = _locked(session, Listing, listing_id) if lock else session.get(Listing, listing_id)
     if listing is None:
-        raise UnknownListing(f"挂牌 {listing_id} 不存在", f"listing {listing_id} does not exist")
+        raise unknown_listing(listing_id)
     return listing
 
 
@@ -146,7 +102,7 @@ def get_order(session: Session, order_id: int, *, lock: bool = False) -> Order:
     """An order; with `lock`, its row locked for the rest of the write."""
     order = _locked(session, Order, order_id) if lock else session.get(Order, order_id)
     if order is None:
-        raise UnknownOrder(f"订单 {order_id} 不存在", f"order {order_id} does not exist")
+        raise unknown_order(order_id)
     return order
 
 
@@ -181,7 +137,7 @@ class ListingTerms:
         if not 0 < lot <= quantity:
             raise InvalidInput("最小成交量须大于零且不超过挂牌数量",
                                "the minimum lot must be above zero and at most the quantity listed")
-        expires_at = _aware(expires_at)
+        expires_at = aware(expires_at)
         if expires_at <= now:
             raise InvalidInput("到期时间须在将来", "the expiry must be in the future")
         if buyer_account is not None and buyer_account == seller_account:
@@ -251,9 +207,9 @@ def order_in(ctx: WriteContext, listing_id: int, buyer_account: int, quantity: i
     amount = trade_amount(listing.product, quantity, listing.price)
     order = Order(listing_id=listing.id, buyer_account=buyer_account, quantity=quantity,
                   price=listing.price, amount=amount,
-                  fee=(amount * fee_rate()).quantize(CENT, rounding=ROUND_HALF_UP),
+                  fee=fee_on(amount, fee_rate()),
                   status="pending", created_by=actor,
-                  expires_at=min(moment + order_lifetime(), _aware(listing.expires_at)))
+                  expires_at=min(moment + order_lifetime(), aware(listing.expires_at)))
     listing.remaining -= quantity
     ctx.session.add(order)
     ctx.session.flush()
@@ -262,21 +218,16 @@ def order_in(ctx: WriteContext, listing_id: int, buyer_account: int, quantity: i
 
 def _check_orderable(listing: Listing, buyer_account: int, quantity: int,
                      moment: datetime) -> None:
-    if listing.status != "active" or _aware(listing.expires_at) <= moment:
-        raise ListingClosed(f"挂牌 {listing.id} 已结束（{listing.status}）",
-                            f"listing {listing.id} is closed ({listing.status})")
+    if listing.status != "active" or aware(listing.expires_at) <= moment:
+        raise listing_closed(listing.id, listing.status)
     if buyer_account == listing.seller_account:
-        raise InvalidInput("不能购买自己的挂牌", "a seller cannot buy its own listing")
+        raise own_listing()
     if listing.buyer_account is not None and buyer_account != listing.buyer_account:
-        raise InvalidInput("此协议转让只对约定的买方开放",
-                           "this negotiated transfer is open to the agreed buyer only")
-    left = format_quantity(listing.product, listing.remaining) if listing.remaining else "0"
+        raise not_the_agreed_buyer()
     if quantity > listing.remaining:
-        raise NotEnoughUnits(f"剩余数量不足：只剩 {left}",
-                             f"not enough units left: {left} remaining")
+        raise not_enough_left(listing.product, listing.remaining)
     if quantity < listing.min_lot and quantity != listing.remaining:
-        lot = format_quantity(listing.product, listing.min_lot)
-        raise InvalidInput(f"低于最小成交量 {lot}", f"below the minimum lot of {lot}")
+        raise below_min_lot(listing.product, listing.min_lot)
 
 
 def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, reference: str,
@@ -324,14 +275,11 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
 
 def _check_payable(order: Order, moment: datetime) -> None:
     if order.status == "settled":
-        raise InvalidTransition(f"订单 {order.id} 已用另一付款凭证结算",
-                                f"order {order.id} was already settled with another reference")
+        raise settled_elsewhere(order.id)
     if order.status != "pending":
-        raise InvalidTransition(f"订单 {order.id} 已{order.status}，不能付款",
-                                f"order {order.id} is {order.status}; it cannot be paid")
-    if _aware(order.expires_at) <= moment:
-        raise InvalidTransition(f"订单 {order.id} 已过付款期限",
-                                f"order {order.id} passed its payment deadline")
+        raise not_payable(order.id, order.status)
+    if aware(order.expires_at) <= moment:
+        raise deadline_passed(order.id)
 
 
 def _has_pending(session: Session, listing_id: int, other_than: int) -> bool:
@@ -353,24 +301,7 @@ def _issue_voucher(ctx: WriteContext, key: RegistryKey, order: Order, listing: L
     session = ctx.session
     project = session.get(Project, listing.project_id) if listing.project_id else None
     names = _party_names(session, listing.seller_account, order.buyer_account)
-    facts = {
-        "seller": names[listing.seller_account],
-        "buyer": names[order.buyer_account],
-        "product": listing.product,
-        "quantity": format_quantity(listing.product, order.quantity),
-        "unit": product_spec(listing.product).unit,
-        "serials": serials,
-        "price_cny_per_unit": price_text(order.price),
-        "amount_cny": str(order.amount),
-        "fee_cny": str(order.fee),
-        "payment_reference": order.payment_reference or "",
-        "purpose": "协议转让 negotiated transfer" if listing.kind == "negotiated"
-        else "挂牌交易 listed trade",
-        "order_id": order.id,
-        "listing_id": listing.id,
-    }
-    if project is not None:
-        facts["project"] = project.name
+    facts = voucher_facts(order, listing, names, project.name if project else None, serials)
     return documents.issue_trade_voucher_in(ctx, key, order_id=order.id, facts=facts)
 
 
@@ -426,7 +357,7 @@ def expire_due(session: Session, *, now: datetime | None = None,
 
 def _expire_order(ctx: WriteContext, order_id: int, moment: datetime) -> bool:
     order = get_order(ctx.session, order_id, lock=True)
-    if order.status != "pending" or _aware(order.expires_at) > moment:
+    if order.status != "pending" or aware(order.expires_at) > moment:
         return False  # paid or changed since it was found due
     listing = get_listing(ctx.session, order.listing_id, lock=True)
     order.status = "expired"
@@ -439,7 +370,7 @@ def _expire_order(ctx: WriteContext, order_id: int, moment: datetime) -> bool:
 
 def _expire_listing(ctx: WriteContext, listing_id: int, moment: datetime) -> bool:
     listing = get_listing(ctx.session, listing_id, lock=True)
-    if listing.status != "active" or _aware(listing.expires_at) > moment:
+    if listing.status != "active" or aware(listing.expires_at) > moment:
         return False
     _close(ctx, listing, "expired", moment)
     return True
