@@ -80,20 +80,27 @@ def issue_trade_voucher_in(ctx: WriteContext, key: RegistryKey, *, order_id: int
 
 def _sign_in(ctx: WriteContext, key: RegistryKey, record: Certificate, facts: dict[str, Any],
              on: date | None) -> dict[str, Any]:
-    kind = record.kind
-    day = on or date.today()
     # A unique placeholder until the id is known: concurrent writes never collide on it.
     record.number, record.facts = f"pending-{uuid.uuid4().hex[:24]}", {}
     record.signature, record.key_id = "", key.key_id
     ctx.session.add(record)
     ctx.session.flush()
-    number = f"QL-{DOCUMENT_KINDS[kind][0]}-{day.year}-{record.id:06d}"
+    signed = sign_document(key, record.kind, record.id, facts, on)
+    record.number, record.facts, record.signature = (signed["number"], signed["facts"],
+                                                     signed["signature"])
+    ctx.records.setdefault("certificates", []).append(signed)
+    return {"number": record.number, "kind": record.kind, "facts": record.facts}
+
+
+def sign_document(key: RegistryKey, kind: str, record_id: int, facts: dict[str, Any],
+                  on: date | None = None) -> dict[str, Any]:
+    """A document's number, its facts as signed (number, kind, date and issuer added) and
+    the signature: what the certificates row and the ledger entry's record both hold."""
+    day = on or date.today()
+    number = f"QL-{DOCUMENT_KINDS[kind][0]}-{day.year}-{record_id:06d}"
     signed = {"number": number, "kind": kind, **facts, "date": day.isoformat(),
               "issuer": ISSUER}
-    record.number, record.facts, record.signature = number, signed, key.sign(signed)
-    ctx.records.setdefault("certificates", []).append(
-        {"number": number, "facts": signed, "signature": record.signature})
-    return {"number": number, "kind": kind, "facts": signed}
+    return {"number": number, "facts": signed, "signature": key.sign(signed)}
 
 
 def resolve(reference: str) -> tuple[str | None, str | None]:

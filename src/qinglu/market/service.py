@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from qinglu.documents import records as documents
 from qinglu.documents.models import Certificate
 from qinglu.documents.signing import RegistryKey
+from qinglu.market import on_postgres
 from qinglu.market.models import Listing, Order
 from qinglu.market.views import (
     aware,
@@ -33,6 +34,7 @@ from qinglu.market.views import (
     not_enough_left,
     not_payable,
     not_the_agreed_buyer,
+    order_record,
     order_view,
     own_listing,
     settled_elsewhere,
@@ -46,7 +48,7 @@ from qinglu.registry.errors import InvalidInput, InvalidTransition
 from qinglu.registry.ledger import WriteContext, run_write
 from qinglu.registry.models import Account, Holder, Project
 from qinglu.registry.quantities import product_spec
-from qinglu.registry.service import get_account, holder_view
+from qinglu.registry.service import get_account, public_name
 
 _Row = TypeVar("_Row", Listing, Order)
 DEFAULT_ORDER_MINUTES = 30
@@ -191,6 +193,11 @@ def place_order(session: Session, *, listing_id: int, buyer_account: int, quanti
                 now: datetime | None = None) -> dict[str, Any]:
     """Reserve `quantity` of a listing for a buyer until paid or expired."""
     request = {"listing_id": listing_id, "buyer_account": buyer_account, "quantity": quantity}
+    if on_postgres.on_postgres(session):
+        return on_postgres.place_order(
+            session, listing_id=listing_id, buyer_account=buyer_account, quantity=quantity,
+            actor=actor, request=request, idempotency_key=idempotency_key,
+            moment=now or utc_now(), lifetime=order_lifetime(), fee_rate=fee_rate())
     return run_write(session, kind="order", actor=actor, request=request,
                      action=lambda ctx: order_in(ctx, listing_id, buyer_account, quantity,
                                                  actor, now or utc_now()),
@@ -242,6 +249,10 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
         raise InvalidInput("付款凭证号不能为空（最多200字）",
                            "a payment reference is required (max 200 characters)")
     request = {"order_id": order_id, "reference": reference}
+    if on_postgres.on_postgres(session):
+        return on_postgres.confirm_payment(
+            session, key, order_id=order_id, reference=reference, actor=actor, request=request,
+            idempotency_key=idempotency_key, moment=now or utc_now())
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         moment = now or utc_now()
@@ -260,9 +271,7 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
             listing.status, listing.closed_at = "sold", order.settled_at
         voucher = _issue_voucher(ctx, key, order, listing, moved["serials"])
         order.voucher_number = voucher["number"]
-        ctx.records["order"] = {"id": order.id, "quantity": order.quantity,
-                                "amount": str(order.amount), "reference": reference,
-                                "serials": moved["serials"]}
+        ctx.records["order"] = order_record(order)
         ctx.on_sequence.append(lambda sequence: setattr(order, "entry_sequence", sequence))
         return order_view(order, listing)
 
@@ -290,10 +299,10 @@ def _has_pending(session: Session, listing_id: int, other_than: int) -> bool:
 
 def _party_names(session: Session, *account_ids: int) -> dict[int, str]:
     """The holders' names as the public may see them (a person's masked), in one query."""
-    rows = session.execute(select(Account.id, Holder).join(Holder, Holder.id == Account.holder_id)
+    rows = session.execute(select(Account.id, Holder.kind, Holder.name)
+                           .join(Holder, Holder.id == Account.holder_id)
                            .where(Account.id.in_(account_ids)))
-    return {account_id: str(holder_view(holder, public=True)["name"])
-            for account_id, holder in rows}
+    return {account_id: public_name(kind, name) for account_id, kind, name in rows}
 
 
 def _issue_voucher(ctx: WriteContext, key: RegistryKey, order: Order, listing: Listing,

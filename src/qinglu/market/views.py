@@ -88,6 +88,13 @@ def order_view(order: Order, listing: Listing) -> dict[str, Any]:
     }
 
 
+def order_record(order: Order) -> dict[str, Any]:
+    """What a settlement's ledger entry records of its order, for the audit."""
+    return {"id": order.id, "quantity": order.quantity, "amount": str(order.amount),
+            "reference": order.payment_reference,
+            "serials": json.loads(order.serials) if order.serials else []}
+
+
 def voucher_facts(order: Order, listing: Listing, names: dict[int, str],
                   project_name: str | None, serials: list[str]) -> dict[str, Any]:
     """What a trade voucher states; `names` are the parties as the public may see them."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -147,14 +147,43 @@ def run_server_write(
     params: dict[str, Any],
     translate: Callable[[str, str], QingluError | None],
     idempotency_key: str | None = None,
+    present: Callable[[dict[str, Any]], dict[str, Any]] = dict,
 ) -> dict[str, Any]:
     """A write done by one server-side function that appends its own ledger entry.
 
-    `statement` returns the result as JSON text. The function raises SQLSTATEs of
-    class QL for refusals; `translate(sqlstate, detail)` turns them into domain errors.
+    `statement` returns the result as JSON text. One statement in autocommit mode is
+    one transaction on the server: the call needs no BEGIN or COMMIT round trips."""
+
+    def call(connection: Connection, common: dict[str, Any]) -> dict[str, Any]:
+        return dict(json.loads(connection.execute(text(statement),
+                                                  {**params, **common}).scalar_one()))
+
+    return run_server_calls(session, kind=kind, request=request, call=call, translate=translate,
+                            idempotency_key=idempotency_key, present=present, autocommit=True)
+
+
+def run_server_calls(
+    session: Session,
+    *,
+    kind: str,
+    request: dict[str, Any],
+    call: Callable[[Connection, dict[str, Any]], dict[str, Any]],
+    translate: Callable[[str, str], QingluError | None],
+    idempotency_key: str | None = None,
+    present: Callable[[dict[str, Any]], dict[str, Any]] = dict,
+    autocommit: bool = False,
+) -> dict[str, Any]:
+    """A write made of server-side function calls, the last of which appends the entry.
+
+    `call(connection, common)` runs them, `common` holding the canonical request and the
+    idempotency key; without `autocommit` they share one transaction, committed here.
+    The functions raise SQLSTATEs of class QL for refusals; `translate(sqlstate, detail)`
+    turns them into domain errors. `present` shapes the function's result, and a repeat's
+    recorded one, for the caller. Contention is retried as in `run_write`.
     """
     request = json.loads(canonical_json(request))
-    params = {**params, "request": canonical_json(request), "key": idempotency_key}
+    common = {"request": canonical_json(request), "key": idempotency_key}
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     for attempt in range(MAX_ATTEMPTS):
         try:
             if session.in_transaction():
@@ -163,15 +192,14 @@ def run_server_write(
                 prior = _replay(session, kind, request, idempotency_key)
                 session.commit()
                 if prior is not None:
-                    return dict(prior)
-            # One statement in autocommit mode is one transaction on the server: the
-            # function call needs no BEGIN or COMMIT round trips of its own.
-            connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            result = json.loads(connection.execute(text(statement), params).scalar_one())
+                    return present(prior)
+            result = call(session.connection(execution_options=options), common)
             session.commit()
-            return dict(result)
+            # The functions changed rows this session may hold: read them afresh.
+            session.expire_all()
+            return present(result)
         except IntegrityError:
-            return _replay_after_conflict(session, kind, request, idempotency_key)
+            return present(_replay_after_conflict(session, kind, request, idempotency_key))
         except DBAPIError as exc:
             session.rollback()
             sqlstate = getattr(exc.orig, "sqlstate", None) or ""
@@ -183,6 +211,9 @@ def run_server_write(
             if not _is_retryable(exc) or attempt == MAX_ATTEMPTS - 1:
                 raise
             time.sleep(0.005 * (2**attempt))
+        except BaseException:
+            session.rollback()
+            raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 

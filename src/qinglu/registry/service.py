@@ -42,12 +42,16 @@ def _require_text(field: str, value: str, limit: int = 200) -> str:
     return value
 
 
+def public_name(kind: str, name: str) -> str:
+    """A holder's name as the public registry shows it: a person's masked (钟某)."""
+    return mask_person_name(name) if kind == "person" else name
+
+
 def holder_view(holder: Holder, *, public: bool = False) -> dict[str, Any]:
     name, number = holder.name, holder.id_number
     if public:
         number = mask_id_number(number)
-        if holder.kind == "person":
-            name = mask_person_name(name)
+        name = public_name(holder.kind, name)
     return {
         "id": holder.id,
         "kind": holder.kind,
@@ -107,8 +111,12 @@ def get_holder(session: Session, holder_id: int) -> Holder:
 def get_account(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise UnknownAccount(f"账户 {account_id} 不存在", f"account {account_id} does not exist")
+        raise unknown_account(account_id)
     return account
+
+
+def unknown_account(account_id: int | str) -> UnknownAccount:
+    return UnknownAccount(f"账户 {account_id} 不存在", f"account {account_id} does not exist")
 
 
 def accounts_of(session: Session, holder_id: int, kind: str | None = None) -> list[Account]:

@@ -24,7 +24,6 @@ from qinglu.registry.errors import (
     InvalidSerial,
     InvalidTransition,
     QingluError,
-    UnknownAccount,
     UnknownHold,
 )
 from qinglu.registry.ledger import WriteContext, run_server_write, run_write
@@ -39,7 +38,13 @@ from qinglu.registry.models import (
 )
 from qinglu.registry.quantities import format_quantity, product_spec
 from qinglu.registry.serials import format_serial, parse_serial
-from qinglu.registry.service import _require_text, get_account, get_project, system_account
+from qinglu.registry.service import (
+    _require_text,
+    get_account,
+    get_project,
+    system_account,
+    unknown_account,
+)
 
 SOURCE_KINDS = ("holding", "buffer", "escrow")
 DESTINATION_KINDS = ("holding", "buffer", "escrow")
@@ -68,18 +73,23 @@ def _lock_accounts(session: Session, *account_ids: int) -> dict[int, Account]:
 
 def _check_source(account: Account) -> None:
     if account.kind not in SOURCE_KINDS:
-        raise AccountKindNotAllowed(
-            f"{account.kind} 账户 {account.id} 中的单位不能再移动",
-            f"units in {account.kind} account {account.id} cannot move",
-        )
+        raise _source_refused(account.kind, account.id)
 
 
 def _check_destination(account: Account) -> None:
     if account.kind not in DESTINATION_KINDS:
-        raise AccountKindNotAllowed(
-            f"不能直接转入 {account.kind} 账户 {account.id}（请用注销或核销）",
-            f"cannot transfer into {account.kind} account {account.id} (retire or cancel instead)",
-        )
+        raise _destination_refused(account.kind, account.id)
+
+
+def _source_refused(kind: str, account_id: int | str) -> AccountKindNotAllowed:
+    return AccountKindNotAllowed(f"{kind} 账户 {account_id} 中的单位不能再移动",
+                                 f"units in {kind} account {account_id} cannot move")
+
+
+def _destination_refused(kind: str, account_id: int | str) -> AccountKindNotAllowed:
+    return AccountKindNotAllowed(
+        f"不能直接转入 {kind} 账户 {account_id}（请用注销或核销）",
+        f"cannot transfer into {kind} account {account_id} (retire or cancel instead)")
 
 
 def _lock_source(session: Session, account_id: int, *others: int) -> dict[int, Account]:
@@ -164,7 +174,7 @@ def transfer(
                     "quantity": quantity, "project_id": project_id, "vintage": vintage,
                     "actor": actor},
             translate=lambda state, detail: _transfer_refusal(
-                state, detail, from_account, to_account, product, quantity),
+                state, detail, from_account, product, quantity),
             idempotency_key=idempotency_key)
 
     def action(ctx: WriteContext) -> dict[str, Any]:
@@ -181,25 +191,29 @@ def transfer(
                      idempotency_key=idempotency_key)
 
 
-# On PostgreSQL a transfer is one call of the server-side function of migration 0006.
+# On PostgreSQL a transfer is one call of the server-side function of migrations 0006/0011.
 TRANSFER_SQL = ("SELECT qinglu_transfer(:from_account, :to_account, :product, :quantity, "
                 ":project_id, :vintage, :actor, :key, :request)")
 
 
-def _transfer_refusal(state: str, detail: str, from_account: int, to_account: int,
-                      product: str, quantity: int) -> QingluError | None:
+def _transfer_refusal(state: str, detail: str, from_account: int, product: str,
+                      quantity: int) -> QingluError | None:
     """The function's refusals, as the same domain errors the Python path raises."""
-    if state == "QL001":
-        return UnknownAccount(f"账户 {detail} 不存在", f"account {detail} does not exist")
-    if state == "QL002":
-        return AccountKindNotAllowed(f"{detail} 账户 {from_account} 中的单位不能再移动",
-                                     f"units in {detail} account {from_account} cannot move")
-    if state == "QL003":
-        return AccountKindNotAllowed(
-            f"不能直接转入 {detail} 账户 {to_account}（请用注销或核销）",
-            f"cannot transfer into {detail} account {to_account} (retire or cancel instead)")
     if state == "QL004":
         return blocks.insufficient(from_account, product, quantity, quantity - int(detail or 0))
+    return account_refusal(state, detail)
+
+
+def account_refusal(state: str, detail: str) -> QingluError | None:
+    """qinglu_lock_accounts' refusals (migration 0011): an unknown account (DETAIL: its
+    id), or one whose kind may not give or take units (DETAIL: kind and id)."""
+    kind, _, account_id = detail.partition(" ")
+    if state == "QL001":
+        return unknown_account(detail)
+    if state == "QL002":
+        return _source_refused(kind, account_id)
+    if state == "QL003":
+        return _destination_refused(kind, account_id)
     return None
 
 
