@@ -6,19 +6,26 @@ a second. Through SQLAlchemy a query costs 60-140 µs of Python before SQLite sp
 plain, portable SQL written with `:name` placeholders (SQLite's own style, rewritten
 once to psycopg's `%(name)s`), read-only, and each is a single statement, so it sees
 one consistent snapshot without a transaction of its own.
+
+They run on a session or a connection (and its transaction), or straight on a SQLite
+driver connection (`qinglu.web.deps.HotReads`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 _PLACEHOLDER = re.compile(r"(?<!:):(\w+)")
+
+Db = Session | Connection | sqlite3.Connection
 
 
 @dataclass(frozen=True)
@@ -29,12 +36,16 @@ class RawQuery:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_pyformat", _PLACEHOLDER.sub(r"%(\1)s", self.sql))
 
-    def rows(self, db: Session | Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def rows(self, db: Db, params: dict[str, Any]) -> list[dict[str, Any]]:
         """The result rows as dicts, on the caller's connection (and transaction)."""
-        connection = db.connection() if isinstance(db, Session) else db
-        driver = connection.connection.driver_connection
-        sql = self.sql if connection.dialect.name == "sqlite" else self._pyformat
-        cursor = driver.cursor()  # type: ignore[union-attr]
+        if isinstance(db, sqlite3.Connection):
+            driver: Any = db
+            sql = self.sql
+        else:
+            connection = db.connection() if isinstance(db, Session) else db
+            driver = connection.connection.driver_connection
+            sql = self.sql if connection.dialect.name == "sqlite" else self._pyformat
+        cursor = driver.cursor()
         try:
             cursor.execute(sql, params)
             names = [column[0] for column in cursor.description]
@@ -44,5 +55,11 @@ class RawQuery:
 
 
 def json_value(value: Any) -> Any:
-    """A JSON column as Python: SQLite hands back its text, psycopg the parsed value."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    """A JSON column as Python: SQLite hands back its text, psycopg the parsed value.
+    orjson parses it in a fifth of the time; integers beyond 64 bits go to `json`."""
+    if not isinstance(value, str | bytes):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(value)

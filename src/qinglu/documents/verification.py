@@ -12,17 +12,13 @@ the driver level (see `qinglu.db.raw`) on whatever connection it is given.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.orm import Session
-
-from qinglu.db.raw import RawQuery, json_value
+from qinglu.db.raw import Db, RawQuery, json_value
 from qinglu.documents.signing import (
     InvalidPayload,
     RegistryKey,
@@ -128,6 +124,22 @@ def _signed_by(facts: dict[str, Any], signature: str, key: RegistryKey) -> bool:
     return _signature_holds(canonical, signature, key)
 
 
+@lru_cache(maxsize=4096)
+def _stored_text_signed(text: str, signature: str, key: RegistryKey) -> bool:
+    # The canonical bytes follow from the stored text alone, so a cached answer is the
+    # answer, and a verification is spared re-serialising them.
+    return _signed_by(json_value(text), signature, key)
+
+
+def _registry_copy_signed(column: Any, stored: dict[str, Any], signature: str,
+                          key: RegistryKey) -> bool:
+    """The registry's copy of the facts matches its signature: checked by the JSON text
+    where the driver hands that back (SQLite), else by the parsed facts."""
+    if isinstance(column, str):
+        return _stored_text_signed(column, signature, key)
+    return _signed_by(stored, signature, key)
+
+
 def _compare(result: Verification, presented: dict[str, Any], stored: dict[str, Any]) -> None:
     for name in sorted(set(presented) | set(stored)):
         if presented.get(name) != stored.get(name):
@@ -138,7 +150,7 @@ def _compare(result: Verification, presented: dict[str, Any], stored: dict[str, 
                         f"registry says {stored.get(name)!r}")
 
 
-def _check_retirement(db: Session | Connection, result: Verification, stored: dict[str, Any],
+def _check_retirement(db: Db, result: Verification, stored: dict[str, Any],
                       rows: list[dict[str, Any]]) -> None:
     """The retirement row, its ledger entry and its units still say what was signed."""
     row = rows[0]
@@ -150,7 +162,7 @@ def _check_retirement(db: Session | Connection, result: Verification, stored: di
                            r["project_id"], r["vintage"], r["region"], r["project_name"])
               for r in rows if r["serial_start"] is not None]
     _check_retirement_row(db, result, stored, row, serials, blocks)
-    recorded = (json.loads(row["entry_body"]).get("records", {}).get("retirement")
+    recorded = (json_value(row["entry_body"]).get("records", {}).get("retirement")
                 if row["entry_body"] else None)
     if recorded is None or recorded["id"] != row["retirement_id"]:
         result.fail("账本中没有此注销", "the ledger does not record this retirement")
@@ -162,7 +174,7 @@ def _check_retirement(db: Session | Connection, result: Verification, stored: di
             result.fail(f"单位 {serial} 未按此注销", f"units {serial} are not retired by it")
 
 
-def _check_retirement_row(db: Session | Connection, result: Verification,
+def _check_retirement_row(db: Db, result: Verification,
                           stored: dict[str, Any], row: dict[str, Any], serials: list[str],
                           blocks: Sequence[RetiredBlock]) -> None:
     project_id = parse_serial(serials[0]).project_id
@@ -197,7 +209,7 @@ def _retired_by(serial: str, blocks: Sequence[RetiredBlock]) -> bool:
     return covered == wanted.end - wanted.start + 1
 
 
-def verify_certificate(db: Session | Connection, key: RegistryKey, *,
+def verify_certificate(db: Db, key: RegistryKey, *,
                        number: str | None = None, payload: str | None = None) -> Verification:
     """Check a certificate by number, by signed payload (QR or PDF), or both."""
     presented: dict[str, Any] | None = None
@@ -217,7 +229,7 @@ def verify_certificate(db: Session | Connection, key: RegistryKey, *,
         return result
     stored: dict[str, Any] = json_value(rows[0]["facts"])
     result.facts = stored
-    if not _signed_by(stored, rows[0]["signature"], key):
+    if not _registry_copy_signed(rows[0]["facts"], stored, rows[0]["signature"], key):
         result.fail("登记簿中的证书内容与签名不符",
                     "the registry's copy does not match its signature")
     if presented is not None and signature is not None:
@@ -232,7 +244,7 @@ def verify_certificate(db: Session | Connection, key: RegistryKey, *,
     return result
 
 
-def _check_trade(db: Session | Connection, result: Verification, stored: dict[str, Any],
+def _check_trade(db: Db, result: Verification, stored: dict[str, Any],
                  order_id: int) -> None:
     """A trade voucher: the settled order and its ledger entry still say what was signed
     (the units themselves may since have moved on, as bought units do)."""
@@ -241,7 +253,7 @@ def _check_trade(db: Session | Connection, result: Verification, stored: dict[st
         result.fail("成交记录缺失或未结算", "the trade is missing or not settled")
         return
     order = found[0]
-    serials = json.loads(order["serials"] or "[]")
+    serials = json_value(order["serials"] or "[]")
     amount = Decimal(str(order["amount"])).quantize(Decimal("0.01"))
     now = {"quantity": format_quantity(order["product"], order["quantity"]),
            "amount_cny": str(amount), "payment_reference": order["payment_reference"],
@@ -250,7 +262,7 @@ def _check_trade(db: Session | Connection, result: Verification, stored: dict[st
         if stored.get(name) != value:
             result.fail(f"成交记录的{FIELD_NAMES.get(name, name)}已被改动",
                         f"the trade record's {name} was changed after issue")
-    recorded = (json.loads(order["entry_body"]).get("records", {}).get("order")
+    recorded = (json_value(order["entry_body"]).get("records", {}).get("order")
                 if order["entry_body"] else None)
     if recorded is None or (recorded["id"], recorded["quantity"], recorded["serials"]) != (
             order["id"], order["quantity"], serials):

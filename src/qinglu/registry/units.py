@@ -12,10 +12,10 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qinglu.db.raw import RawQuery
+from qinglu.db.raw import Db, RawQuery
 from qinglu.registry import blocks
 from qinglu.registry.blocks import Place
 from qinglu.registry.errors import (
@@ -518,7 +518,7 @@ _SERIAL_RANGE_SQL = RawQuery("""
 """)
 
 
-def find_serial(db: Session | Connection, serial: str) -> list[dict[str, Any]]:
+def find_serial(db: Db, serial: str) -> list[dict[str, Any]]:
     """Who holds the units of this serial (or range), and in what state."""
     wanted = parse_serial(serial)
     rows = _SERIAL_RANGE_SQL.rows(db, {"product": wanted.product, "start": wanted.start,
