@@ -32,6 +32,7 @@ from qinglu.web.api import parcels as parcels_api
 from qinglu.web.api import registry as registry_api
 from qinglu.web.api import registry_write as registry_write_api
 from qinglu.web.api import trees as trees_api
+from qinglu.web.deps import HotReads
 from qinglu.web.market_pages import router as market_pages_router
 from qinglu.web.monitoring_pages import router as monitoring_pages_router
 from qinglu.web.problems import install_problem_handlers
@@ -105,6 +106,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.session_factory = open_database(database_url)
+    app.state.hot_reads = HotReads(app.state.session_factory.kw["bind"])
     app.state.login_limiter = LoginLimiter()
     app.state.registry_key = load_or_create_key()
     install_problem_handlers(app)
@@ -114,7 +116,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return Health(status="ok", version=__version__)
 
     # Routes are matched in order, one regular expression each: the busiest public
-    # reads (verification, serial look-up) come first.
+    # reads (verification, serial look-up) come first, as the application's own routes
+    # (an included router's route is matched through the router, twice).
+    app.router.routes.extend([*documents_api.hot_router.routes, *registry_api.hot_router.routes])
     for router in (documents_api.router, registry_api.router, auth_api.router,
                    registry_write_api.router, cases_api.router, methods_api.router,
                    parcels_api.router, monitoring_api.router, market_api.router,

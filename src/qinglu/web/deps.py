@@ -1,16 +1,24 @@
-"""Request-scoped database access: an ORM session, or a plain connection for hot reads."""
+"""Request-scoped database access: an ORM session, or a driver connection for hot reads."""
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable, Iterator
+import sqlite3
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import orjson
+from annotated_types import MaxLen, MinLen
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import Connection
+from fastapi.routing import APIRoute
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+
+from qinglu.db.raw import Db
 
 T = TypeVar("T")
 
@@ -23,27 +31,120 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-async def hot_read(request: Request, read: Callable[[Connection], T]) -> T:
-    """Run a short read for an `async` endpoint of the busiest public reads
-    (verification, serial look-up), on a pooled connection rather than a session.
+class HotReads:
+    """Where the busiest public reads (verification, serial look-up) run: a few
+    single-statement queries at the driver level (`qinglu.db.raw`).
 
-    SQLite is in-process: a read there is a few hundred microseconds of CPU under the
-    GIL, and a hand-off to the thread pool costs about as much again, so it runs in
-    place. A server database is waited on, so the read goes to the thread pool and
-    the event loop serves others meanwhile."""
-    engine = request.app.state.session_factory.kw["bind"]
+    SQLite is in-process: a read there is tens of microseconds of CPU under the GIL,
+    and a hand-off to the thread pool costs as much again, so it runs in place, on a
+    driver connection of the calling thread's own (sqlite3 connections are not to be
+    shared between threads). That connection is opened once through the engine (its
+    connect hooks apply: autocommit, WAL) and kept out of the pool: checking a pooled
+    connection out and back in cost more than the query. In autocommit every statement
+    reads the latest committed state, as on a freshly checked-out connection.
 
-    def run() -> T:
-        with engine.connect() as connection:
+    A server database is waited on, so the read goes to the thread pool, on a pooled
+    connection, and the event loop serves others meanwhile."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._in_place = engine.dialect.name == "sqlite"
+        self._local = threading.local()
+
+    async def run(self, read: Callable[[Db], T]) -> T:
+        if self._in_place:
+            return read(self._driver_connection())
+        return await anyio.to_thread.run_sync(self._pooled, read)
+
+    def _pooled(self, read: Callable[[Db], T]) -> T:
+        with self._engine.connect() as connection:
             return read(connection)
 
-    if engine.dialect.name == "sqlite":
-        return run()
-    return await anyio.to_thread.run_sync(run)
+    def _driver_connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            proxied = self._engine.raw_connection()
+            connection = proxied.driver_connection
+            assert isinstance(connection, sqlite3.Connection)
+            proxied.detach()  # the thread's own from now on; closed when the thread ends
+            self._local.connection = connection
+        return connection
+
+
+async def hot_read(request: Request, read: Callable[[Db], T]) -> T:
+    """Run one of the busiest public reads for an `async` endpoint (see `HotReads`)."""
+    reads: HotReads = request.app.state.hot_reads
+    return await reads.run(read)
 
 
 def json_response(body: Any) -> Response:
     """JSON already shaped as the route's response model: FastAPI's encoder and
-    validation pass cost more than the look-up itself on the hot read paths."""
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-                    media_type="application/json")
+    validation pass cost more than the look-up itself on the hot read paths. Written
+    by orjson (compact, UTF-8, as `json.dumps(ensure_ascii=False)` writes it); what it
+    refuses (integers beyond 64 bits) goes to `json`."""
+    try:
+        content = orjson.dumps(body)
+    except TypeError:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, media_type="application/json")
+
+
+class PlainReadRoute(APIRoute):
+    """A route for the busiest public reads: an `async` endpoint whose parameters are
+    plain strings (path parameters, optional query parameters with at most a length
+    limit, and the request) and which returns its own `Response`.
+
+    It is called straight with those strings: FastAPI's per-request dependency solving
+    and validation (about 30 µs, more than the SQL of a serial look-up) is skipped. The
+    route stays an APIRoute, so OpenAPI describes it as declared. A request whose values
+    break a declared limit is handed to FastAPI's own handler, so that errors read the
+    same as everywhere else. (FastAPI's telemetry, when configured, then records no
+    parameter values for these routes.)"""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        checked = super().get_route_handler()
+        dependant = self.dependant
+        endpoint = dependant.call
+        if (dependant.dependencies or dependant.header_params or dependant.cookie_params
+                or dependant.body_params or dependant.response_param_name
+                or dependant.background_tasks_param_name
+                or not inspect.iscoroutinefunction(endpoint)
+                or not self._all_str(dependant.path_params)):
+            raise TypeError(f"{self.path}: not a plain read (an async endpoint taking "
+                            "strings in path and query only)")
+        path_names = [f.name for f in dependant.path_params]
+        queries = [(f.name, f.alias, *self._length_limits(f)) for f in dependant.query_params]
+        request_name = dependant.request_param_name
+
+        async def handler(request: Request) -> Response:
+            path = request.path_params
+            arguments: dict[str, Any] = {name: path[name] for name in path_names}
+            if queries:
+                query = request.query_params
+                for name, alias, shortest, longest in queries:
+                    value = query.get(alias)
+                    if value is not None and not shortest <= len(value) <= longest:
+                        return await checked(request)
+                    arguments[name] = value
+            if request_name:
+                arguments[request_name] = request
+            response: Response = await endpoint(**arguments)
+            return response
+
+        return handler
+
+    @staticmethod
+    def _all_str(fields: list[Any]) -> bool:
+        return all(f.field_info.annotation is str and not f.field_info.metadata
+                   for f in fields)
+
+    def _length_limits(self, field: Any) -> tuple[int, float]:
+        info = field.field_info
+        if info.annotation != str | None or info.default is not None or any(
+                not isinstance(m, MinLen | MaxLen) for m in info.metadata):
+            raise TypeError(f"{self.path}: query parameter {field.alias} is not an "
+                            "optional string with at most a length limit")
+        shortest = next((m.min_length for m in info.metadata if isinstance(m, MinLen)), 0)
+        longest = next((m.max_length for m in info.metadata if isinstance(m, MaxLen)),
+                       float("inf"))
+        return shortest, longest

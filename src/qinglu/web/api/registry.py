@@ -14,10 +14,12 @@ from qinglu.registry import service, units
 from qinglu.registry.ledger import ledger_head
 from qinglu.registry.models import Project
 from qinglu.web.api.schemas import Id
-from qinglu.web.deps import get_session, hot_read, json_response
+from qinglu.web.deps import PlainReadRoute, get_session, hot_read, json_response
 from qinglu.web.problems import PROBLEM_RESPONSES
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
+# Serial look-up, a busiest public read: a plain read route of the application's own.
+hot_router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES, route_class=PlainReadRoute)
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -69,7 +71,7 @@ def get_balance(account_id: Id, session: SessionDep) -> dict[str, dict[str, str]
     return units.balance(session, account_id)
 
 
-@router.get("/units/{serial}", response_model=UnitLookupOut, tags=["units"])
+@hot_router.get("/units/{serial}", response_model=UnitLookupOut, tags=["units"])
 async def get_unit(serial: str, request: Request) -> Response:
     blocks = await hot_read(request, lambda connection: units.find_serial(connection, serial))
     first = blocks[0]
