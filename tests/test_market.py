@@ -155,6 +155,20 @@ def test_cancelled_listing_releases_what_no_order_reserved(session: Session) -> 
     assert session.get(Order, order["id"]).status == "expired"  # type: ignore[union-attr]
 
 
+def test_paying_the_last_order_of_a_cancelled_listing_leaves_it_cancelled(
+        session: Session) -> None:
+    seller, buyer, listing = _listing(session)
+    order = service.place_order(session, listing_id=listing["id"], buyer_account=buyer,
+                                quantity=1_000, actor=ACTOR, now=T0)
+    service.cancel_listing(session, listing_id=listing["id"], actor=ACTOR)
+    paid = service.confirm_payment(session, load_or_create_key(), order_id=order["id"],
+                                   reference="R-1", actor=ACTOR, now=T0)
+    assert paid["status"] == "settled"
+    assert service.get_listing(session, listing["id"]).status == "cancelled"
+    assert balance(session, seller)["FCS"] == {"held": "90.00", "escrow": "0.00"}
+    assert balance(session, buyer)["FCS"]["held"] == "10.00"
+
+
 def test_payment_is_settled_once(session: Session) -> None:
     _seller, buyer, listing = _listing(session)
     key = load_or_create_key()

@@ -267,7 +267,9 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
         order.status, order.payment_reference = "settled", reference
         order.settled_at = moment
         order.serials = json.dumps(moved["serials"])
-        if listing.remaining == 0 and not _has_pending(ctx.session, listing.id, order.id):
+        if listing.status == "active" and listing.remaining == 0 \
+                and not _has_pending(ctx.session, listing.id, order.id):
+            # Sold out; a listing cancelled or expired meanwhile keeps that status.
             listing.status, listing.closed_at = "sold", order.settled_at
         voucher = _issue_voucher(ctx, key, order, listing, moved["serials"])
         order.voucher_number = voucher["number"]

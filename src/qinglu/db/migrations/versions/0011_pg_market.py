@@ -312,7 +312,9 @@ BEGIN
     UPDATE orders SET status = 'settled', payment_reference = p_reference,
                       settled_at = p_now, serials = moved.serials::text
     WHERE id = ord.id RETURNING * INTO ord;
-    IF lst.remaining = 0 AND NOT EXISTS (
+    -- A listing sells out when its last reserved units are paid for; one that was
+    -- cancelled or expired meanwhile keeps that status.
+    IF lst.status = 'active' AND lst.remaining = 0 AND NOT EXISTS (
         SELECT 1 FROM orders WHERE listing_id = lst.id AND status = 'pending' AND id <> ord.id
     ) THEN
         UPDATE listings SET status = 'sold', closed_at = p_now WHERE id = lst.id
