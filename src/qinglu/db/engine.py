@@ -67,6 +67,11 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def on_postgres(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL, where some writes run server-side."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

@@ -17,18 +17,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, DateTime, text
+from sqlalchemy import Connection, DateTime, Numeric, text
 from sqlalchemy.orm import Session
 
 from qinglu.documents.records import sign_document
 from qinglu.documents.signing import RegistryKey
 from qinglu.market import views
 from qinglu.market.models import Listing, Order
-from qinglu.registry.errors import InvalidTransition, QingluError
+from qinglu.registry.errors import QingluError
 from qinglu.registry.ledger import canonical_json, run_server_calls, run_server_write
 from qinglu.registry.quantities import PRODUCTS
 from qinglu.registry.service import public_name
-from qinglu.registry.units import account_refusal
+from qinglu.registry.units import account_refusal, hold_closed
 
 _Row = TypeVar("_Row", Listing, Order)
 
@@ -39,10 +39,6 @@ FINISH_SQL = text("SELECT qinglu_finish_trade(:order_id, :certificate_id, :numbe
                   ":signature, :key_id, :actor, :key, :body)")
 # The functions scale quantities by the products' decimals, passed rather than repeated.
 DECIMALS = json.dumps({code: spec.decimals for code, spec in PRODUCTS.items()})
-
-
-def on_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def place_order(session: Session, *, listing_id: int, buyer_account: int, quantity: int,
@@ -60,12 +56,8 @@ def place_order(session: Session, *, listing_id: int, buyer_account: int, quanti
 
 def _placed(raw: dict[str, Any]) -> dict[str, Any]:
     """The function's order record (quantities as integers) shown as the API shows orders."""
-    order = Order(id=raw["id"], listing_id=raw["listing_id"], buyer_account=raw["buyer_account"],
-                  quantity=raw["quantity"], price=Decimal(raw["price"]),
-                  amount=Decimal(raw["amount"]), fee=Decimal(raw["fee"]), status=raw["status"],
-                  expires_at=datetime.fromisoformat(raw["expires_at"]))
     listing = Listing(seller_account=raw["seller_account"], product=raw["product"])
-    return {**views.order_view(order, listing), "entry": raw["entry"]}
+    return {**views.order_view(_row(Order, raw), listing), "entry": raw["entry"]}
 
 
 def _order_refusal(state: str, detail: str, listing_id: int) -> QingluError | None:
@@ -129,18 +121,21 @@ def _payment_refusal(state: str, detail: str, order_id: int) -> QingluError | No
         "QL021": lambda: views.settled_elsewhere(order_id),
         "QL022": lambda: views.not_payable(order_id, detail),
         "QL023": lambda: views.deadline_passed(order_id),
-        "QL024": lambda: InvalidTransition(f"托管已{detail}", f"the escrow is already {detail}"),
+        "QL024": lambda: hold_closed(*detail.split(" ", 1)),
     }
     refusal = refusals.get(state)
     return refusal() if refusal else account_refusal(state, detail)
 
 
 def _row(model: type[_Row], raw: dict[str, Any]) -> _Row:
-    """A row the function returned (to_jsonb), as a detached instance of its model."""
+    """A row the functions returned (JSON: timestamps as ISO text, numerics as numbers or
+    text), as a detached instance of its model; keys that are not columns are ignored."""
     values = {}
     for column in model.__table__.columns:
         value = raw.get(column.key)
         if value is not None and isinstance(column.type, DateTime):
             value = datetime.fromisoformat(value)
+        elif value is not None and isinstance(column.type, Numeric):
+            value = Decimal(str(value))
         values[column.key] = value
     return model(**values)

@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qinglu.db.engine import on_postgres
 from qinglu.documents import records as documents
 from qinglu.documents.models import Certificate
 from qinglu.documents.signing import RegistryKey
-from qinglu.market import on_postgres
+from qinglu.market import on_postgres as server_side
 from qinglu.market.models import Listing, Order
 from qinglu.market.views import (
     aware,
@@ -193,8 +194,8 @@ def place_order(session: Session, *, listing_id: int, buyer_account: int, quanti
                 now: datetime | None = None) -> dict[str, Any]:
     """Reserve `quantity` of a listing for a buyer until paid or expired."""
     request = {"listing_id": listing_id, "buyer_account": buyer_account, "quantity": quantity}
-    if on_postgres.on_postgres(session):
-        return on_postgres.place_order(
+    if on_postgres(session):
+        return server_side.place_order(
             session, listing_id=listing_id, buyer_account=buyer_account, quantity=quantity,
             actor=actor, request=request, idempotency_key=idempotency_key,
             moment=now or utc_now(), lifetime=order_lifetime(), fee_rate=fee_rate())
@@ -249,8 +250,8 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
         raise InvalidInput("付款凭证号不能为空（最多200字）",
                            "a payment reference is required (max 200 characters)")
     request = {"order_id": order_id, "reference": reference}
-    if on_postgres.on_postgres(session):
-        return on_postgres.confirm_payment(
+    if on_postgres(session):
+        return server_side.confirm_payment(
             session, key, order_id=order_id, reference=reference, actor=actor, request=request,
             idempotency_key=idempotency_key, moment=now or utc_now())
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from qinglu.db.engine import begin_write
+from qinglu.db.engine import begin_write, on_postgres
 from qinglu.registry.errors import IdempotencyConflict, QingluError
 from qinglu.registry.models import LedgerEntry, LedgerHead
 
@@ -270,7 +270,7 @@ def _settle_before_head(session: Session) -> None:
     flushing (and, on PostgreSQL, checking the deferred no-overlap constraint) first
     means a refused or slow write never makes the others wait."""
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
 
 

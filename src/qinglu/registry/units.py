@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qinglu.db.engine import on_postgres
 from qinglu.db.raw import Db, RawQuery
 from qinglu.registry import blocks
 from qinglu.registry.blocks import Place
@@ -167,7 +168,7 @@ def transfer(
         raise InvalidInput("转出与转入账户相同", "from and to are the same account")
     request = {"from_account": from_account, "to_account": to_account, "product": product,
                "quantity": quantity, "project_id": project_id, "vintage": vintage}
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         return run_server_write(
             session, kind="transfer", request=request, statement=TRANSFER_SQL,
             params={"from_account": from_account, "to_account": to_account, "product": product,
@@ -399,9 +400,12 @@ def _pending_hold(session: Session, hold_id: int) -> Hold:
     if record is None:
         raise UnknownHold(f"托管 {hold_id} 不存在", f"hold {hold_id} does not exist")
     if record.status != "pending":
-        raise InvalidTransition(f"托管 {hold_id} 已{record.status}",
-                                f"hold {hold_id} is already {record.status}")
+        raise hold_closed(hold_id, record.status)
     return record
+
+
+def hold_closed(hold_id: int | str, status: str) -> InvalidTransition:
+    return InvalidTransition(f"托管 {hold_id} 已{status}", f"hold {hold_id} is already {status}")
 
 
 def settle(

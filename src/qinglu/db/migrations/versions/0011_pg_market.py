@@ -301,7 +301,8 @@ BEGIN
     END IF;
     SELECT * INTO hld FROM holds WHERE id = lst.hold_id FOR UPDATE;
     IF hld.status <> 'pending' THEN
-        RAISE EXCEPTION 'hold closed' USING ERRCODE = 'QL024', DETAIL = hld.status;
+        RAISE EXCEPTION 'hold closed' USING ERRCODE = 'QL024',
+            DETAIL = hld.id || ' ' || hld.status;
     END IF;
     PERFORM qinglu_lock_accounts(hld.account_id, ord.buyer_account);
     SELECT * INTO moved FROM qinglu_move_units(hld.account_id, ord.buyer_account,
