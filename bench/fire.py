@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qinglu.methods import fire
-from qinglu.methods.fire_cli import read_fires
+from qinglu.methods.cli import read_fires
 
 ON = date(2026, 1, 1)
 

@@ -15,16 +15,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from qinglu.core.identifiers import uscc_check_char
 from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.db.migrate import upgrade
-from qinglu.registry import service, units
-from qinglu.registry.identifiers import uscc_check_char
+from qinglu.registry import actions as registry
 
 
 def timed_issuances(session, project: int, account: int, quantity: int, count: int) -> float:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     for _ in range(count):
-        units.issue(session, project_id=project, vintage=2024, quantity=quantity,
+        registry.issue(session, project_id=project, vintage=2024, quantity=quantity,
                     to_account=account, actor="bench")
     return time.perf_counter() - start
 
@@ -38,13 +38,13 @@ def main() -> None:
         upgrade(engine)
         with make_session_factory(engine)() as session:
             first17 = "91520100MA0000001"
-            holder = service.add_holder(session, kind="org", name="bench",
+            holder = registry.add_holder(session, kind="org", name="bench",
                                         id_number=first17 + uscc_check_char(first17),
                                         region="522629", actor="bench")["id"]
-            project = service.add_project(session, name="bench", product="FCS",
+            project = registry.add_project(session, name="bench", product="FCS",
                                           region="522629", methodology="bench",
                                           actor="bench")["id"]
-            account = service.open_account(session, holder_id=holder, actor="bench")["id"]
+            account = registry.open_account(session, holder_id=holder, actor="bench")["id"]
             small = timed_issuances(session, project, account, 100, 200)  # 1 t
             large = timed_issuances(session, project, account, 100_000_000, 200)  # 1,000,000 t
             many = timed_issuances(session, project, account, 100, args.count)

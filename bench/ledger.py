@@ -27,11 +27,11 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import fresh_pg_schema, percentile, pg_url, run_clients  # noqa: E402
+from qinglu.core.errors import InsufficientUnits  # noqa: E402
+from qinglu.core.identifiers import uscc_check_char  # noqa: E402
 from qinglu.db.engine import make_engine, make_session_factory  # noqa: E402
 from qinglu.db.migrate import upgrade  # noqa: E402
-from qinglu.registry import service, units  # noqa: E402
-from qinglu.registry.errors import InsufficientUnits  # noqa: E402
-from qinglu.registry.identifiers import uscc_check_char  # noqa: E402
+from qinglu.registry import actions as registry  # noqa: E402
 
 
 def setup(url: str, n_accounts: int) -> list[int]:
@@ -40,15 +40,15 @@ def setup(url: str, n_accounts: int) -> list[int]:
     factory = make_session_factory(engine)
     with factory() as session:
         first17 = "91520100MA0000001"
-        holder = service.add_holder(session, kind="org", name="bench",
+        holder = registry.add_holder(session, kind="org", name="bench",
                                     id_number=first17 + uscc_check_char(first17),
                                     region="522629", actor="bench")["id"]
-        project = service.add_project(session, name="bench", product="FCS", region="522629",
+        project = registry.add_project(session, name="bench", product="FCS", region="522629",
                                       methodology="bench", actor="bench")["id"]
-        accounts = [service.open_account(session, holder_id=holder, actor="bench")["id"]
+        accounts = [registry.open_account(session, holder_id=holder, actor="bench")["id"]
                     for _ in range(n_accounts)]
         for account in accounts:
-            units.issue(session, project_id=project, vintage=2024, quantity=10_000_000,
+            registry.issue(session, project_id=project, vintage=2024, quantity=10_000_000,
                         to_account=account, actor="bench")
     engine.dispose()
     return accounts
@@ -66,7 +66,7 @@ def client(url: str, accounts: list[int], seconds: float, seed: int,
             src, dst = rng.sample(accounts, 2)
             start = time.perf_counter()
             try:
-                units.transfer(session, from_account=src, to_account=dst, product="FCS",
+                registry.transfer(session, from_account=src, to_account=dst, product="FCS",
                                quantity=rng.randint(1, 100), actor="bench")
             except InsufficientUnits:
                 continue

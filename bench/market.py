@@ -33,7 +33,7 @@ from _common import fresh_pg_schema, percentile, pg_url, run_clients  # noqa: E4
 from ledger import run_ledger, setup  # noqa: E402
 from qinglu.db.engine import make_engine, make_session_factory  # noqa: E402
 from qinglu.documents.signing import load_or_create_key  # noqa: E402
-from qinglu.market import service  # noqa: E402
+from qinglu.market import actions as service  # noqa: E402
 
 SELLERS = 20
 

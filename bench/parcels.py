@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from qinglu.db.engine import make_engine, make_session_factory  # noqa: E402
 from qinglu.db.migrate import upgrade  # noqa: E402
 from qinglu.forestry import parcels  # noqa: E402
-from qinglu.registry import service  # noqa: E402
+from qinglu.registry import actions as registry  # noqa: E402
 
 LON, LAT = 108.20, 26.50
 CELL = 0.0003  # ~30 m x 33 m, about 1.5 mu
@@ -62,9 +62,9 @@ def main() -> None:
     upgrade(engine)
     factory = make_session_factory(engine)
     with factory() as session:
-        project_a = service.add_project(session, name="A", product="FCS", region="522629",
+        project_a = registry.add_project(session, name="A", product="FCS", region="522629",
                                         methodology="bench", actor="bench")["id"]
-        project_b = service.add_project(session, name="B", product="FCS", region="522629",
+        project_b = registry.add_project(session, name="B", product="FCS", region="522629",
                                         methodology="bench", actor="bench")["id"]
         geometries = [cell(i) for i in range(args.parcels)]
         started = time.perf_counter()

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from qinglu.registry import service, units
-from qinglu.registry.identifiers import resident_id_check_char, uscc_check_char
+from qinglu.core.identifiers import resident_id_check_char, uscc_check_char
+from qinglu.registry import actions as registry
 
 ACTOR = "test"
 _counter = itertools.count(1)
@@ -27,18 +27,19 @@ def make_resident_id(n: int | None = None) -> str:
 
 
 def org(session: Session, name: str = "剑河县碳汇交易运营中心", region: str = "522629") -> int:
-    result = service.add_holder(session, kind="org", name=name, id_number=make_uscc(),
+    result = registry.add_holder(session, kind="org", name=name, id_number=make_uscc(),
                                 region=region, actor=ACTOR)
     return int(result["id"])
 
 
 def account(session: Session, holder_id: int | None = None, kind: str = "holding") -> int:
     holder_id = holder_id if holder_id is not None else org(session)
-    return int(service.open_account(session, holder_id=holder_id, kind=kind, actor=ACTOR)["id"])
+    return int(registry.open_account(session, holder_id=holder_id, kind=kind, actor=ACTOR)["id"])
 
 
 def project(session: Session, product: str = "FCS", region: str = "522629") -> int:
-    result = service.add_project(session, name="剑河县林业碳汇项目", product=product, region=region,
+    result = registry.add_project(session, name="剑河县林业碳汇项目", product=product,
+                                  region=region,
                                  methodology="GZ-FCS-001", actor=ACTOR)
     return int(result["id"])
 
@@ -48,6 +49,6 @@ def issued_account(session: Session, quantity: int = 100_000, product: str = "FC
     """A holding account with `quantity` base units freshly issued into it."""
     acct = account(session)
     proj = project(session, product=product)
-    result = units.issue(session, project_id=proj, vintage=vintage, quantity=quantity,
+    result = registry.issue(session, project_id=proj, vintage=vintage, quantity=quantity,
                          to_account=acct, actor=ACTOR)
     return acct, proj, result

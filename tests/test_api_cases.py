@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from qinglu.accounts import service as accounts
-from qinglu.registry import service
-from qinglu.registry.ledger import ledger_head
+from qinglu.accounts import actions as accounts
+from qinglu.core.ledger import ledger_head
+from qinglu.registry import actions as registry
 from qinglu.web.app import create_app
 from tests import factories as f
 from tests.test_api_registry import token
@@ -28,7 +28,7 @@ def world(client: TestClient, session: Session) -> dict[str, Any]:
     seller, _project, _issued = f.issued_account(session, quantity=100_000)
     majiang = f.org(session, name="麻江县人民检察院", region="522635")
     other = f.org(session, name="丹寨县人民检察院", region="522636")
-    defendant = service.add_holder(session, kind="person", name="钟某某",
+    defendant = registry.add_holder(session, kind="person", name="钟某某",
                                    id_number=f.make_resident_id(), region="522635",
                                    actor="t")["id"]
     for name, role, holder in [("majiang", "authority", majiang), ("danzhai", "authority", other),

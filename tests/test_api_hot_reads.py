@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from qinglu.registry import units
+from qinglu.registry import actions as registry
 from qinglu.web.app import create_app
 from qinglu.web.deps import PlainReadRoute
 from tests import factories as f
@@ -31,7 +31,7 @@ def test_serial_lookup_follows_every_transfer(client: TestClient, session: Sessi
     assert client.get(f"/api/v1/units/{serial}").json()["account_id"] == seller
     buyer = f.account(session)
     for owner, other in ((seller, buyer), (buyer, seller), (seller, buyer)):
-        units.transfer(session, from_account=owner, to_account=other, product="FCS",
+        registry.transfer(session, from_account=owner, to_account=other, product="FCS",
                        quantity=1_000, actor=f.ACTOR)
         found = client.get(f"/api/v1/units/{serial}").json()
         assert found["account_id"] == other and found["state"] == "held"

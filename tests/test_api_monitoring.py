@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from qinglu.accounts import service as accounts
-from qinglu.registry import service, units
+from qinglu.accounts import actions as accounts
+from qinglu.registry import actions as registry
 from qinglu.web.app import create_app
 from tests.test_api_registry import token
 from tests.test_forest_method import OVERRIDE
@@ -59,10 +59,10 @@ def test_monitoring_api_by_role(client: TestClient, session: Session, tmp_path: 
     assert issued.status_code == 200 and issued.json()["status"] == "issued"
     total = created.json()["quantity_units"]
     buffer = total * 20 // 100  # high risk: 20 %
-    owner_held = units.balance(session, owner_account)["FCS"]["held"]
+    owner_held = registry.balance(session, owner_account)["FCS"]["held"]
     assert owner_held == f"{(total - buffer) / 100:.2f}"
-    buffer_account = service.system_account(session, "buffer").id
-    assert units.balance(session, buffer_account)["FCS"]["held"] == f"{buffer / 100:.2f}"
+    buffer_account = registry.system_account(session, "buffer").id
+    assert registry.balance(session, buffer_account)["FCS"]["held"] == f"{buffer / 100:.2f}"
     pdf = client.get(f"{base}/report.pdf", headers=ver)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     listed = client.get(f"/api/v1/monitoring-reports?project_id={project}", headers=ver)

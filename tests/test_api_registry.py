@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from qinglu.accounts import service as accounts
-from qinglu.registry.ledger import ledger_head
+from qinglu.accounts import actions as accounts
+from qinglu.core.ledger import ledger_head
 from qinglu.web.app import create_app
 from tests import factories as f
 
@@ -32,7 +32,7 @@ def token(client: TestClient, name: str, password: str = "correct horse") -> dic
 @pytest.fixture
 def world(client: TestClient, session: Session) -> dict[str, Any]:
     seller, project, issued = f.issued_account(session, quantity=100_000)
-    from qinglu.registry.service import get_account
+    from qinglu.registry.actions import get_account
 
     seller_holder = get_account(session, seller).holder_id
     other_holder = f.org(session, name="某公司", region="520100")

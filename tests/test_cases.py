@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from qinglu.cases import service as cases
-from qinglu.registry import service, units
+from qinglu.cases import actions as cases
+from qinglu.core.errors import InvalidInput, InvalidTransition
+from qinglu.core.ledger import ledger_head
+from qinglu.registry import actions as registry
 from qinglu.registry.audit import audit
-from qinglu.registry.errors import InvalidInput, InvalidTransition
-from qinglu.registry.ledger import ledger_head
 from tests import factories as f
 
 A = "procurator:test"
@@ -22,7 +22,7 @@ A = "procurator:test"
 def opened(session: Session) -> dict[str, Any]:
     seller, project, _issued = f.issued_account(session, quantity=100_000)
     authority = f.org(session, name="麻江县人民检察院", region="522635")
-    defendant = service.add_holder(session, kind="person", name="钟某某",
+    defendant = registry.add_holder(session, kind="person", name="钟某某",
                                    id_number=f.make_resident_id(), region="522635",
                                    actor=A)["id"]
     case = cases.open_case(
@@ -50,14 +50,14 @@ def test_majiang_steps_retire_exactly_the_agreed_units(session: Session,
     agreed = cases.agree(session, case_id=case_id, quantity=5396, seller_account_id=seller,
                          price="60.00", actor=A)
     assert agreed["agreement"]["amount_cny"] == "3237.60"
-    assert units.balance(session, seller)["FCS"]["escrow"] == "53.96"
+    assert registry.balance(session, seller)["FCS"]["escrow"] == "53.96"
     cases.pay(session, case_id=case_id, reference="BANK-20260401-001", actor="operator")
     retired = cases.retire_for_case(session, case_id=case_id, actor="operator")
     assert retired["status"] == "retired"
-    found = units.find_serial(session, agreed["agreement"]["serials"][0])
+    found = registry.find_serial(session, agreed["agreement"]["serials"][0])
     assert [(r["state"], r["retirement_id"]) for r in found] == [
         ("retired", retired["retirement_id"])]
-    assert units.balance(session, seller) == {"FCS": {"held": "946.04", "escrow": "0.00"}}
+    assert registry.balance(session, seller) == {"FCS": {"held": "946.04", "escrow": "0.00"}}
     assert audit(session).ok
 
 
@@ -82,7 +82,7 @@ def test_agreement_below_the_obligation_is_refused(session: Session,
         cases.agree(session, case_id=opened["case"], quantity=5395,
                     seller_account_id=opened["seller"], price="60", actor=A)
     assert ledger_head(session) == before
-    assert units.balance(session, opened["seller"])["FCS"]["escrow"] == "0.00"
+    assert registry.balance(session, opened["seller"])["FCS"]["escrow"] == "0.00"
 
 
 def test_paying_twice_and_retiring_a_closed_case(session: Session,

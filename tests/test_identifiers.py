@@ -1,7 +1,7 @@
 import pytest
 
-from qinglu.registry.errors import InvalidIdentifier
-from qinglu.registry.identifiers import (
+from qinglu.core.errors import InvalidIdentifier
+from qinglu.core.identifiers import (
     mask_id_number,
     mask_person_name,
     validate_region,

@@ -7,9 +7,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from qinglu.registry import service, units
-from qinglu.registry.audit import audit
-from qinglu.registry.errors import (
+from qinglu.core.errors import (
     AccountKindNotAllowed,
     Conflict,
     IdempotencyConflict,
@@ -21,8 +19,11 @@ from qinglu.registry.errors import (
     UnknownAccount,
     UnknownHold,
 )
-from qinglu.registry.ledger import ledger_head, verify_chain
-from qinglu.registry.models import Holder, Issuance, LedgerEntry, UnitBlock
+from qinglu.core.ledger import ledger_head, verify_chain
+from qinglu.core.models import LedgerEntry
+from qinglu.registry import actions as registry
+from qinglu.registry.audit import audit
+from qinglu.registry.models import Holder, Issuance, UnitBlock
 from tests import factories as f
 
 A = f.ACTOR
@@ -43,16 +44,16 @@ def test_issue_transfer_retire_balances(session: Session) -> None:
     seller, project, issued = f.issued_account(session, quantity=100_000)
     assert issued["serials"] == [f"QL-FCS-522629-P{project:06d}-2023-000000000001-000000100000"]
     buyer = f.account(session)
-    moved = units.transfer(session, from_account=seller, to_account=buyer, product="FCS",
+    moved = registry.transfer(session, from_account=seller, to_account=buyer, product="FCS",
                            quantity=5396, actor=A)
     assert moved["serials"] == [f"QL-FCS-522629-P{project:06d}-2023-000000000001-000000005396"]
-    assert units.balance(session, seller) == {"FCS": {"held": "946.04", "escrow": "0.00"}}
-    assert units.balance(session, buyer) == {"FCS": {"held": "53.96", "escrow": "0.00"}}
-    retired = units.retire(session, from_account=buyer, product="FCS", quantity=5396,
+    assert registry.balance(session, seller) == {"FCS": {"held": "946.04", "escrow": "0.00"}}
+    assert registry.balance(session, buyer) == {"FCS": {"held": "53.96", "escrow": "0.00"}}
+    retired = registry.retire(session, from_account=buyer, product="FCS", quantity=5396,
                            beneficiary="钟某", purpose="麻江县森林火灾案 替代性修复", actor=A)
     assert retired["serials"] == moved["serials"]
-    assert units.balance(session, buyer) == {}
-    found = units.find_serial(session, moved["serials"][0])
+    assert registry.balance(session, buyer) == {}
+    found = registry.find_serial(session, moved["serials"][0])
     assert [(r["state"], r["retirement_id"]) for r in found] == [("retired", retired["id"])]
     assert audit(session).ok
 
@@ -61,7 +62,7 @@ def test_partial_transfers_split_and_merge_blocks(session: Session) -> None:
     seller, _project, issued = f.issued_account(session, quantity=1000)
     buyer = f.account(session)
     for _ in range(4):
-        units.transfer(session, from_account=seller, to_account=buyer, product="FCS",
+        registry.transfer(session, from_account=seller, to_account=buyer, product="FCS",
                        quantity=100, actor=A)
     blocks = session.scalars(
         select(UnitBlock).where(UnitBlock.issuance_id == issued["id"]).order_by(
@@ -70,7 +71,7 @@ def test_partial_transfers_split_and_merge_blocks(session: Session) -> None:
     # Four adjacent transfers into one account merge into one block of 400.
     assert [(b.account_id, b.serial_start, b.serial_end) for b in blocks] == [
         (buyer, 1, 400), (seller, 401, 1000)]
-    units.transfer(session, from_account=buyer, to_account=seller, product="FCS",
+    registry.transfer(session, from_account=buyer, to_account=seller, product="FCS",
                    quantity=400, actor=A)
     assert session.scalar(select(func.count()).select_from(UnitBlock).where(
         UnitBlock.issuance_id == issued["id"])) == 1
@@ -80,19 +81,19 @@ def test_partial_transfers_split_and_merge_blocks(session: Session) -> None:
 def test_hold_settle_release(session: Session) -> None:
     seller, _project, _issued = f.issued_account(session, quantity=1000)
     buyer = f.account(session)
-    held = units.hold(session, from_account=seller, product="FCS", quantity=300,
+    held = registry.hold(session, from_account=seller, product="FCS", quantity=300,
                       purpose="listing", actor=A)
-    assert units.balance(session, seller) == {"FCS": {"held": "7.00", "escrow": "3.00"}}
+    assert registry.balance(session, seller) == {"FCS": {"held": "7.00", "escrow": "3.00"}}
     with pytest.raises(InsufficientUnits):  # escrowed units cannot be transferred
-        units.transfer(session, from_account=seller, to_account=buyer, product="FCS",
+        registry.transfer(session, from_account=seller, to_account=buyer, product="FCS",
                        quantity=800, actor=A)
-    units.settle(session, hold_id=held["id"], to_account=buyer, quantity=100, actor=A)
-    assert units.balance(session, buyer) == {"FCS": {"held": "1.00", "escrow": "0.00"}}
-    released = units.release(session, hold_id=held["id"], actor=A)
+    registry.settle(session, hold_id=held["id"], to_account=buyer, quantity=100, actor=A)
+    assert registry.balance(session, buyer) == {"FCS": {"held": "1.00", "escrow": "0.00"}}
+    released = registry.release(session, hold_id=held["id"], actor=A)
     assert released["status"] == "released" and released["quantity"] == 200
-    assert units.balance(session, seller) == {"FCS": {"held": "9.00", "escrow": "0.00"}}
+    assert registry.balance(session, seller) == {"FCS": {"held": "9.00", "escrow": "0.00"}}
     with pytest.raises(InvalidTransition):
-        units.settle(session, hold_id=held["id"], to_account=buyer, actor=A)
+        registry.settle(session, hold_id=held["id"], to_account=buyer, actor=A)
     assert audit(session).ok
 
 
@@ -110,13 +111,13 @@ def test_idempotent_repeat_moves_nothing(session: Session) -> None:
     buyer = f.account(session)
     kwargs = dict(from_account=seller, to_account=buyer, product="FCS", quantity=250, actor=A,
                   idempotency_key="pay-42")
-    first = units.transfer(session, **kwargs)  # type: ignore[arg-type]
+    first = registry.transfer(session, **kwargs)  # type: ignore[arg-type]
     before = snapshot(session)
-    again = units.transfer(session, **kwargs)  # type: ignore[arg-type]
+    again = registry.transfer(session, **kwargs)  # type: ignore[arg-type]
     assert again == first
     assert snapshot(session) == before
     with pytest.raises(IdempotencyConflict):
-        units.transfer(session, **{**kwargs, "quantity": 300})  # type: ignore[arg-type]
+        registry.transfer(session, **{**kwargs, "quantity": 300})  # type: ignore[arg-type]
     assert snapshot(session) == before
 
 
@@ -135,7 +136,7 @@ class TestRefusals:
         session, seller, buyer = setup
         before = snapshot(session)
         with pytest.raises(InvalidInput):
-            units.transfer(session, from_account=seller, to_account=buyer, product="FCS",
+            registry.transfer(session, from_account=seller, to_account=buyer, product="FCS",
                            quantity=quantity, actor=A)
         assert snapshot(session) == before
 
@@ -143,10 +144,10 @@ class TestRefusals:
         session, seller, _buyer = setup
         before = snapshot(session)
         with pytest.raises(UnknownAccount):
-            units.transfer(session, from_account=seller, to_account=99999, product="FCS",
+            registry.transfer(session, from_account=seller, to_account=99999, product="FCS",
                            quantity=1, actor=A)
         with pytest.raises(UnknownAccount):
-            units.transfer(session, from_account=99999, to_account=seller, product="FCS",
+            registry.transfer(session, from_account=99999, to_account=seller, product="FCS",
                            quantity=1, actor=A)
         assert snapshot(session) == before
 
@@ -154,22 +155,22 @@ class TestRefusals:
         session, seller, buyer = setup
         before = snapshot(session)
         with pytest.raises(InsufficientUnits, match="10.00"):
-            units.transfer(session, from_account=seller, to_account=buyer, product="FCS",
+            registry.transfer(session, from_account=seller, to_account=buyer, product="FCS",
                            quantity=1001, actor=A)
         assert snapshot(session) == before
 
     def test_transfer_from_retirement_account(self, setup: tuple[Session, int, int]) -> None:
         session, seller, buyer = setup
-        units.retire(session, from_account=seller, product="FCS", quantity=10,
+        registry.retire(session, from_account=seller, product="FCS", quantity=10,
                      beneficiary="x", purpose="y", actor=A)
-        retirement_account = service.system_account(session, "retirement").id
+        retirement_account = registry.system_account(session, "retirement").id
         session.commit()
         before = snapshot(session)
         with pytest.raises(AccountKindNotAllowed):
-            units.transfer(session, from_account=retirement_account, to_account=buyer,
+            registry.transfer(session, from_account=retirement_account, to_account=buyer,
                            product="FCS", quantity=1, actor=A)
         with pytest.raises(AccountKindNotAllowed):
-            units.transfer(session, from_account=seller, to_account=retirement_account,
+            registry.transfer(session, from_account=seller, to_account=retirement_account,
                            product="FCS", quantity=1, actor=A)
         assert snapshot(session) == before
 
@@ -177,21 +178,21 @@ class TestRefusals:
         session, _seller, _buyer = setup
         before = snapshot(session)
         with pytest.raises(InvalidIdentifier):
-            service.add_holder(session, kind="org", name="x", id_number="91350100M000100Y44",
+            registry.add_holder(session, kind="org", name="x", id_number="91350100M000100Y44",
                                region="522629", actor=A)
         with pytest.raises(InvalidIdentifier):
-            service.add_holder(session, kind="person", name="钟某某",
+            registry.add_holder(session, kind="person", name="钟某某",
                                id_number="110105194912310021", region="522635", actor=A)
         assert snapshot(session) == before
 
     def test_duplicate_holder(self, setup: tuple[Session, int, int]) -> None:
         session, _seller, _buyer = setup
         number = f.make_uscc()
-        service.add_holder(session, kind="org", name="a", id_number=number, region="522629",
+        registry.add_holder(session, kind="org", name="a", id_number=number, region="522629",
                            actor=A)
         before = snapshot(session)
         with pytest.raises(Conflict):
-            service.add_holder(session, kind="org", name="b", id_number=number,
+            registry.add_holder(session, kind="org", name="b", id_number=number,
                                region="522629", actor=A)
         assert snapshot(session) == before
 
@@ -199,25 +200,25 @@ class TestRefusals:
         session, _seller, _buyer = setup
         before = snapshot(session)
         with pytest.raises(InvalidSerial):
-            units.find_serial(session, "QL-FCS-xx")
+            registry.find_serial(session, "QL-FCS-xx")
         with pytest.raises(InvalidSerial):
-            units.find_serial(session, "QL-FCS-522629-P000001-2023-000009999999")
+            registry.find_serial(session, "QL-FCS-522629-P000001-2023-000009999999")
         with pytest.raises(InvalidSerial, match="does not match"):
-            units.find_serial(session, "QL-FCS-520000-P000001-2023-000000000001")
+            registry.find_serial(session, "QL-FCS-520000-P000001-2023-000000000001")
         assert snapshot(session) == before
 
     def test_unknown_hold(self, setup: tuple[Session, int, int]) -> None:
         session, _seller, buyer = setup
         before = snapshot(session)
         with pytest.raises(UnknownHold):
-            units.settle(session, hold_id=12345, to_account=buyer, actor=A)
+            registry.settle(session, hold_id=12345, to_account=buyer, actor=A)
         assert snapshot(session) == before
 
 
 def test_audit_names_the_tampered_entry(session: Session) -> None:
     seller, _project, _issued = f.issued_account(session, quantity=1000)
     buyer = f.account(session)
-    moved = units.transfer(session, from_account=seller, to_account=buyer, product="FCS",
+    moved = registry.transfer(session, from_account=seller, to_account=buyer, product="FCS",
                            quantity=10, actor=A)
     assert verify_chain(session) is None
     session.execute(text("UPDATE ledger_entries SET actor = 'mallory' WHERE sequence = :s"),
@@ -230,7 +231,7 @@ def test_audit_names_the_tampered_entry(session: Session) -> None:
 def test_audit_catches_a_block_edited_behind_the_ledger(session: Session) -> None:
     seller, _project, issued = f.issued_account(session, quantity=1000)
     buyer = f.account(session)
-    units.transfer(session, from_account=seller, to_account=buyer, product="FCS",
+    registry.transfer(session, from_account=seller, to_account=buyer, product="FCS",
                    quantity=10, actor=A)
     session.execute(text("UPDATE unit_blocks SET account_id = :b WHERE account_id = :s"),
                     {"b": buyer, "s": seller})
@@ -242,7 +243,7 @@ def test_audit_catches_a_block_edited_behind_the_ledger(session: Session) -> Non
 
 def test_audit_catches_an_edited_retirement(session: Session) -> None:
     seller, _project, _issued = f.issued_account(session, quantity=1000)
-    retired = units.retire(session, from_account=seller, product="FCS", quantity=5,
+    retired = registry.retire(session, from_account=seller, product="FCS", quantity=5,
                            beneficiary="钟某", purpose="case", actor=A)
     session.execute(text("UPDATE retirements SET beneficiary = '李某' WHERE id = :i"),
                     {"i": retired["id"]})

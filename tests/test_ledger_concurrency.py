@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from qinglu.registry import units
+from qinglu.core.errors import InsufficientUnits
+from qinglu.registry import actions as registry
 from qinglu.registry.audit import audit
-from qinglu.registry.errors import InsufficientUnits
 from qinglu.registry.models import Issuance, Retirement, UnitBlock
 from tests import factories as f
 
@@ -29,13 +29,13 @@ def _worker(factory: sessionmaker[Session], accounts: list[int], ops: int, seed:
             quantity = rng.randint(1, 500)
             try:
                 if rng.random() < 0.15:
-                    result = units.retire(session, from_account=src, product="FCS",
+                    result = registry.retire(session, from_account=src, product="FCS",
                                           quantity=quantity, beneficiary="w", purpose="p",
                                           actor=A)
                     with lock:
                         retired.append(result["quantity"])
                 else:
-                    units.transfer(session, from_account=src, to_account=dst, product="FCS",
+                    registry.transfer(session, from_account=src, to_account=dst, product="FCS",
                                    quantity=quantity, actor=A)
                 done += 1
             except InsufficientUnits:
@@ -49,7 +49,7 @@ def _run_random_load(factory: sessionmaker[Session], workers: int, ops_per_worke
         accounts = [f.account(session) for _ in range(n_accounts)]
         project = f.project(session)
         for acct in accounts:
-            units.issue(session, project_id=project, vintage=2023, quantity=20_000,
+            registry.issue(session, project_id=project, vintage=2023, quantity=20_000,
                         to_account=acct, actor=A)
     retired: list[int] = []
     lock = threading.Lock()
@@ -61,7 +61,7 @@ def _run_random_load(factory: sessionmaker[Session], workers: int, ops_per_worke
     with factory() as session:
         issued = session.scalar(select(func.sum(Issuance.quantity)))
         held = sum(
-            int(units.balance(session, acct).get("FCS", {}).get("held", "0").replace(".", ""))
+            int(registry.balance(session, acct).get("FCS", {}).get("held", "0").replace(".", ""))
             for acct in accounts
         )
         recorded_retired = session.scalar(select(func.sum(Retirement.quantity))) or 0
@@ -113,7 +113,7 @@ def test_racers_for_one_block_only_one_wins(session_factory: sessionmaker[Sessio
         with session_factory() as session:
             barrier.wait()
             try:
-                units.transfer(session, from_account=seller, to_account=buyer, product="FCS",
+                registry.transfer(session, from_account=seller, to_account=buyer, product="FCS",
                                quantity=100, actor=A)
                 return True
             except InsufficientUnits:

@@ -17,9 +17,9 @@ from hypothesis.stateful import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from qinglu.registry import units
+from qinglu.core.errors import InsufficientUnits
+from qinglu.registry import actions as registry
 from qinglu.registry.audit import check_conservation, check_states, check_tiling, replay_moves
-from qinglu.registry.errors import InsufficientUnits
 from tests import factories as f
 
 A = f.ACTOR
@@ -52,7 +52,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
         @rule(to=account_index, quantity=amounts, vintage=st.sampled_from([2021, 2022, 2023]))
         def issue(self, to: int, quantity: int, vintage: int) -> None:
             acct = self.accounts[to]
-            units.issue(self.session, project_id=self.project, vintage=vintage,
+            registry.issue(self.session, project_id=self.project, vintage=vintage,
                         quantity=quantity, to_account=acct, actor=A)
             self.held[acct] += quantity
 
@@ -63,12 +63,12 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
                 return
             if quantity > self.held[a]:
                 try:
-                    units.transfer(self.session, from_account=a, to_account=b, product="FCS",
+                    registry.transfer(self.session, from_account=a, to_account=b, product="FCS",
                                    quantity=quantity, actor=A)
                 except InsufficientUnits:
                     return
                 raise AssertionError("a transfer beyond the balance went through")
-            units.transfer(self.session, from_account=a, to_account=b, product="FCS",
+            registry.transfer(self.session, from_account=a, to_account=b, product="FCS",
                            quantity=quantity, actor=A)
             self.held[a] -= quantity
             self.held[b] += quantity
@@ -82,7 +82,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
             acct = self._take(src, quantity)
             if acct is None:
                 return
-            result = units.hold(self.session, from_account=acct, product="FCS",
+            result = registry.hold(self.session, from_account=acct, product="FCS",
                                 quantity=quantity, purpose="listing", actor=A)
             self.holds[result["id"]] = (acct, quantity)
             self.held[acct] -= quantity
@@ -95,7 +95,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
             acct, remaining = self.holds[hold_id]
             amount = data.draw(st.integers(1, remaining)) if partial else remaining
             to = self.accounts[dst]
-            units.settle(self.session, hold_id=hold_id, to_account=to, quantity=amount, actor=A)
+            registry.settle(self.session, hold_id=hold_id, to_account=to, quantity=amount, actor=A)
             self._hold_done(hold_id, acct, remaining, amount)
             self.held[to] += amount
 
@@ -104,7 +104,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
         def release(self, data: Any) -> None:
             hold_id = data.draw(st.sampled_from(sorted(self.holds)))
             acct, remaining = self.holds[hold_id]
-            units.release(self.session, hold_id=hold_id, actor=A)
+            registry.release(self.session, hold_id=hold_id, actor=A)
             self._hold_done(hold_id, acct, remaining, remaining)
             self.held[acct] += remaining
 
@@ -120,7 +120,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
             acct = self._take(src, quantity)
             if acct is None:
                 return
-            result = units.retire(self.session, from_account=acct, product="FCS",
+            result = registry.retire(self.session, from_account=acct, product="FCS",
                                   quantity=quantity, beneficiary="钟某", purpose="case", actor=A)
             self.held[acct] -= quantity
             for serial in result["serials"]:
@@ -131,7 +131,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
             acct = self._take(src, quantity)
             if acct is None:
                 return
-            result = units.cancel(self.session, from_account=acct, product="FCS",
+            result = registry.cancel(self.session, from_account=acct, product="FCS",
                                   quantity=quantity, reason="reversal", actor=A)
             self.held[acct] -= quantity
             for serial in result["serials"]:
@@ -146,7 +146,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
             assert check_conservation(self.session) == []
             assert check_states(self.session) == []
             for acct in self.accounts:
-                got = units.balance(self.session, acct).get("FCS", {})
+                got = registry.balance(self.session, acct).get("FCS", {})
                 held = int(got.get("held", "0").replace(".", ""))
                 escrow = int(got.get("escrow", "0").replace(".", ""))
                 assert (held, escrow) == (self.held[acct], self.escrow[acct]), acct
@@ -154,7 +154,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
         @invariant()
         def terminal_units_never_move(self) -> None:
             for serial, (state, record_id) in self.terminal.items():
-                for row in units.find_serial(self.session, serial):
+                for row in registry.find_serial(self.session, serial):
                     key = "retirement_id" if state == "retired" else "cancellation_id"
                     assert row["state"] == state and row[key] == record_id, serial
 

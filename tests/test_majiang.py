@@ -13,12 +13,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from qinglu.demo import load_demo
-from qinglu.documents import records
+from qinglu.documents import actions as records
 from qinglu.documents.models import Certificate
 from qinglu.documents.signing import decode_payload, encode_payload, load_or_create_key
+from qinglu.registry.actions import balance, find_serial
 from qinglu.registry.audit import audit
 from qinglu.registry.models import Retirement
-from qinglu.registry.units import balance, find_serial
 
 
 def extract_text(path: Path, reader: PdfReader) -> str:
@@ -133,8 +133,8 @@ def test_pdfs_embed_fonts_and_extract_chinese(session: Session, demo: dict[str, 
 
 def test_accounting_report_pdf(session: Session, demo: dict[str, Any],
                                output_dir: Path) -> None:
+    from qinglu.cases.actions import get_case
     from qinglu.cases.report import render_case_report
-    from qinglu.cases.service import get_case
 
     case = get_case(session, demo["cases"]["polygon"]["id"])
     path = output_dir / "accounting-report.pdf"

@@ -10,14 +10,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.documents import records
+from qinglu.core.errors import InvalidInput, InvalidTransition
+from qinglu.documents import actions as documents
 from qinglu.documents.signing import load_or_create_key
-from qinglu.market import prices, service, views
+from qinglu.market import actions as service
+from qinglu.market import prices, views
 from qinglu.market.models import Listing, Order
+from qinglu.registry.actions import balance
 from qinglu.registry.audit import audit
-from qinglu.registry.errors import InvalidInput, InvalidTransition
 from qinglu.registry.models import Hold
-from qinglu.registry.units import balance
 from tests import factories as f
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -70,11 +71,11 @@ def test_partial_purchase_settles_on_payment_with_a_verifiable_voucher(
     assert balance(session, buyer)["FCS"]["held"] == "25.96"
     assert balance(session, seller)["FCS"]["escrow"] == "74.04"
     _escrow_matches_listing(session, listing["id"])
-    result = records.verify_certificate(session, key, number=paid["voucher_number"])
+    result = documents.verify_certificate(session, key, number=paid["voucher_number"])
     assert result.valid, result.problems
     assert result.facts is not None and result.facts["amount_cny"] == "1298.00"
     assert result.facts["serials"] == paid["serials"]
-    pdf = records.render_pdf(records.get_certificate(session, paid["voucher_number"]))
+    pdf = documents.render_pdf(documents.get_certificate(session, paid["voucher_number"]))
     assert pdf.startswith(b"%PDF")
     assert audit(session).ok
 

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qinglu.accounts import service as accounts
+from qinglu.accounts import actions as accounts
 from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.market.models import Listing, Order
+from qinglu.registry.actions import balance
 from qinglu.registry.audit import audit
 from qinglu.registry.models import Hold, UnitBlock
-from qinglu.registry.units import balance
 from qinglu.web.app import create_app
 from tests import factories as f
 from tests.live import serving
@@ -34,8 +34,8 @@ def _people(session: Session, quantity: int = 10_000) -> dict[str, int]:
     seller = f.account(session, seller_holder)
     buyer = f.account(session, buyer_holder)
     proj = f.project(session)
-    from qinglu.registry import units
-    units.issue(session, project_id=proj, vintage=2023, quantity=quantity, to_account=seller,
+    from qinglu.registry import actions as registry
+    registry.issue(session, project_id=proj, vintage=2023, quantity=quantity, to_account=seller,
                 actor=f.ACTOR)
     accounts.add_user(session, name="op", role="operator", password=PASSWORD)
     accounts.add_user(session, name="seller", role="holder", password=PASSWORD,
@@ -198,8 +198,8 @@ def test_fifty_buyers_race_for_the_last_units(live_pg: tuple[str, str]) -> None:
                           holder_id=seller_holder)
         accounts.add_user(session, name="op", role="operator", password=PASSWORD)
         proj = f.project(session)
-        from qinglu.registry import units
-        units.issue(session, project_id=proj, vintage=2023, quantity=1_000, to_account=seller,
+        from qinglu.registry import actions as registry
+        registry.issue(session, project_id=proj, vintage=2023, quantity=1_000, to_account=seller,
                     actor=f.ACTOR)
         buyers = []
         for n in range(50):

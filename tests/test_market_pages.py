@@ -9,9 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from qinglu.accounts import service as accounts
-from qinglu.registry.service import get_account
-from qinglu.registry.units import balance
+from qinglu.accounts import actions as accounts
+from qinglu.registry.actions import balance, get_account
 from qinglu.web.app import create_app
 from tests import factories as f
 from tests.test_pages import csrf_of

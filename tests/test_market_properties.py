@@ -27,11 +27,12 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from qinglu.core.errors import InsufficientUnits, InvalidInput, InvalidTransition
 from qinglu.documents.signing import load_or_create_key
-from qinglu.market import service, views
+from qinglu.market import actions as service
+from qinglu.market import views
 from qinglu.market.models import Listing
 from qinglu.registry.audit import check_conservation, check_states, check_tiling, replay_moves
-from qinglu.registry.errors import InsufficientUnits, InvalidInput, InvalidTransition
 from qinglu.registry.models import Hold, UnitBlock
 from tests import factories as f
 

@@ -15,19 +15,20 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from qinglu.documents import records
-from qinglu.documents.signing import load_or_create_key
-from qinglu.market import service, views
-from qinglu.registry.audit import audit
-from qinglu.registry.errors import (
+from qinglu.core.errors import (
     AccountKindNotAllowed,
     InvalidInput,
     InvalidTransition,
     QingluError,
     UnknownAccount,
 )
-from qinglu.registry.ledger import ledger_head
-from qinglu.registry.service import system_account
+from qinglu.core.ledger import ledger_head
+from qinglu.documents import actions as documents
+from qinglu.documents.signing import load_or_create_key
+from qinglu.market import actions as market
+from qinglu.market import views
+from qinglu.registry.actions import system_account
+from qinglu.registry.audit import audit
 from tests import factories as f
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -37,7 +38,7 @@ ACTOR = "operator:test"
 def _listing(session: Session, **terms: Any) -> tuple[int, int, dict[str, Any]]:
     seller, _project, _issued = f.issued_account(session, quantity=10_000)
     buyer = f.account(session)
-    listing = service.create_listing(
+    listing = market.create_listing(
         session, seller_account=seller, product="FCS", quantity=terms.pop("quantity", 10_000),
         price=Decimal("50.00"), min_lot=terms.pop("min_lot", 100),
         expires_at=T0 + timedelta(days=7), actor=ACTOR, now=T0, **terms)
@@ -56,7 +57,7 @@ def _refused(session: Session, attempt: Callable[[], Any], kind: type[QingluErro
 
 
 def _order(session: Session, listing_id: int, buyer: int, quantity: int) -> Callable[[], Any]:
-    return lambda: service.place_order(session, listing_id=listing_id, buyer_account=buyer,
+    return lambda: market.place_order(session, listing_id=listing_id, buyer_account=buyer,
                                        quantity=quantity, actor=ACTOR, now=T0)
 
 
@@ -73,17 +74,17 @@ def test_order_refusals_are_worded_alike(session: Session) -> None:
              "低于最小成交量 1.00", "below the minimum lot of 1.00")
     _refused(session, _order(session, lid, 999_999, 100), UnknownAccount,
              "账户 999999 不存在", "account 999999 does not exist")
-    service.cancel_listing(session, listing_id=lid, actor=ACTOR)
+    market.cancel_listing(session, listing_id=lid, actor=ACTOR)
     _refused(session, _order(session, lid, buyer, 100), views.ListingClosed,
              f"挂牌 {lid} 已结束（cancelled）", f"listing {lid} is closed (cancelled)")
-    assert service.get_listing(session, lid).remaining == 0
+    assert market.get_listing(session, lid).remaining == 0
     assert audit(session).ok
 
 
 def test_a_negotiated_listing_refuses_anyone_but_the_agreed_buyer(session: Session) -> None:
     seller, _project, _issued = f.issued_account(session, quantity=1_000)
     buyer, stranger = f.account(session), f.account(session)
-    listing = service.create_listing(
+    listing = market.create_listing(
         session, seller_account=seller, buyer_account=buyer, kind="negotiated",
         product="FCS", quantity=1_000, price=Decimal("50"), min_lot=None,
         expires_at=T0 + timedelta(days=1), actor=ACTOR, now=T0)
@@ -96,7 +97,7 @@ def test_a_negotiated_listing_refuses_anyone_but_the_agreed_buyer(session: Sessi
 def _pay(session: Session, order_id: int, reference: str,
          now: datetime = T0) -> Callable[[], Any]:
     key = load_or_create_key()
-    return lambda: service.confirm_payment(session, key, order_id=order_id,
+    return lambda: market.confirm_payment(session, key, order_id=order_id,
                                            reference=reference, actor=ACTOR, now=now)
 
 
@@ -113,9 +114,9 @@ def test_payment_refusals_are_worded_alike(session: Session) -> None:
     _refused(session, _pay(session, oid, "R-2"), InvalidTransition,
              f"订单 {oid} 已用另一付款凭证结算",
              f"order {oid} was already settled with another reference")
-    service.expire_due(session, now=late)
+    market.expire_due(session, now=late)
     other = _order(session, listing["id"], buyer, 500)()
-    service.expire_due(session, now=datetime.fromisoformat(other["expires_at"]))
+    market.expire_due(session, now=datetime.fromisoformat(other["expires_at"]))
     _refused(session, _pay(session, other["id"], "R-3"), InvalidTransition,
              f"订单 {other['id']} 已expired，不能付款",
              f"order {other['id']} is expired; it cannot be paid")
@@ -129,7 +130,7 @@ def test_units_cannot_be_settled_into_a_retirement_account(session: Session) -> 
     _refused(session, _pay(session, order["id"], "R-1"), AccountKindNotAllowed,
              f"不能直接转入 retirement 账户 {retirement}（请用注销或核销）",
              f"cannot transfer into retirement account {retirement} (retire or cancel instead)")
-    assert service.get_order(session, order["id"]).status == "pending"
+    assert market.get_order(session, order["id"]).status == "pending"
 
 
 def test_retries_with_one_key_answer_as_the_first_did(session: Session) -> None:
@@ -137,7 +138,7 @@ def test_retries_with_one_key_answer_as_the_first_did(session: Session) -> None:
     key = load_or_create_key()
 
     def order() -> dict[str, Any]:
-        return service.place_order(session, listing_id=listing["id"], buyer_account=buyer,
+        return market.place_order(session, listing_id=listing["id"], buyer_account=buyer,
                                    quantity=700, actor=ACTOR, idempotency_key="order-1", now=T0)
 
     first = order()
@@ -146,14 +147,14 @@ def test_retries_with_one_key_answer_as_the_first_did(session: Session) -> None:
     assert first["price"] == "50.00" and first["status"] == "pending"
 
     def pay() -> dict[str, Any]:
-        return service.confirm_payment(session, key, order_id=first["id"], reference="R-7",
+        return market.confirm_payment(session, key, order_id=first["id"], reference="R-7",
                                        actor=ACTOR, idempotency_key="pay-1", now=T0)
 
     paid = pay()
     assert pay() == paid
     assert paid["status"] == "settled" and paid["quantity"] == "7.00"
-    assert service.get_listing(session, listing["id"]).remaining == 10_000 - 700
-    voucher = records.verify_certificate(session, key, number=paid["voucher_number"])
+    assert market.get_listing(session, listing["id"]).remaining == 10_000 - 700
+    voucher = documents.verify_certificate(session, key, number=paid["voucher_number"])
     assert voucher.valid, voucher.problems
     assert voucher.facts is not None and voucher.facts["serials"] == paid["serials"]
     assert voucher.facts["amount_cny"] == "350.00"

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from qinglu.documents.money import cny_capital
+from qinglu.core.money import cny_capital
 
 
 @pytest.mark.parametrize(("amount", "words"), [

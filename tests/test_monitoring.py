@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qinglu.core.errors import Conflict, InvalidInput, InvalidTransition
+from qinglu.core.models import LedgerEntry
 from qinglu.forestry import monitoring, parcels
 from qinglu.forestry.models import MonitoringReport, Parcel
 from qinglu.methods.forest import UnconfirmedParameters
-from qinglu.registry import service, units
+from qinglu.registry import actions as registry
 from qinglu.registry.audit import audit
-from qinglu.registry.errors import Conflict, InvalidInput, InvalidTransition
-from qinglu.registry.models import LedgerEntry
 from tests import factories as f
 from tests.test_forest_method import OVERRIDE
 from tests.test_parcels import geojson, props, square
@@ -29,7 +29,7 @@ PER_M3 = {"杉木": 0.99, "马尾松": 0.3125 * 44 / 12}
 def owned_project(session: Session) -> tuple[int, int]:
     owner = f.org(session, name="南哨村股份经济合作社")
     account = f.account(session, owner)
-    project = service.add_project(session, name="南哨村森林经营碳汇", product="FCS",
+    project = registry.add_project(session, name="南哨村森林经营碳汇", product="FCS",
                                   region="522629", methodology="AR-CM-003-V01",
                                   owner_holder_id=owner, actor=OPERATOR)
     return int(project["id"]), account
@@ -79,15 +79,15 @@ def test_submit_approve_issue_with_buffer(session: Session, tmp_path: Path) -> N
     buffer_units = expected_units * 15 // 100  # medium risk: 15 %, rounded down
     assert issued["status"] == "issued"
     assert issued["buffer_quantity"] == f"{buffer_units / 100:.2f}"
-    owner = units.balance(session, owner_account)["FCS"]["held"]
+    owner = registry.balance(session, owner_account)["FCS"]["held"]
     assert owner == f"{(expected_units - buffer_units) / 100:.2f}"
-    buffer = service.system_account(session, "buffer")
-    assert units.balance(session, buffer.id)["FCS"]["held"] == f"{buffer_units / 100:.2f}"
+    buffer = registry.system_account(session, "buffer")
+    assert registry.balance(session, buffer.id)["FCS"]["held"] == f"{buffer_units / 100:.2f}"
     # A retry with the same key moves nothing more.
     again = monitoring.issue(session, report_id=int(report["id"]), actor=OPERATOR,  # type: ignore[arg-type]
                              idempotency_key="issue-1")
     assert again["owner_issuance_id"] == issued["owner_issuance_id"]
-    assert units.balance(session, owner_account)["FCS"]["held"] == owner
+    assert registry.balance(session, owner_account)["FCS"]["held"] == owner
     # Every step is on the record; one entry carries both issuances.
     kinds = list(session.scalars(select(LedgerEntry.kind).order_by(LedgerEntry.sequence)))
     assert kinds[-3:] == ["monitoring.submit", "monitoring.approve", "monitoring.issue"]
@@ -174,6 +174,6 @@ def test_parcels_from_geojson_and_a_gbk_shapefile_issue_with_buffer(
     monitoring.approve(session, report_id=int(report["id"]), actor=VERIFIER)  # type: ignore[arg-type]
     monitoring.issue(session, report_id=int(report["id"]), actor=OPERATOR)  # type: ignore[arg-type]
     buffer_units = int(gross * 100) * 15 // 100
-    assert units.balance(session, owner_account)["FCS"]["held"] == \
+    assert registry.balance(session, owner_account)["FCS"]["held"] == \
         f"{(int(gross * 100) - buffer_units) / 100:.2f}"
     assert audit(session).ok

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from qinglu.accounts import service as accounts
+from qinglu.accounts import actions as accounts
 from qinglu.web.app import create_app
 from tests.test_monitoring import import_two, owned_project, submit
 from tests.test_pages import csrf_of

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from qinglu.accounts import service as accounts
-from qinglu.registry import units
-from qinglu.registry.service import get_account
+from qinglu.accounts import actions as accounts
+from qinglu.registry import actions as registry
+from qinglu.registry.actions import get_account
 from qinglu.web.app import create_app
 from tests import factories as f
 
@@ -32,7 +32,7 @@ def csrf_of(html: str) -> str:
 
 def test_public_pages_show_totals_and_serials(client: TestClient, session: Session) -> None:
     seller, _project, issued = f.issued_account(session, quantity=5396)
-    units.retire(session, from_account=seller, product="FCS", quantity=5396,
+    registry.retire(session, from_account=seller, product="FCS", quantity=5396,
                  beneficiary="钟某某", purpose="替代性修复", actor="t")
     home = client.get("/")
     assert 'data-total="FCS-issued">53.96' in home.text
@@ -65,7 +65,7 @@ def test_holder_signs_in_and_transfers(client: TestClient, session: Session) -> 
         "from_account": seller, "to_account": buyer, "product": "FCS", "quantity": "1",
         "csrf": "forged"})
     assert refused.status_code == 403
-    assert units.balance(session, seller)["FCS"]["held"] == "46.04"
+    assert registry.balance(session, seller)["FCS"]["held"] == "46.04"
 
 
 def test_pages_need_the_right_role(client: TestClient) -> None:
@@ -75,7 +75,7 @@ def test_pages_need_the_right_role(client: TestClient) -> None:
 
 def test_verification_page(client: TestClient, session: Session) -> None:
     from qinglu.demo import load_demo
-    from qinglu.documents import records
+    from qinglu.documents import actions as documents
     from qinglu.documents.qr import parse_verification_url, verification_url
     from qinglu.documents.signing import encode_payload
 
@@ -83,7 +83,7 @@ def test_verification_page(client: TestClient, session: Session) -> None:
     number = made["cases"]["majiang"]["certificate_number"]
     page = client.get("/verify", params={"number": number})
     assert 'data-valid="true"' in page.text and "53.96" in page.text and "钟某" in page.text
-    record = records.get_certificate(session, number)
+    record = documents.get_certificate(session, number)
     url = verification_url("http://testserver", number,
                            encode_payload(record.facts, record.signature))
     path_number, payload = parse_verification_url(url)
@@ -96,8 +96,8 @@ def test_verification_page(client: TestClient, session: Session) -> None:
 
 def test_operator_back_office_and_verifier_approval(client: TestClient,
                                                     session: Session) -> None:
-    from qinglu.cases import service as cases
-    from qinglu.registry import service as registry
+    from qinglu.cases import actions as cases
+    from qinglu.registry import actions as registry
 
     accounts.add_user(session, name="op", role="operator", password="correct horse")
     accounts.add_user(session, name="ver", role="verifier", password="correct horse")

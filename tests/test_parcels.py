@@ -13,9 +13,9 @@ from shapely.geometry import box, mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qinglu.core.ledger import ledger_head
 from qinglu.forestry import parcels
 from qinglu.forestry.models import Parcel
-from qinglu.registry.ledger import ledger_head
 from tests import factories as f
 
 A = "test"

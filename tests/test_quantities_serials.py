@@ -2,9 +2,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qinglu.registry.errors import InvalidQuantity, InvalidSerial
-from qinglu.registry.quantities import format_quantity, parse_quantity
-from qinglu.registry.serials import format_serial, parse_serial
+from qinglu.core.errors import InvalidQuantity, InvalidSerial
+from qinglu.core.quantities import format_quantity, parse_quantity
+from qinglu.core.serials import format_serial, parse_serial
 
 
 def test_parse_quantity_in_base_units() -> None:

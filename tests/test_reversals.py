@@ -14,12 +14,12 @@ from shapely.geometry import box, mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.cases import service as cases
+from qinglu.cases import actions as cases
+from qinglu.core.errors import Conflict, InvalidInput
 from qinglu.forestry import monitoring, reversals
 from qinglu.forestry.models import Parcel, Reversal
-from qinglu.registry import service, units
+from qinglu.registry import actions as registry
 from qinglu.registry.audit import audit
-from qinglu.registry.errors import Conflict, InvalidInput
 from qinglu.registry.models import Project
 from tests import factories as f
 from tests.test_monitoring import (
@@ -57,7 +57,7 @@ def fire_case(session: Session) -> int:
 
 
 def buffer_held(session: Session) -> int:
-    held = units.balance(session, service.system_account(session, "buffer").id)
+    held = registry.balance(session, registry.system_account(session, "buffer").id)
     return round(float(held.get("FCS", {}).get("held", "0")) * 100)
 
 
@@ -140,7 +140,7 @@ def test_reversal_api_and_cli(database_url: str, session: Session, tmp_path: Pat
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
-    from qinglu.accounts import service as accounts
+    from qinglu.accounts import actions as accounts
     from qinglu.cli import app as cli
     from qinglu.web.app import create_app
     from tests.test_api_registry import token

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from qinglu.accounts import service as accounts
+from qinglu.accounts import actions as accounts
 from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.db.migrate import upgrade
 from qinglu.demo import load_demo

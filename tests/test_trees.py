@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qinglu.core.errors import Conflict
 from qinglu.forestry import trees
 from qinglu.forestry.models import Tree, TreeYear
 from qinglu.methods import trees as method
 from qinglu.methods.forest import UnconfirmedParameters
-from qinglu.registry import service, units
+from qinglu.registry import actions as registry
 from qinglu.registry.audit import audit
-from qinglu.registry.errors import Conflict
 from tests import factories as f
 
 OPERATOR = "operator:zhang"
@@ -38,7 +38,7 @@ DENSITY_ONLY = HEADER + "".join(
 
 def household(session: Session, name: str = "杨某某") -> tuple[int, str, int]:
     number = f.make_resident_id()
-    holder = int(service.add_holder(session, kind="person", name=name, id_number=number,
+    holder = int(registry.add_holder(session, kind="person", name=name, id_number=number,
                                     region="522629", actor=OPERATOR)["id"])
     return holder, number, f.account(session, holder)
 
@@ -113,13 +113,13 @@ def test_register_and_issue_tree_years(session: Session) -> None:
     assert (by_tree["T2"]["owner_units"], by_tree["T2"]["buffer_units"]) == (6, 1)
     assert issued["quantity"] == "0.13" and issued["buffer_quantity"] == "0.01"
     assert by_tree["T1"]["owner_issuance_id"] != by_tree["T2"]["owner_issuance_id"]
-    assert units.balance(session, account)["FCS"]["held"] == "0.12"
-    buffer = service.system_account(session, "buffer")
-    assert units.balance(session, buffer.id)["FCS"]["held"] == "0.01"
+    assert registry.balance(session, account)["FCS"]["held"] == "0.12"
+    buffer = registry.system_account(session, "buffer")
+    assert registry.balance(session, buffer.id)["FCS"]["held"] == "0.01"
     again = trees.issue_year(session, project_id=project, year=2026,
                              measurements=measurements, risk_class="medium", actor=OPERATOR,
                              override_csv=SIMPLE, idempotency_key="trees-2026")
-    assert again == issued and units.balance(session, account)["FCS"]["held"] == "0.12"
+    assert again == issued and registry.balance(session, account)["FCS"]["held"] == "0.12"
     with pytest.raises(Conflict):  # a tree-year is issued once
         trees.issue_year(session, project_id=project, year=2026, measurements=measurements,
                          risk_class="medium", actor=OPERATOR, override_csv=SIMPLE)
@@ -172,7 +172,7 @@ def test_tree_api_and_cli(database_url: str, session: Session, tmp_path: Path,
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
-    from qinglu.accounts import service as accounts
+    from qinglu.accounts import actions as accounts
     from qinglu.cli import app as cli
     from qinglu.web.app import create_app
     from tests.test_api_registry import token
@@ -197,7 +197,7 @@ def test_tree_api_and_cli(database_url: str, session: Session, tmp_path: Path,
             "measurements": [{"number": "T1", "dbh_cm": "22", "height_m": "11"}]})
         assert issued.status_code == 201, issued.text
         assert issued.json()["quantity"] == "0.06"  # by hand above: 6 units
-    assert units.balance(session, account)["FCS"]["held"] == "0.06"
+    assert registry.balance(session, account)["FCS"]["held"] == "0.06"
     monkeypatch.setenv("QINGLU_ACTOR", OPERATOR)
     path = tmp_path / "trees.csv"
     path.write_text("number,species,lon,lat,dbh_cm,height_m,owner_holder_id\n"

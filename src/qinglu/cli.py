@@ -14,7 +14,7 @@ from qinglu.forestry.cli import app as parcel_app
 from qinglu.forestry.monitoring_cli import app as monitoring_app
 from qinglu.forestry.trees_cli import app as tree_app
 from qinglu.market.cli import app as market_app
-from qinglu.methods.fire_cli import fire_app
+from qinglu.methods.cli import fire_app
 from qinglu.registry.cli import app as registry_app
 
 app = typer.Typer(
@@ -57,8 +57,8 @@ def audit_verify(db: DbOption = None, as_json: JsonOption = False) -> None:
     Exits non-zero and names the first bad entry when a row was edited behind the
     application's back.
     """
+    from qinglu.core.ledger import ledger_head
     from qinglu.registry.audit import audit
-    from qinglu.registry.ledger import ledger_head
 
     with session_for(db) as session:
         report = audit(session)

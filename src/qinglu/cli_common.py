@@ -17,8 +17,8 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from qinglu.core.errors import QingluError
 from qinglu.db.session import open_database
-from qinglu.registry.errors import QingluError
 
 DbOption = Annotated[
     str | None,

@@ -13,14 +13,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from qinglu.cases import service as cases
-from qinglu.documents import records
+from qinglu.cases import actions as cases
+from qinglu.core.identifiers import resident_id_check_char, uscc_check_char
+from qinglu.core.quantities import parse_quantity
+from qinglu.documents import actions as documents
 from qinglu.documents.signing import load_or_create_key
-from qinglu.market import service as market
+from qinglu.market import actions as market
 from qinglu.methods.fire import FireInput, estimate
-from qinglu.registry import service, units
-from qinglu.registry.identifiers import resident_id_check_char, uscc_check_char
-from qinglu.registry.quantities import parse_quantity
+from qinglu.registry import actions as registry
 
 ACTOR = "demo"
 
@@ -59,23 +59,23 @@ def _key(name: str) -> str:
 
 def load_registry(session: Session) -> dict[str, Any]:
     """Holders, accounts, the Jianhe project and its issued units."""
-    centre = service.add_holder(session, **JIANHE_CENTRE, actor=ACTOR,
+    centre = registry.add_holder(session, **JIANHE_CENTRE, actor=ACTOR,
                                 idempotency_key=_key("holder:jianhe"))
-    procuratorate = service.add_holder(session, **MAJIANG_PROCURATORATE, actor=ACTOR,
+    procuratorate = registry.add_holder(session, **MAJIANG_PROCURATORATE, actor=ACTOR,
                                        idempotency_key=_key("holder:majiang"))
-    defendant = service.add_holder(session, **DEFENDANT, actor=ACTOR,
+    defendant = registry.add_holder(session, **DEFENDANT, actor=ACTOR,
                                    idempotency_key=_key("holder:defendant"))
-    bureau = service.add_holder(session, **JIANHE_FORESTRY_BUREAU, actor=ACTOR,
+    bureau = registry.add_holder(session, **JIANHE_FORESTRY_BUREAU, actor=ACTOR,
                                 idempotency_key=_key("holder:jianhe-forestry"))
-    company = service.add_holder(session, **COMPANY, actor=ACTOR,
+    company = registry.add_holder(session, **COMPANY, actor=ACTOR,
                                  idempotency_key=_key("holder:company"))
-    centre_account = service.open_account(session, holder_id=centre["id"], actor=ACTOR,
+    centre_account = registry.open_account(session, holder_id=centre["id"], actor=ACTOR,
                                           idempotency_key=_key("account:jianhe"))
-    defendant_account = service.open_account(session, holder_id=defendant["id"], actor=ACTOR,
+    defendant_account = registry.open_account(session, holder_id=defendant["id"], actor=ACTOR,
                                              idempotency_key=_key("account:defendant"))
-    project = service.add_project(session, **JIANHE_PROJECT, owner_holder_id=centre["id"],
+    project = registry.add_project(session, **JIANHE_PROJECT, owner_holder_id=centre["id"],
                                   actor=ACTOR, idempotency_key=_key("project:jianhe"))
-    issuance = units.issue(session, project_id=project["id"], vintage=2023,
+    issuance = registry.issue(session, project_id=project["id"], vintage=2023,
                            quantity=parse_quantity("FCS", JIANHE_ISSUANCE_T),
                            to_account=centre_account["id"], actor=ACTOR,
                            idempotency_key=_key("issue:jianhe:2023"))
@@ -146,9 +146,9 @@ def _walk(session: Session, case_id: int, made: dict[str, Any], name: str,
 def _documents(session: Session, case: dict[str, Any]) -> list[dict[str, str]]:
     made = []
     for number in (case["certificate_number"], case["voucher_number"]):
-        record = records.get_certificate(session, number)
+        record = documents.get_certificate(session, number)
         made.append({"number": number, "kind": record.kind,
-                     "pdf": str(records.write_pdf(record).resolve())})
+                     "pdf": str(documents.write_pdf(record).resolve())})
     return made
 
 
@@ -257,15 +257,15 @@ def load_forestry(session: Session, made: dict[str, Any]) -> dict[str, Any]:
     from qinglu.forestry import monitoring, parcels, trees
     from qinglu.forestry.models import Parcel, Tree
 
-    owner = service.add_holder(session, **NANSHAO_COLLECTIVE, actor=ACTOR,
+    owner = registry.add_holder(session, **NANSHAO_COLLECTIVE, actor=ACTOR,
                                idempotency_key=_key("holder:nanshao"))
-    household = service.add_holder(session, **NANSHAO_HOUSEHOLD, actor=ACTOR,
+    household = registry.add_holder(session, **NANSHAO_HOUSEHOLD, actor=ACTOR,
                                    idempotency_key=_key("holder:nanshao-household"))
-    service.open_account(session, holder_id=owner["id"], actor=ACTOR,
+    registry.open_account(session, holder_id=owner["id"], actor=ACTOR,
                          idempotency_key=_key("account:nanshao"))
-    service.open_account(session, holder_id=household["id"], actor=ACTOR,
+    registry.open_account(session, holder_id=household["id"], actor=ACTOR,
                          idempotency_key=_key("account:nanshao-household"))
-    project = service.add_project(
+    project = registry.add_project(
         session, name="南哨村森林经营碳汇项目（示例）Nanshao forest management (demo)",
         product="FCS", region="522629", methodology="AR-CM-003-V01",
         owner_holder_id=owner["id"], actor=ACTOR, idempotency_key=_key("project:nanshao"))
@@ -317,7 +317,7 @@ DEMO_LISTING_EXPIRES = datetime(2099, 12, 31, 16, 0, tzinfo=UTC)
 
 def load_market(session: Session, made: dict[str, Any]) -> dict[str, Any]:
     """The Jianhe centre lists 200 t at 52 CNY/t; a power company buys 80 t and pays."""
-    company_account = service.open_account(session, holder_id=made["holders"]["company"],
+    company_account = registry.open_account(session, holder_id=made["holders"]["company"],
                                            actor=ACTOR, idempotency_key=_key("account:company"))
     listing = market.create_listing(
         session, seller_account=made["accounts"]["jianhe_centre"], product="FCS",

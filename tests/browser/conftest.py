@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from qinglu.accounts import service as accounts
+from qinglu.accounts import actions as accounts
 from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.db.migrate import upgrade
 from qinglu.demo import load_demo

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qinglu.accounts import service
+from qinglu.accounts import actions as accounts
 from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, session_for
 
 app = typer.Typer(help="用户 Users and roles", no_args_is_help=True)
@@ -29,7 +29,7 @@ def add(
         raise fail("请用 --password-stdin 提供密码 / give the password with --password-stdin")
     password = sys.stdin.readline().rstrip("\r\n")
     with session_for(db) as session:
-        user = service.add_user(session, name=name, role=role, password=password,
+        user = accounts.add_user(session, name=name, role=role, password=password,
                                 holder_id=holder)
         emit({"id": user.id, "name": user.name, "role": user.role, "holder_id": user.holder_id},
              as_json, "用户 User")

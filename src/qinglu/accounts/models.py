@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from qinglu.core.models import utcnow
 from qinglu.db.base import Base
-from qinglu.registry.models import utcnow
 
 ROLES = ("operator", "verifier", "authority", "holder")
 

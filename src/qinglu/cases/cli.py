@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from qinglu.cases import service
+from qinglu.cases import actions
 from qinglu.cases.models import Case
 from qinglu.cli_common import (
     DbOption,
@@ -21,7 +21,7 @@ from qinglu.cli_common import (
     handle_errors,
     session_for,
 )
-from qinglu.registry.quantities import parse_quantity
+from qinglu.core.quantities import parse_quantity
 
 app = typer.Typer(help="案件 Ecological-damage cases", no_args_is_help=True)
 CaseId = Annotated[int, typer.Argument(help="案件 id / case id")]
@@ -63,7 +63,7 @@ def open_case(
         raise typer.BadParameter(f"日期 {incident_date!r} 不是 YYYY-MM-DD") from None
     incident = {"area": area, "unit": unit, "vegetation": vegetation}
     with session_for(db) as session:
-        result = service.open_case(
+        result = actions.open_case(
             session, number=number, authority_holder_id=authority,
             authority_kind=authority_kind, kind=kind, defendant_holder_id=defendant,
             incident_date=when, region=region, place=place, incident=incident,
@@ -94,8 +94,8 @@ def account(
 
     polygon = json.loads(geojson.read_text(encoding="utf-8")) if geojson else None
     with session_for(db) as session:
-        case = service.get_case(session, case_id)
-        result = service.account_with_fire_method(
+        case = actions.get_case(session, case_id)
+        result = actions.account_with_fire_method(
             session, case_id=case_id, actor=actor(), idempotency_key=key,
             fire_input=FireInput(vegetation=vegetation, area=area, unit=unit, geojson=polygon,
                                  fuel_consumed=fuel_consumed, ef_set=ef_set, gwp=gwp,
@@ -115,10 +115,10 @@ def external_report(
     as_json: JsonOption = False,
 ) -> None:
     """核算（外部报告）Record an accounting report prepared outside Qinglu, approved."""
-    units, accounting = service.external_report_accounting(
+    units, accounting = actions.external_report_accounting(
         firm=firm, report_ref=report, stated_obligation=obligation, approved_by=verifier)
     with session_for(db) as session:
-        result = service.record_accounting(session, case_id=case_id, obligation=units,
+        result = actions.record_accounting(session, case_id=case_id, obligation=units,
                                            accounting=accounting, actor=actor())
     _show(result, as_json)
 
@@ -136,7 +136,7 @@ def agree(
 ) -> None:
     """协议 Agree the purchase; the seller's units go into escrow."""
     with session_for(db) as session:
-        result = service.agree(session, case_id=case_id,
+        result = actions.agree(session, case_id=case_id,
                                quantity=parse_quantity("FCS", quantity),
                                seller_account_id=seller_account, price=price, actor=actor(),
                                idempotency_key=key)
@@ -154,7 +154,7 @@ def pay(
 ) -> None:
     """付款 Record the payment."""
     with session_for(db) as session:
-        result = service.pay(session, case_id=case_id, reference=reference, actor=actor(),
+        result = actions.pay(session, case_id=case_id, reference=reference, actor=actor(),
                              idempotency_key=key)
     _show(result, as_json)
 
@@ -165,7 +165,7 @@ def retire(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False,
            key: KeyOption = None) -> None:
     """注销 Retire exactly the escrowed units for the case."""
     with session_for(db) as session:
-        result = service.retire_for_case(session, case_id=case_id, actor=actor(),
+        result = actions.retire_for_case(session, case_id=case_id, actor=actor(),
                                          idempotency_key=key)
     _show(result, as_json)
 
@@ -175,15 +175,15 @@ def retire(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False,
 def certify(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False,
             key: KeyOption = None) -> None:
     """出证 Issue the carbon-neutral certificate and the transaction voucher (PDFs too)."""
-    from qinglu.documents import records
+    from qinglu.documents import actions as documents
     from qinglu.documents.signing import load_or_create_key
 
     with session_for(db) as session:
-        result = service.certify(session, case_id=case_id, key=load_or_create_key(),
+        result = actions.certify(session, case_id=case_id, key=load_or_create_key(),
                                  actor=actor(), idempotency_key=key)
         for number in (result["certificate_number"], result["voucher_number"]):
             result.setdefault("pdfs", []).append(
-                str(records.write_pdf(records.get_certificate(session, number))))
+                str(documents.write_pdf(documents.get_certificate(session, number))))
     _show(result, as_json)
 
 
@@ -196,10 +196,10 @@ def report(
 ) -> None:
     """核算报告 Write the case's emission accounting report (PDF)."""
     from qinglu.cases.report import render_case_report
-    from qinglu.documents.records import documents_dir
+    from qinglu.documents.actions import documents_dir
 
     with session_for(db) as session:
-        data = render_case_report(session, service.get_case(session, case_id))
+        data = render_case_report(session, actions.get_case(session, case_id))
     path = out or documents_dir() / f"case-{case_id}-report.pdf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -211,7 +211,7 @@ def report(
 def close(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> None:
     """结案 Close a certified case."""
     with session_for(db) as session:
-        result = service.close_case(session, case_id=case_id, actor=actor())
+        result = actions.close_case(session, case_id=case_id, actor=actor())
     _show(result, as_json)
 
 
@@ -220,7 +220,7 @@ def close(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> 
 def show(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> None:
     """查看 Show a case."""
     with session_for(db) as session:
-        result = service.case_view(service.get_case(session, case_id))
+        result = actions.case_view(actions.get_case(session, case_id))
     _show(result, as_json)
 
 
@@ -229,7 +229,7 @@ def show(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> N
 def list_cases(db: DbOption = None, as_json: JsonOption = False) -> None:
     """列出案件 List cases."""
     with session_for(db) as session:
-        rows = [service.case_view(c) for c in session.scalars(select(Case).order_by(Case.id))]
+        rows = [actions.case_view(c) for c in session.scalars(select(Case).order_by(Case.id))]
     if as_json:
         emit(rows, True)
     else:

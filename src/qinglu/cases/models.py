@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from qinglu.core.models import utcnow
 from qinglu.db.base import Base
-from qinglu.registry.models import utcnow
 
 CASE_STEPS = ("opened", "accounted", "agreed", "paid", "retired", "certified", "closed")
 AUTHORITY_KINDS = ("procuratorate", "court", "forestry_bureau", "environment_bureau")

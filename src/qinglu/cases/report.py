@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from qinglu.cases.models import Case
+from qinglu.core.errors import InvalidTransition
+from qinglu.core.identifiers import mask_person_name, region_name
 from qinglu.documents.pdf import ReportDoc, render_report
 from qinglu.methods.fire import CATEGORY_NAMES, SPECIES_NAMES
-from qinglu.registry.errors import InvalidTransition
-from qinglu.registry.identifiers import mask_person_name, region_name
-from qinglu.registry.service import get_holder
+from qinglu.registry.actions import get_holder
 
 KIND_NAMES = {
     "criminal_public_interest": "刑事附带民事公益诉讼 criminal case with public-interest claim",

@@ -2,6 +2,7 @@
 
 from qinglu.accounts import models as accounts_models  # noqa: F401
 from qinglu.cases import models as cases_models  # noqa: F401
+from qinglu.core import models as core_models  # noqa: F401
 from qinglu.db.base import Base
 from qinglu.documents import models as documents_models  # noqa: F401
 from qinglu.forestry import models as forestry_models  # noqa: F401

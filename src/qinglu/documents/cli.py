@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from qinglu.cli_common import DbOption, JsonOption, console, emit, fail, handle_errors, session_for
-from qinglu.documents import records
+from qinglu.documents import actions as documents
 from qinglu.documents.signing import load_or_create_key
 
 app = typer.Typer(help="证书 Certificates and vouchers", no_args_is_help=True)
@@ -23,9 +23,9 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """核验 Verify a certificate: exit 0 only when it is valid, else say what differs."""
-    number, payload = records.resolve(reference)
+    number, payload = documents.resolve(reference)
     with session_for(db) as session:
-        result = records.verify_certificate(session, load_or_create_key(), number=number,
+        result = documents.verify_certificate(session, load_or_create_key(), number=number,
                                             payload=payload)
     if as_json:
         emit(result.as_dict(), True)
@@ -44,5 +44,5 @@ def write_pdf(
 ) -> None:
     """生成 PDF Write a certificate's or voucher's PDF."""
     with session_for(db) as session:
-        path = records.write_pdf(records.get_certificate(session, number), out)
+        path = documents.write_pdf(documents.get_certificate(session, number), out)
     console.print(str(path))

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from qinglu.core.models import utcnow
 from qinglu.db.base import Base
-from qinglu.registry.models import utcnow
 
 DOCUMENT_KINDS = {
     "carbon_neutral": ("CN", "碳中和证书", "Carbon-Neutral Certificate"),

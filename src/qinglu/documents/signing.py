@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from qinglu.core.errors import InvalidInput
 from qinglu.db.engine import var_dir
-from qinglu.registry.errors import InvalidInput
 
 PRIVATE_FILE = "registry_ed25519.key"
 PUBLIC_FILE = "registry_ed25519.pub"

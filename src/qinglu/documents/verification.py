@@ -18,6 +18,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from qinglu.core.errors import InvalidSerial
+from qinglu.core.quantities import format_quantity, product_spec
+from qinglu.core.serials import parse_serial
 from qinglu.db.raw import Db, RawQuery, json_value
 from qinglu.documents.signing import (
     InvalidPayload,
@@ -26,9 +29,6 @@ from qinglu.documents.signing import (
     decode_payload,
     verify_bytes,
 )
-from qinglu.registry.errors import InvalidSerial
-from qinglu.registry.quantities import format_quantity, product_spec
-from qinglu.registry.serials import parse_serial
 
 FIELD_NAMES = {
     "quantity": "数量 quantity", "beneficiary": "受益人 beneficiary", "serials": "序列号 serials",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qinglu.registry.errors import InvalidInput
+from qinglu.core.errors import InvalidInput
 
 
 class ImportRefused(InvalidInput):

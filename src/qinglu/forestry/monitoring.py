@@ -16,15 +16,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qinglu.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from qinglu.core.ledger import WriteContext, run_write
+from qinglu.core.models import utcnow
+from qinglu.core.quantities import format_quantity
 from qinglu.forestry.models import MonitoringReport, Parcel
 from qinglu.methods import forest
 from qinglu.methods.forest import ParcelMeasurement
-from qinglu.registry import units
-from qinglu.registry.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from qinglu.registry.ledger import WriteContext, run_write
-from qinglu.registry.models import Account, utcnow
-from qinglu.registry.quantities import format_quantity
-from qinglu.registry.service import _require_text, accounts_of, get_project, system_account
+from qinglu.registry import actions as registry
+from qinglu.registry.actions import _require_text, accounts_of, get_project, system_account
+from qinglu.registry.models import Account
 
 OPEN_STATUSES = ("submitted", "approved", "issued")
 
@@ -224,12 +225,12 @@ def issue(session: Session, *, report_id: int, actor: str,
         share = forest.buffer_share(report.risk_class, date.today())
         owner_units, buffer_units = split_buffer(report.quantity, share.value)
         vintage = report.period_end.year
-        issued = units.issue_in(ctx, project_id=project.id, vintage=vintage,
+        issued = registry.issue_in(ctx, project_id=project.id, vintage=vintage,
                                 quantity=owner_units, to_account=owner.id)
         report.owner_issuance_id = int(issued["id"])
         records: dict[str, Any] = {"owner": issued, "buffer_share": share.as_dict("buffer_share")}
         if buffer_units:
-            buffered = units.issue_in(ctx, project_id=project.id, vintage=vintage,
+            buffered = registry.issue_in(ctx, project_id=project.id, vintage=vintage,
                                       quantity=buffer_units, to_account=buffer_account.id)
             report.buffer_issuance_id = int(buffered["id"])
             records["buffer"] = buffered

@@ -40,11 +40,11 @@ from shapely.validation import explain_validity
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qinglu.core.errors import Conflict, InvalidInput
+from qinglu.core.ledger import WriteContext, run_write
 from qinglu.forestry.errors import ImportRefused
 from qinglu.forestry.models import Parcel
-from qinglu.registry.errors import Conflict, InvalidInput
-from qinglu.registry.ledger import WriteContext, run_write
-from qinglu.registry.service import get_project
+from qinglu.registry.actions import get_project
 
 GEOD = Geod(ellps="GRS80")
 CGCS2000 = CRS.from_epsg(4490)

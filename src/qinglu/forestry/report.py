@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from qinglu.core.identifiers import region_name
+from qinglu.core.quantities import format_quantity
 from qinglu.documents.pdf import ReportDoc, render_report
 from qinglu.forestry.models import MonitoringReport
-from qinglu.registry.identifiers import region_name
-from qinglu.registry.quantities import format_quantity
-from qinglu.registry.service import get_holder, get_project
+from qinglu.registry.actions import get_holder, get_project
 
 STATUS_NAMES = {"submitted": "已提交 submitted", "approved": "已核证 approved",
                 "rejected": "已驳回 rejected", "issued": "已签发 issued"}

@@ -36,15 +36,15 @@ from shapely.validation import explain_validity
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qinglu.cases.actions import get_case
 from qinglu.cases.models import Case
-from qinglu.cases.service import get_case
+from qinglu.core.errors import Conflict, InvalidInput
+from qinglu.core.ledger import WriteContext, run_write
 from qinglu.forestry.models import MonitoringReport, Parcel, Reversal
 from qinglu.forestry.parcels import geodesic_area_ha
-from qinglu.registry import units
-from qinglu.registry.errors import Conflict, InvalidInput
-from qinglu.registry.ledger import WriteContext, run_write
+from qinglu.registry import actions as registry
+from qinglu.registry.actions import get_project, system_account
 from qinglu.registry.models import Issuance, Project, UnitBlock
-from qinglu.registry.service import get_project, system_account
 
 
 def burned_geometry(geojson: dict[str, Any]) -> BaseGeometry:
@@ -176,7 +176,7 @@ def reverse(session: Session, *, case_id: int, actor: str,
             take = min(lost, available)
             cancellation_id = None
             if take:
-                cancelled = units.cancel_in(
+                cancelled = registry.cancel_in(
                     ctx, from_account=buffer.id, product="FCS", quantity=take,
                     reason=f"逆转 reversal: case {case.number}, project {project_id}")
                 cancellation_id = int(cancelled["id"])

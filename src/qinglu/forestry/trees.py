@@ -28,18 +28,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qinglu.core.errors import Conflict, InvalidInput
+from qinglu.core.ledger import WriteContext, run_write
+from qinglu.core.quantities import format_quantity
 from qinglu.forestry.errors import ImportRefused
 from qinglu.forestry.models import Tree, TreeYear
 from qinglu.forestry.monitoring import owner_account, split_buffer
 from qinglu.forestry.parcels import species_names
 from qinglu.methods import forest
 from qinglu.methods import trees as method
-from qinglu.registry import units
-from qinglu.registry.errors import Conflict, InvalidInput
-from qinglu.registry.ledger import WriteContext, run_write
+from qinglu.registry import actions as registry
+from qinglu.registry.actions import accounts_of, get_project, system_account
 from qinglu.registry.models import Holder
-from qinglu.registry.quantities import format_quantity
-from qinglu.registry.service import accounts_of, get_project, system_account
 
 # China's extent in lon/lat; anything outside is refused (e.g. projected metres).
 LON_RANGE, LAT_RANGE = (73.0, 136.0), (3.0, 54.0)
@@ -352,7 +352,7 @@ def issue_year(session: Session, *, project_id: int, year: int,
                 key = tree.owner_holder_id or 0
                 if key not in accounts:
                     accounts[key] = owner_account(ctx.session, tree.owner_holder_id).id
-                owner_issuance = units.issue_in(
+                owner_issuance = registry.issue_in(
                     ctx, project_id=project.id, vintage=year, quantity=owner_units,
                     to_account=accounts[key])
                 issued.append({"tree": tree.number, **owner_issuance})
@@ -369,7 +369,7 @@ def issue_year(session: Session, *, project_id: int, year: int,
             tree.dbh_cm, tree.height_m, tree.measured_year = g.dbh_end, g.height_end, year
         buffer_issuance = None
         if buffer_total:
-            buffer_issuance = units.issue_in(ctx, project_id=project.id, vintage=year,
+            buffer_issuance = registry.issue_in(ctx, project_id=project.id, vintage=year,
                                              quantity=buffer_total,
                                              to_account=buffer_account.id)
             for row in rows:

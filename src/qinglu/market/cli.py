@@ -17,8 +17,8 @@ from qinglu.cli_common import (
     handle_errors,
     session_for,
 )
-from qinglu.market import prices, service
-from qinglu.registry.quantities import parse_quantity
+from qinglu.core.quantities import parse_quantity
+from qinglu.market import actions, prices
 
 app = typer.Typer(help="市场 Market: 挂牌、订单、付款确认、行情 / listings, orders, prices",
                   no_args_is_help=True)
@@ -44,9 +44,9 @@ def list_units(
 ) -> None:
     """挂牌 List units for sale; they go into escrow at once."""
     with session_for(db) as session:
-        result = service.create_listing(
+        result = actions.create_listing(
             session, seller_account=account, product=product,
-            quantity=parse_quantity(product, quantity), price=service.parse_price(price),
+            quantity=parse_quantity(product, quantity), price=actions.parse_price(price),
             min_lot=parse_quantity(product, min_lot) if min_lot else None,
             expires_at=datetime.now(UTC) + timedelta(days=days), project_id=project,
             actor=actor(), idempotency_key=key)
@@ -59,7 +59,7 @@ def listings(product: Annotated[str | None, typer.Option("--product")] = None,
              db: DbOption = None, as_json: JsonOption = False) -> None:
     """在售挂牌 Active listings."""
     with session_for(db) as session:
-        rows = service.active_listings(session, product)
+        rows = actions.active_listings(session, product)
     if as_json:
         emit(rows, True)
     else:
@@ -74,8 +74,8 @@ def buy(listing: Annotated[int, typer.Argument(help="挂牌 id")],
         key: Idempotency = None, db: DbOption = None, as_json: JsonOption = False) -> None:
     """下单 Order units of a listing; pay before the order expires."""
     with session_for(db) as session:
-        product = service.get_listing(session, listing).product
-        result = service.place_order(session, listing_id=listing, buyer_account=account,
+        product = actions.get_listing(session, listing).product
+        result = actions.place_order(session, listing_id=listing, buyer_account=account,
                                      quantity=parse_quantity(product, quantity),
                                      actor=actor(), idempotency_key=key)
     emit(result, as_json, f"订单 order #{result['id']}, 应付 amount {result['amount']} CNY")
@@ -90,7 +90,7 @@ def pay(order: Annotated[int, typer.Argument(help="订单 id")],
     from qinglu.documents.signing import load_or_create_key
 
     with session_for(db) as session:
-        result = service.confirm_payment(session, load_or_create_key(), order_id=order,
+        result = actions.confirm_payment(session, load_or_create_key(), order_id=order,
                                          reference=reference, actor=actor(),
                                          idempotency_key=key)
     emit(result, as_json, f"已结算 settled, 凭证 voucher {result['voucher_number']}")
@@ -102,7 +102,7 @@ def cancel(listing: Annotated[int, typer.Argument(help="挂牌 id")], db: DbOpti
            as_json: JsonOption = False) -> None:
     """撤牌 Withdraw a listing; unreserved units go back to the seller."""
     with session_for(db) as session:
-        result = service.cancel_listing(session, listing_id=listing, actor=actor())
+        result = actions.cancel_listing(session, listing_id=listing, actor=actor())
     emit(result, as_json, f"已撤牌 listing #{listing} cancelled")
 
 
@@ -111,7 +111,7 @@ def cancel(listing: Annotated[int, typer.Argument(help="挂牌 id")], db: DbOpti
 def expire(db: DbOption = None, as_json: JsonOption = False) -> None:
     """到期处理 Expire unpaid orders and lapsed listings now (for cron)."""
     with session_for(db) as session:
-        result = service.expire_due(session)
+        result = actions.expire_due(session)
     emit(result, as_json, f"过期订单 orders {len(result['orders'])}, "
                           f"到期挂牌 listings {len(result['listings'])}")
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from qinglu.core.models import utcnow
 from qinglu.db.base import Base
-from qinglu.registry.models import utcnow
 
 LISTING_STATUSES = ("active", "sold", "cancelled", "expired")
 ORDER_STATUSES = ("pending", "settled", "expired", "cancelled")

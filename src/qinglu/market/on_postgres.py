@@ -20,15 +20,14 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, DateTime, Numeric, text
 from sqlalchemy.orm import Session
 
-from qinglu.documents.records import sign_document
+from qinglu.core.errors import QingluError
+from qinglu.core.ledger import canonical_json, run_server_calls, run_server_write
+from qinglu.core.quantities import PRODUCTS
+from qinglu.documents.actions import sign_document
 from qinglu.documents.signing import RegistryKey
 from qinglu.market import views
 from qinglu.market.models import Listing, Order
-from qinglu.registry.errors import QingluError
-from qinglu.registry.ledger import canonical_json, run_server_calls, run_server_write
-from qinglu.registry.quantities import PRODUCTS
-from qinglu.registry.service import public_name
-from qinglu.registry.units import account_refusal, hold_closed
+from qinglu.registry.actions import account_refusal, hold_closed, public_name
 
 _Row = TypeVar("_Row", Listing, Order)
 

@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qinglu.core.identifiers import region_name
+from qinglu.core.quantities import format_quantity, product_spec
+from qinglu.core.serials import parse_serial
 from qinglu.market.models import Listing, Order
-from qinglu.registry.identifiers import region_name
 from qinglu.registry.models import Project
-from qinglu.registry.quantities import format_quantity, product_spec
-from qinglu.registry.serials import parse_serial
 
 CHART_DAYS = 90  # what the dashboard and the market page chart
 

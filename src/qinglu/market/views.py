@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from qinglu.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from qinglu.core.quantities import format_quantity, product_spec
 from qinglu.market.models import Listing, Order
-from qinglu.registry.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from qinglu.registry.quantities import format_quantity, product_spec
 
 CENT = Decimal("0.01")
 

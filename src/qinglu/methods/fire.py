@@ -35,8 +35,8 @@ from pyproj import Geod
 from shapely.geometry import shape
 from shapely.validation import explain_validity
 
+from qinglu.core.errors import InvalidInput
 from qinglu.methods.params import Parameter, ParameterTable, packaged_table
-from qinglu.registry.errors import InvalidInput
 
 METHOD_ID = "fire.ipcc2006"
 METHOD_VERSION = "1.0.0"

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from qinglu.core.errors import InvalidInput
 from qinglu.methods.params import (
     Parameter,
     ParameterFileError,
@@ -54,7 +55,6 @@ from qinglu.methods.params import (
     load_table,
     packaged_table,
 )
-from qinglu.registry.errors import InvalidInput
 
 METHOD_ID = "forest_sink.stock_change"
 METHOD_VERSION = "1.0.0"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qinglu.registry.ledger import iter_entries, verify_chain
+from qinglu.core.ledger import iter_entries, verify_chain
 from qinglu.registry.models import Account, Hold, Issuance, Retirement, UnitBlock
 
 TERMINAL_STATES = ("retired", "cancelled")

@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from qinglu.registry.errors import InsufficientUnits
+from qinglu.core.errors import InsufficientUnits
+from qinglu.core.quantities import format_quantity, product_spec
+from qinglu.core.serials import format_serial
 from qinglu.registry.models import Issuance, Project, UnitBlock
-from qinglu.registry.quantities import format_quantity, product_spec
-from qinglu.registry.serials import format_serial
 
 blocks_table: Table = UnitBlock.__table__  # type: ignore[assignment]
 B = blocks_table.c

@@ -18,9 +18,9 @@ from qinglu.cli_common import (
     handle_errors,
     session_for,
 )
-from qinglu.registry import service, units
-from qinglu.registry.models import LedgerEntry
-from qinglu.registry.quantities import parse_quantity
+from qinglu.core.models import LedgerEntry
+from qinglu.core.quantities import parse_quantity
+from qinglu.registry import actions as registry
 
 app = typer.Typer(help="登记簿 Registry: holders, accounts, projects and units.",
                   no_args_is_help=True)
@@ -49,7 +49,7 @@ def holder_add(
 ) -> None:
     """登记持有人 Register a holder (organisation or person)."""
     with session_for(db) as session:
-        result = service.add_holder(session, kind=kind, name=name, id_number=id_number,
+        result = registry.add_holder(session, kind=kind, name=name, id_number=id_number,
                                     region=region, actor=actor(), idempotency_key=key)
     emit(result, as_json, "持有人 Holder")
 
@@ -61,7 +61,8 @@ def holder_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     from qinglu.registry.models import Holder
 
     with session_for(db) as session:
-        rows = [service.holder_view(h) for h in session.scalars(select(Holder).order_by(Holder.id))]
+        rows = [registry.holder_view(h)
+                for h in session.scalars(select(Holder).order_by(Holder.id))]
     emit(rows, as_json, "持有人 Holders")
 
 
@@ -76,7 +77,7 @@ def account_open(
 ) -> None:
     """开立账户 Open an account for a holder."""
     with session_for(db) as session:
-        result = service.open_account(session, holder_id=holder, kind=kind, actor=actor(),
+        result = registry.open_account(session, holder_id=holder, kind=kind, actor=actor(),
                                       idempotency_key=key)
     emit(result, as_json, "账户 Account")
 
@@ -95,7 +96,7 @@ def project_add(
 ) -> None:
     """登记项目 Register a project."""
     with session_for(db) as session:
-        result = service.add_project(session, name=name, product=product, region=region,
+        result = registry.add_project(session, name=name, product=product, region=region,
                                      methodology=methodology, owner_holder_id=owner,
                                      actor=actor(), idempotency_key=key)
     emit(result, as_json, "项目 Project")
@@ -103,7 +104,7 @@ def project_add(
 
 def _project_product(db: str | None, project_id: int) -> str:
     with session_for(db) as session:
-        return service.get_project(session, project_id).product
+        return registry.get_project(session, project_id).product
 
 
 @app.command("issue")
@@ -119,8 +120,8 @@ def issue_cmd(
 ) -> None:
     """签发 Issue units of a project's vintage into an account."""
     with session_for(db) as session:
-        product = service.get_project(session, project).product
-        result = units.issue(session, project_id=project, vintage=vintage,
+        product = registry.get_project(session, project).product
+        result = registry.issue(session, project_id=project, vintage=vintage,
                              quantity=parse_quantity(product, quantity), to_account=to,
                              actor=actor(), idempotency_key=key)
     emit(result, as_json, "签发 Issuance")
@@ -140,7 +141,7 @@ def transfer_cmd(
 ) -> None:
     """转让 Transfer units (whole or partial blocks) between accounts."""
     with session_for(db) as session:
-        result = units.transfer(session, from_account=from_account, to_account=to,
+        result = registry.transfer(session, from_account=from_account, to_account=to,
                                 product=product, quantity=parse_quantity(product, quantity),
                                 project_id=project, actor=actor(), idempotency_key=key)
     emit(result, as_json, "转让 Transfer")
@@ -161,7 +162,7 @@ def retire_cmd(
 ) -> None:
     """注销 Retire units for a beneficiary and purpose (terminal)."""
     with session_for(db) as session:
-        result = units.retire(session, from_account=from_account, product=product,
+        result = registry.retire(session, from_account=from_account, product=product,
                               quantity=parse_quantity(product, quantity),
                               beneficiary=beneficiary, purpose=purpose, case_ref=case,
                               actor=actor(), idempotency_key=key)
@@ -181,7 +182,7 @@ def cancel_cmd(
 ) -> None:
     """核销 Cancel units (e.g. a reversal from the buffer)."""
     with session_for(db) as session:
-        result = units.cancel(session, from_account=from_account, product=product,
+        result = registry.cancel(session, from_account=from_account, product=product,
                               quantity=parse_quantity(product, quantity), reason=reason,
                               actor=actor(), idempotency_key=key)
     emit(result, as_json, "核销 Cancellation")
@@ -200,7 +201,7 @@ def hold_cmd(
 ) -> None:
     """托管 Move units into escrow for a named purpose."""
     with session_for(db) as session:
-        result = units.hold(session, from_account=from_account, product=product,
+        result = registry.hold(session, from_account=from_account, product=product,
                             quantity=parse_quantity(product, quantity), purpose=purpose,
                             actor=actor(), idempotency_key=key)
     emit(result, as_json, "托管 Hold")
@@ -217,7 +218,7 @@ def settle_cmd(
 ) -> None:
     """交割 Settle a hold: deliver the escrowed units to an account."""
     with session_for(db) as session:
-        result = units.settle(session, hold_id=hold_id, to_account=to, actor=actor(),
+        result = registry.settle(session, hold_id=hold_id, to_account=to, actor=actor(),
                               idempotency_key=key)
     emit(result, as_json, "交割 Settlement")
 
@@ -232,7 +233,7 @@ def release_cmd(
 ) -> None:
     """解除托管 Release a hold: escrowed units go back to the holder."""
     with session_for(db) as session:
-        result = units.release(session, hold_id=hold_id, actor=actor(), idempotency_key=key)
+        result = registry.release(session, hold_id=hold_id, actor=actor(), idempotency_key=key)
     emit(result, as_json, "解除托管 Release")
 
 
@@ -245,7 +246,7 @@ def balance_cmd(
 ) -> None:
     """余额 Balance of an account by product: held and in escrow."""
     with session_for(db) as session:
-        result = units.balance(session, account)
+        result = registry.balance(session, account)
     if as_json:
         emit(result, True)
     else:
@@ -262,7 +263,7 @@ def serial_cmd(
 ) -> None:
     """查询序列号 Who holds a serial (or range), and in what state."""
     with session_for(db) as session:
-        rows = units.find_serial(session, serial)
+        rows = registry.find_serial(session, serial)
     if as_json:
         emit(rows, True)
     else:

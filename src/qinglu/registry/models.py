@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
@@ -17,16 +17,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from qinglu.core.models import utcnow
 from qinglu.db.base import Base
 
 HOLDER_KINDS = ("org", "person", "registry")
 ACCOUNT_KINDS = ("holding", "escrow", "retirement", "cancellation", "buffer")
 BLOCK_STATES = ("held", "escrow", "retired", "cancelled")
 HOLD_STATES = ("pending", "settled", "released")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -174,28 +171,3 @@ class UnitBlock(Base):
     @property
     def quantity(self) -> int:
         return self.serial_end - self.serial_start + 1
-
-
-class LedgerHead(Base):
-    """One row: the last sequence and hash. Writers lock it, which orders the chain."""
-
-    __tablename__ = "ledger_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sequence: Mapped[int] = mapped_column(BigInteger, default=0)
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class LedgerEntry(Base):
-    """An append-only record of one write; `hash` chains it to the entry before."""
-
-    __tablename__ = "ledger_entries"
-
-    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    recorded_at: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(40), index=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
-    body: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly as hashed
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))

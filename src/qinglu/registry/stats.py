@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qinglu.registry.identifiers import mask_person_name, region_name
+from qinglu.core.identifiers import mask_person_name, region_name
+from qinglu.core.quantities import format_quantity
 from qinglu.registry.models import Issuance, Project, Retirement, UnitBlock
-from qinglu.registry.quantities import format_quantity
 
 STATES = ("held", "escrow", "retired", "cancelled")
 

@@ -16,25 +16,25 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from qinglu import __version__
-from qinglu.accounts.service import LoginLimiter
+from qinglu.accounts import api as auth_api
+from qinglu.accounts.actions import LoginLimiter
+from qinglu.cases import api as cases_api
 from qinglu.db.engine import var_dir
 from qinglu.db.session import open_database
+from qinglu.documents import api as documents_api
 from qinglu.documents.signing import load_or_create_key
-from qinglu.market.service import expire_due
+from qinglu.forestry import api_monitoring as monitoring_api
+from qinglu.forestry import api_parcels as parcels_api
+from qinglu.forestry import api_trees as trees_api
+from qinglu.forestry.pages import router as monitoring_pages_router
+from qinglu.market import api as market_api
+from qinglu.market.actions import expire_due
+from qinglu.market.pages import router as market_pages_router
 from qinglu.methods import api as methods_api
+from qinglu.registry import api as registry_api
+from qinglu.registry import api_write as registry_write_api
 from qinglu.web import pages
-from qinglu.web.api import auth as auth_api
-from qinglu.web.api import cases as cases_api
-from qinglu.web.api import documents as documents_api
-from qinglu.web.api import market as market_api
-from qinglu.web.api import monitoring as monitoring_api
-from qinglu.web.api import parcels as parcels_api
-from qinglu.web.api import registry as registry_api
-from qinglu.web.api import registry_write as registry_write_api
-from qinglu.web.api import trees as trees_api
 from qinglu.web.deps import HotReads
-from qinglu.web.market_pages import router as market_pages_router
-from qinglu.web.monitoring_pages import router as monitoring_pages_router
 from qinglu.web.problems import install_problem_handlers
 
 STATIC = Path(__file__).parent / "static"

@@ -9,16 +9,11 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from qinglu.accounts.service import (
-    ANONYMOUS,
-    Forbidden,
-    NotAuthenticated,
-    Principal,
-    principal_of,
-    user_for_token,
-)
+from qinglu.accounts.actions import principal_of, user_for_token
+from qinglu.core.errors import Forbidden, NotAuthenticated
+from qinglu.core.principal import ANONYMOUS, Principal
+from qinglu.registry.actions import get_account
 from qinglu.registry.models import Account
-from qinglu.registry.service import get_account
 from qinglu.web.deps import get_session
 
 bearer = HTTPBearer(auto_error=False, description="POST /api/v1/auth/token for a token")

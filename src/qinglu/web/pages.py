@@ -19,28 +19,21 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.accounts.service import (
-    Forbidden,
-    NotAuthenticated,
-    Principal,
-    authenticate,
-    issue_token,
-    principal_of,
-    user_for_token,
-)
-from qinglu.cases import service as case_service
+from qinglu.accounts.actions import authenticate, issue_token, principal_of, user_for_token
+from qinglu.cases import actions as case_service
 from qinglu.cases.models import Case
 from qinglu.cases.report import render_case_report
-from qinglu.documents import records
+from qinglu.core.errors import Forbidden, NotAuthenticated, QingluError
+from qinglu.core.identifiers import region_name
+from qinglu.core.principal import Principal
+from qinglu.core.quantities import format_quantity, parse_quantity
+from qinglu.core.serials import format_serial
+from qinglu.documents import actions as documents
 from qinglu.market import prices
 from qinglu.methods.fire import CATEGORY_NAMES, FireInput
-from qinglu.registry import service as registry_service
-from qinglu.registry import stats, units
-from qinglu.registry.errors import QingluError
-from qinglu.registry.identifiers import region_name
+from qinglu.registry import actions as registry
+from qinglu.registry import stats
 from qinglu.registry.models import Account, Holder, Issuance, Project
-from qinglu.registry.quantities import format_quantity, parse_quantity
-from qinglu.registry.serials import format_serial
 from qinglu.web.deps import get_session
 
 SESSION_COOKIE = "qinglu_session"
@@ -130,7 +123,7 @@ def search(request: Request, session: SessionDep, user: UserDep,
     found, error = [], None
     if serial:
         try:
-            found = units.find_serial(session, serial)
+            found = registry.find_serial(session, serial)
         except QingluError as exc:
             error = exc.zh if language(request) == "zh" else exc.en
     template = "_serial_result.html" if request.headers.get("HX-Request") else "search.html"
@@ -153,8 +146,8 @@ def verify_link(request: Request, number: str, session: SessionDep, user: UserDe
 
 
 def _verify(request: Request, session: Session, number: str,
-            payload: str | None) -> records.Verification:
-    return records.verify_certificate(session, request.app.state.registry_key, number=number,
+            payload: str | None) -> documents.Verification:
+    return documents.verify_certificate(session, request.app.state.registry_key, number=number,
                                       payload=payload)
 
 
@@ -207,8 +200,8 @@ def _require_user(user: Principal | None, *roles: str) -> Principal:
 def account_page(request: Request, session: SessionDep, user: UserDep,
                  message: str | None = None) -> HTMLResponse:
     holder = _require_user(user, "holder")
-    balances = [{"account": a, "balance": units.balance(session, a.id)}
-                for a in registry_service.accounts_of(session, holder.holder_id or 0)]
+    balances = [{"account": a, "balance": registry.balance(session, a.id)}
+                for a in registry.accounts_of(session, holder.holder_id or 0)]
     return render(request, "account.html", user, balances=balances, message=message)
 
 
@@ -226,7 +219,7 @@ def account_transfer(
     message: str
     try:
         ensure_owns_account(session, holder, from_account)
-        result = units.transfer(session, from_account=from_account, to_account=to_account,
+        result = registry.transfer(session, from_account=from_account, to_account=to_account,
                                 product=product, quantity=parse_quantity(product, quantity),
                                 actor=holder.actor)
         message = (f"已转让 {quantity} / transferred {quantity}: "
@@ -352,7 +345,7 @@ def admin_page(request: Request, session: SessionDep, user: UserDep,
     accounts_by_holder: dict[int, list[Account]] = {}
     for account in session.scalars(select(Account).order_by(Account.id)):
         accounts_by_holder.setdefault(account.holder_id, []).append(account)
-    holders = [{**registry_service.holder_view(h), "accounts": accounts_by_holder.get(h.id, [])}
+    holders = [{**registry.holder_view(h), "accounts": accounts_by_holder.get(h.id, [])}
                for h in session.scalars(select(Holder).order_by(Holder.id))]
     return render(request, "admin.html", user, holders=holders, message=message)
 
@@ -375,19 +368,19 @@ async def admin_action(request: Request, action: str, session: SessionDep,
 def _admin_write(session: Session, who: Principal, action: str,
                  form: dict[str, str]) -> dict[str, Any]:
     if action == "holder":
-        return registry_service.add_holder(session, kind=form["kind"], name=form["name"],
+        return registry.add_holder(session, kind=form["kind"], name=form["name"],
                                            id_number=form["id_number"], region=form["region"],
                                            actor=who.actor)
     if action == "account":
-        return registry_service.open_account(session, holder_id=int(form["holder_id"]),
+        return registry.open_account(session, holder_id=int(form["holder_id"]),
                                              kind=form["kind"], actor=who.actor)
     if action == "project":
-        return registry_service.add_project(session, name=form["name"],
+        return registry.add_project(session, name=form["name"],
                                             product=form["product"], region=form["region"],
                                             methodology=form["methodology"], actor=who.actor)
     if action == "issue":
-        project = registry_service.get_project(session, int(form["project_id"]))
-        return units.issue(session, project_id=project.id, vintage=int(form["vintage"]),
+        project = registry.get_project(session, int(form["project_id"]))
+        return registry.issue(session, project_id=project.id, vintage=int(form["vintage"]),
                            quantity=parse_quantity(project.product, form["quantity"]),
                            to_account=int(form["account_id"]), actor=who.actor)
     raise ValueError(f"unknown action {action}")

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qinglu.registry.errors import QingluError
+from qinglu.core.errors import QingluError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

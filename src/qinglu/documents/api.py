@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from qinglu.documents import records
+from qinglu.documents import actions as documents
 from qinglu.documents.signing import RegistryKey
 from qinglu.web.auth import SessionDep
 from qinglu.web.deps import PlainReadRoute, hot_read, json_response
@@ -34,7 +34,7 @@ def keys(request: Request) -> dict[str, Any]:
 
 @router.get("/certificates/{number}")
 def certificate(number: str, session: SessionDep) -> dict[str, Any]:
-    record = records.get_certificate(session, number)
+    record = documents.get_certificate(session, number)
     return {"number": record.number, "kind": record.kind, "facts": record.facts,
             "signature": record.signature, "key_id": record.key_id}
 
@@ -52,7 +52,7 @@ async def verify(number: str, request: Request,
                  ) -> Response:
     """Valid, or what does not match. `p` is the signed payload from the QR code."""
     key = registry_key(request)
-    result = await hot_read(request, lambda connection: records.verify_certificate(
+    result = await hot_read(request, lambda connection: documents.verify_certificate(
         connection, key, number=number, payload=payload))
     return json_response(result.as_dict())
 
@@ -60,6 +60,6 @@ async def verify(number: str, request: Request,
 @router.get("/certificates/{number}/pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 def certificate_pdf(number: str, session: SessionDep) -> Response:
-    record = records.get_certificate(session, number)
-    return Response(records.render_pdf(record), media_type="application/pdf",
+    record = documents.get_certificate(session, number)
+    return Response(documents.render_pdf(record), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from qinglu.accounts.service import Forbidden
+from qinglu.core.errors import Forbidden, QingluError
 from qinglu.forestry import monitoring, trees
 from qinglu.forestry.models import Tree, TreeYear
 from qinglu.forestry.report import render_monitoring_report
-from qinglu.registry.errors import QingluError
 from qinglu.web.pages import SessionDep, UserDep, _require_user, check_csrf, render
 
 router = APIRouter(include_in_schema=False)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Header
 from pydantic import BaseModel, Field
 
-from qinglu.registry.quantities import QUANTITY_PATTERN
+from qinglu.core.quantities import QUANTITY_PATTERN
 
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
 Quantity = Annotated[str, Field(pattern=QUANTITY_PATTERN, examples=["53.96"],

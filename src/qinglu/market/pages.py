@@ -10,12 +10,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from qinglu.accounts.service import Principal
-from qinglu.market import prices, service
-from qinglu.registry.errors import QingluError
-from qinglu.registry.quantities import parse_quantity
-from qinglu.registry.service import accounts_of
-from qinglu.web.api.market import clock
+from qinglu.core.errors import QingluError
+from qinglu.core.principal import Principal
+from qinglu.core.quantities import parse_quantity
+from qinglu.market import actions, prices
+from qinglu.market.api import clock
+from qinglu.registry.actions import accounts_of
 from qinglu.web.auth import ensure_owns_account
 from qinglu.web.pages import SessionDep, UserDep, _require_user, check_csrf, language, render
 
@@ -33,10 +33,10 @@ def market_page(request: Request, session: SessionDep, user: UserDep,
                 message: str | None = None, error: str | None = None) -> HTMLResponse:
     mine = _own_accounts(session, user)
     if user is not None and user.role == "operator":
-        orders = service.orders_of(session, None)
+        orders = actions.orders_of(session, None)
     else:
-        orders = service.orders_of(session, mine) if mine else []
-    return render(request, "market.html", user, listings=service.active_listings(session),
+        orders = actions.orders_of(session, mine) if mine else []
+    return render(request, "market.html", user, listings=actions.active_listings(session),
                   orders=orders, my_accounts=mine, daily=prices.recent(session),
                   message=message, error=error)
 
@@ -62,9 +62,9 @@ def list_units(request: Request, session: SessionDep, user: UserDep,
     check_csrf(request, csrf)
     ensure_owns_account(session, who, account_id)
     now = clock(request)
-    return _after(request, session, user, lambda: service.create_listing(
+    return _after(request, session, user, lambda: actions.create_listing(
         session, seller_account=account_id, product=product,
-        quantity=parse_quantity(product, quantity), price=service.parse_price(price),
+        quantity=parse_quantity(product, quantity), price=actions.parse_price(price),
         min_lot=parse_quantity(product, min_lot) if min_lot.strip() else None,
         expires_at=now + timedelta(days=max(1, min(days, 365))), actor=who.actor, now=now),
         "挂牌 #{id} 已上架 / listing #{id} is open")
@@ -77,8 +77,8 @@ def buy(request: Request, listing_id: int, session: SessionDep, user: UserDep,
     who = _require_user(user, "holder", "operator")
     check_csrf(request, csrf)
     ensure_owns_account(session, who, account_id)
-    product = service.get_listing(session, listing_id).product
-    return _after(request, session, user, lambda: service.place_order(
+    product = actions.get_listing(session, listing_id).product
+    return _after(request, session, user, lambda: actions.place_order(
         session, listing_id=listing_id, buyer_account=account_id,
         quantity=parse_quantity(product, quantity), actor=who.actor, now=clock(request)),
         "订单 #{id} 已下，应付 {amount} 元 / order #{id} placed: pay {amount} CNY")
@@ -90,7 +90,7 @@ def pay(request: Request, order_id: int, session: SessionDep, user: UserDep,
         ) -> HTMLResponse:
     who = _require_user(user, "operator")
     check_csrf(request, csrf)
-    return _after(request, session, user, lambda: service.confirm_payment(
+    return _after(request, session, user, lambda: actions.confirm_payment(
         session, request.app.state.registry_key, order_id=order_id, reference=reference,
         actor=who.actor, now=clock(request)),
         "订单 #{id} 已结算，凭证 {voucher_number} / order #{id} settled, voucher "
@@ -102,7 +102,7 @@ def cancel(request: Request, listing_id: int, session: SessionDep, user: UserDep
            csrf: Annotated[str | None, Form()] = None) -> HTMLResponse:
     who = _require_user(user, "holder", "operator")
     check_csrf(request, csrf)
-    ensure_owns_account(session, who, service.get_listing(session, listing_id).seller_account)
-    return _after(request, session, user, lambda: service.cancel_listing(
+    ensure_owns_account(session, who, actions.get_listing(session, listing_id).seller_account)
+    return _after(request, session, user, lambda: actions.cancel_listing(
         session, listing_id=listing_id, actor=who.actor),
         "挂牌 #{id} 已撤 / listing #{id} withdrawn")

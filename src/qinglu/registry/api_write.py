@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
-from qinglu.documents.records import retire_with_certificate
-from qinglu.registry import service, units
-from qinglu.registry.errors import UnknownHold
+from qinglu.core.errors import UnknownHold
+from qinglu.core.quantities import parse_quantity
+from qinglu.documents.actions import retire_with_certificate
+from qinglu.registry import actions as registry
 from qinglu.registry.models import Hold
-from qinglu.registry.quantities import parse_quantity
-from qinglu.web.api import schemas as s
+from qinglu.web import schemas as s
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, ensure_owns_account, require
 from qinglu.web.problems import PROBLEM_RESPONSES
 
@@ -23,29 +23,29 @@ router = APIRouter(responses=PROBLEM_RESPONSES)
 @router.post("/holders", status_code=201, tags=["holders"])
 def add_holder(body: s.HolderIn, session: SessionDep, who: OperatorDep,
                key: s.IdempotencyKey = None) -> dict[str, Any]:
-    return service.add_holder(session, **body.model_dump(), actor=who.actor,
+    return registry.add_holder(session, **body.model_dump(), actor=who.actor,
                               idempotency_key=key)
 
 
 @router.post("/accounts", status_code=201, tags=["accounts"])
 def open_account(body: s.AccountIn, session: SessionDep, who: OperatorDep,
                  key: s.IdempotencyKey = None) -> dict[str, Any]:
-    return service.open_account(session, holder_id=body.holder_id, kind=body.kind,
+    return registry.open_account(session, holder_id=body.holder_id, kind=body.kind,
                                 actor=who.actor, idempotency_key=key)
 
 
 @router.post("/projects", status_code=201, tags=["projects"])
 def add_project(body: s.ProjectIn, session: SessionDep, who: OperatorDep,
                 key: s.IdempotencyKey = None) -> dict[str, Any]:
-    return service.add_project(session, **body.model_dump(), actor=who.actor,
+    return registry.add_project(session, **body.model_dump(), actor=who.actor,
                                idempotency_key=key)
 
 
 @router.post("/issuances", status_code=201, tags=["issuances"])
 def issue(body: s.IssuanceIn, session: SessionDep, who: OperatorDep,
           key: s.IdempotencyKey = None) -> dict[str, Any]:
-    product = service.get_project(session, body.project_id).product
-    return units.issue(session, project_id=body.project_id, vintage=body.vintage,
+    product = registry.get_project(session, body.project_id).product
+    return registry.issue(session, project_id=body.project_id, vintage=body.vintage,
                        quantity=parse_quantity(product, body.quantity),
                        to_account=body.account_id, actor=who.actor, idempotency_key=key)
 
@@ -59,7 +59,7 @@ def _mover(session: Session, who: PrincipalDep, account_id: int) -> None:
 def transfer(body: s.TransferIn, session: SessionDep, who: PrincipalDep,
              key: s.IdempotencyKey = None) -> dict[str, Any]:
     _mover(session, who, body.from_account)
-    return units.transfer(session, from_account=body.from_account, to_account=body.to_account,
+    return registry.transfer(session, from_account=body.from_account, to_account=body.to_account,
                           product=body.product,
                           quantity=parse_quantity(body.product, body.quantity),
                           project_id=body.project_id, actor=who.actor, idempotency_key=key)
@@ -80,7 +80,7 @@ def retire(body: s.RetirementIn, request: Request, session: SessionDep, who: Pri
 def hold(body: s.HoldIn, session: SessionDep, who: PrincipalDep,
          key: s.IdempotencyKey = None) -> dict[str, Any]:
     _mover(session, who, body.account_id)
-    return units.hold(session, from_account=body.account_id, product=body.product,
+    return registry.hold(session, from_account=body.account_id, product=body.product,
                       quantity=parse_quantity(body.product, body.quantity),
                       purpose=body.purpose, actor=who.actor, idempotency_key=key)
 
@@ -97,7 +97,7 @@ def settle(hold_id: s.Id, body: s.SettleIn, session: SessionDep, who: OperatorDe
            key: s.IdempotencyKey = None) -> dict[str, Any]:
     product = _hold_product(session, hold_id)
     quantity = parse_quantity(product, body.quantity) if body.quantity else None
-    return units.settle(session, hold_id=hold_id, to_account=body.to_account,
+    return registry.settle(session, hold_id=hold_id, to_account=body.to_account,
                         quantity=quantity, actor=who.actor, idempotency_key=key)
 
 
@@ -106,13 +106,13 @@ def release(hold_id: s.Id, body: s.ReleaseIn, session: SessionDep, who: Operator
             key: s.IdempotencyKey = None) -> dict[str, Any]:
     product = _hold_product(session, hold_id)
     quantity = parse_quantity(product, body.quantity) if body.quantity else None
-    return units.release(session, hold_id=hold_id, quantity=quantity, actor=who.actor,
+    return registry.release(session, hold_id=hold_id, quantity=quantity, actor=who.actor,
                          idempotency_key=key)
 
 
 @router.post("/cancellations", status_code=201, tags=["cancellations"])
 def cancel(body: s.CancellationIn, session: SessionDep, who: OperatorDep,
            key: s.IdempotencyKey = None) -> dict[str, Any]:
-    return units.cancel(session, from_account=body.account_id, product=body.product,
+    return registry.cancel(session, from_account=body.account_id, product=body.product,
                         quantity=parse_quantity(body.product, body.quantity),
                         reason=body.reason, actor=who.actor, idempotency_key=key)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from qinglu.registry.errors import InvalidQuantity
+from qinglu.core.errors import InvalidQuantity
 
 QUANTITY_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,6})?$"
 _QUANTITY_RE = re.compile(QUANTITY_PATTERN)
@@ -36,7 +36,7 @@ def product_spec(code: str) -> ProductSpec:
     try:
         return PRODUCTS[code]
     except KeyError:
-        from qinglu.registry.errors import UnknownProduct
+        from qinglu.core.errors import UnknownProduct
 
         raise UnknownProduct(
             f"未知产品 {code!r}（可选 {', '.join(PRODUCTS)}）",

@@ -20,9 +20,9 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from qinglu.core.errors import IdempotencyConflict, QingluError
+from qinglu.core.models import LedgerEntry, LedgerHead
 from qinglu.db.engine import begin_write, on_postgres
-from qinglu.registry.errors import IdempotencyConflict, QingluError
-from qinglu.registry.models import LedgerEntry, LedgerHead
 
 GENESIS_HASH = "0" * 64
 MAX_ATTEMPTS = 8

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from qinglu.accounts.service import authenticate, issue_token
+from qinglu.accounts.actions import authenticate, issue_token
 from qinglu.web.auth import SessionDep
 from qinglu.web.problems import PROBLEM_RESPONSES
 

@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 
 from qinglu.forestry import monitoring
 from qinglu.forestry.report import render_monitoring_report
-from qinglu.web.api.schemas import Id, IdempotencyKey
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, require
 from qinglu.web.problems import PROBLEM_RESPONSES
+from qinglu.web.schemas import Id, IdempotencyKey
 
 router = APIRouter(tags=["monitoring"], responses=PROBLEM_RESPONSES)
 # Measurements and method inputs travel as decimal strings (see schemas.py on why).

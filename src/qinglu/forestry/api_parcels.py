@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 from pyproj import CRS
 
 from qinglu.forestry import parcels
-from qinglu.web.api.schemas import Id, IdempotencyKey
 from qinglu.web.auth import OperatorDep, SessionDep
 from qinglu.web.problems import PROBLEM_RESPONSES
+from qinglu.web.schemas import Id, IdempotencyKey
 
 router = APIRouter(tags=["parcels"], responses=PROBLEM_RESPONSES)
 

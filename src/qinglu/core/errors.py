@@ -84,3 +84,18 @@ class InvalidTransition(Conflict):
 
 class IdempotencyConflict(Conflict):
     code = "idempotency-conflict"
+
+
+class NotAuthenticated(QingluError):
+    status = 401
+    code = "not-authenticated"
+
+
+class Forbidden(QingluError):
+    status = 403
+    code = "forbidden"
+
+
+class TooManyAttempts(QingluError):
+    status = 429
+    code = "too-many-attempts"

@@ -14,11 +14,12 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
-from qinglu.accounts.service import Forbidden, NotAuthenticated, Principal
-from qinglu.market import prices, service
-from qinglu.registry.quantities import parse_quantity
-from qinglu.registry.service import accounts_of
-from qinglu.web.api import schemas as s
+from qinglu.core.errors import Forbidden, NotAuthenticated
+from qinglu.core.principal import Principal
+from qinglu.core.quantities import parse_quantity
+from qinglu.market import actions, prices
+from qinglu.registry.actions import accounts_of
+from qinglu.web import schemas as s
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, ensure_owns_account, require
 from qinglu.web.problems import PROBLEM_RESPONSES
 
@@ -60,7 +61,7 @@ class NegotiatedIn(BaseModel):
 
 def clock(request: Request) -> datetime:
     """The market's clock: the app's (tests set a fixed one), else the wall clock."""
-    now: datetime = getattr(request.app.state, "clock", service.utc_now)()
+    now: datetime = getattr(request.app.state, "clock", actions.utc_now)()
     return now
 
 
@@ -83,10 +84,10 @@ def _own_accounts(session: Session, who: Principal) -> list[int] | None:
 def create_listing(body: ListingIn, request: Request, session: SessionDep, who: PrincipalDep,
                    key: s.IdempotencyKey = None) -> dict[str, Any]:
     _trader(session, who, body.account_id)
-    return service.create_listing(
+    return actions.create_listing(
         session, seller_account=body.account_id, product=body.product,
         quantity=parse_quantity(body.product, body.quantity),
-        price=service.parse_price(body.price),
+        price=actions.parse_price(body.price),
         min_lot=parse_quantity(body.product, body.min_lot) if body.min_lot else None,
         expires_at=body.expires_at, project_id=body.project_id, note=body.note,
         actor=who.actor, idempotency_key=key, now=clock(request))
@@ -97,20 +98,20 @@ def list_listings(session: SessionDep,
                   product: Annotated[s.ProductCode | None, Query()] = None
                   ) -> list[dict[str, Any]]:
     """Active listings, newest first (public)."""
-    return service.active_listings(session, product)
+    return actions.active_listings(session, product)
 
 
 @router.get("/listings/{listing_id}")
 def get_listing(listing_id: s.Id, session: SessionDep) -> dict[str, Any]:
-    return service.listing_view(service.get_listing(session, listing_id))
+    return actions.listing_view(actions.get_listing(session, listing_id))
 
 
 @router.post("/listings/{listing_id}/orders", status_code=201)
 def place_order(listing_id: s.Id, body: OrderIn, request: Request, session: SessionDep,
                 who: PrincipalDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
     _trader(session, who, body.buyer_account)
-    product = service.get_listing(session, listing_id).product
-    return service.place_order(session, listing_id=listing_id, buyer_account=body.buyer_account,
+    product = actions.get_listing(session, listing_id).product
+    return actions.place_order(session, listing_id=listing_id, buyer_account=body.buyer_account,
                                quantity=parse_quantity(product, body.quantity),
                                actor=who.actor, idempotency_key=key, now=clock(request))
 
@@ -118,33 +119,33 @@ def place_order(listing_id: s.Id, body: OrderIn, request: Request, session: Sess
 @router.post("/listings/{listing_id}/cancellation")
 def cancel_listing(listing_id: s.Id, session: SessionDep, who: PrincipalDep,
                    key: s.IdempotencyKey = None) -> dict[str, Any]:
-    _trader(session, who, service.get_listing(session, listing_id).seller_account)
-    return service.cancel_listing(session, listing_id=listing_id, actor=who.actor,
+    _trader(session, who, actions.get_listing(session, listing_id).seller_account)
+    return actions.cancel_listing(session, listing_id=listing_id, actor=who.actor,
                                   idempotency_key=key)
 
 
 @router.get("/orders")
 def list_orders(session: SessionDep, who: PrincipalDep) -> list[dict[str, Any]]:
     """The caller's orders, bought or sold (an operator sees all)."""
-    return service.orders_of(session, _own_accounts(session, who))
+    return actions.orders_of(session, _own_accounts(session, who))
 
 
 @router.get("/orders/{order_id}")
 def get_order(order_id: s.Id, session: SessionDep, who: PrincipalDep) -> dict[str, Any]:
-    order = service.get_order(session, order_id)
-    listing = service.get_listing(session, order.listing_id)
+    order = actions.get_order(session, order_id)
+    listing = actions.get_listing(session, order.listing_id)
     mine = _own_accounts(session, who)
     if mine is not None and order.buyer_account not in mine \
             and listing.seller_account not in mine:
         raise Forbidden(f"无权查看订单 {order_id}", f"you may not see order {order_id}")
-    return service.order_view(order, listing)
+    return actions.order_view(order, listing)
 
 
 @router.post("/orders/{order_id}/payment")
 def confirm_payment(order_id: s.Id, body: PaymentIn, request: Request, session: SessionDep,
                     who: OperatorDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
     """到账确认 The operator (or the payment gateway) confirms payment; the trade settles."""
-    return service.confirm_payment(session, request.app.state.registry_key, order_id=order_id,
+    return actions.confirm_payment(session, request.app.state.registry_key, order_id=order_id,
                                    reference=body.reference, actor=who.actor,
                                    idempotency_key=key, now=clock(request))
 
@@ -154,10 +155,10 @@ def negotiated_transfer(body: NegotiatedIn, request: Request, session: SessionDe
                         who: PrincipalDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
     """协议转让: the seller (or an operator) records the agreed quantity and price."""
     _trader(session, who, body.seller_account)
-    return service.negotiated_transfer(
+    return actions.negotiated_transfer(
         session, seller_account=body.seller_account, buyer_account=body.buyer_account,
         product=body.product, quantity=parse_quantity(body.product, body.quantity),
-        price=service.parse_price(body.price), project_id=body.project_id,
+        price=actions.parse_price(body.price), project_id=body.project_id,
         expires_at=body.expires_at, note=body.note, actor=who.actor, idempotency_key=key,
         now=clock(request))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from qinglu.registry.errors import InvalidIdentifier
+from qinglu.core.errors import InvalidIdentifier
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

@@ -8,7 +8,6 @@ import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -17,43 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.accounts.models import ROLES, ApiToken, User
-from qinglu.registry.errors import Conflict, InvalidInput, QingluError
-from qinglu.registry.service import get_holder
+from qinglu.core.errors import Conflict, InvalidInput, NotAuthenticated, TooManyAttempts
+from qinglu.core.principal import Principal
+from qinglu.registry.actions import get_holder
 
 TOKEN_LIFETIME = timedelta(hours=8)
 _hasher = PasswordHasher()
-
-
-class NotAuthenticated(QingluError):
-    status = 401
-    code = "not-authenticated"
-
-
-class Forbidden(QingluError):
-    status = 403
-    code = "forbidden"
-
-
-class TooManyAttempts(QingluError):
-    status = 429
-    code = "too-many-attempts"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking: a signed-in user, or the anonymous public (user_id None)."""
-
-    user_id: int | None
-    name: str
-    role: str | None
-    holder_id: int | None
-
-    @property
-    def actor(self) -> str:
-        return f"{self.role}:{self.name}" if self.role else "public"
-
-
-ANONYMOUS = Principal(None, "public", None, None)
 
 
 def add_user(session: Session, *, name: str, role: str, password: str,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qinglu.registry.errors import InvalidSerial
+from qinglu.core.errors import InvalidSerial
 
 REGISTRY_CODE = "QL"
 _SERIAL_RE = re.compile(

@@ -19,8 +19,11 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qinglu.core.errors import InvalidInput, InvalidTransition
+from qinglu.core.ledger import WriteContext, run_write
+from qinglu.core.quantities import product_spec
 from qinglu.db.engine import on_postgres
-from qinglu.documents import records as documents
+from qinglu.documents import actions as documents
 from qinglu.documents.models import Certificate
 from qinglu.documents.signing import RegistryKey
 from qinglu.market import on_postgres as server_side
@@ -44,12 +47,9 @@ from qinglu.market.views import (
     unknown_order,
     voucher_facts,
 )
-from qinglu.registry import units
-from qinglu.registry.errors import InvalidInput, InvalidTransition
-from qinglu.registry.ledger import WriteContext, run_write
+from qinglu.registry import actions as registry
+from qinglu.registry.actions import get_account, public_name
 from qinglu.registry.models import Account, Holder, Project
-from qinglu.registry.quantities import product_spec
-from qinglu.registry.service import get_account, public_name
 
 _Row = TypeVar("_Row", Listing, Order)
 DEFAULT_ORDER_MINUTES = 30
@@ -175,7 +175,7 @@ def list_in(ctx: WriteContext, terms: ListingTerms, actor: str) -> dict[str, Any
     """The listing itself, inside a caller's ledger write: units into escrow, the row."""
     if terms.buyer_account is not None:
         get_account(ctx.session, terms.buyer_account)
-    held = units.hold_in(ctx, from_account=terms.seller_account, product=terms.product,
+    held = registry.hold_in(ctx, from_account=terms.seller_account, product=terms.product,
                          quantity=terms.quantity, purpose=f"挂牌 listing ({terms.kind})",
                          project_id=terms.project_id)
     listing = Listing(kind=terms.kind, seller_account=terms.seller_account,
@@ -263,7 +263,7 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
             raise _AlreadySettled({**order_view(order, listing),
                                    "entry": order.entry_sequence})
         _check_payable(order, moment)
-        moved = units.settle_in(ctx, hold_id=listing.hold_id, to_account=order.buyer_account,
+        moved = registry.settle_in(ctx, hold_id=listing.hold_id, to_account=order.buyer_account,
                                 quantity=order.quantity)
         order.status, order.payment_reference = "settled", reference
         order.settled_at = moment
@@ -337,7 +337,7 @@ def cancel_listing(session: Session, *, listing_id: int, actor: str,
 
 def _close(ctx: WriteContext, listing: Listing, status: str, moment: datetime) -> None:
     if listing.remaining:
-        units.release_in(ctx, hold_id=listing.hold_id, quantity=listing.remaining)
+        registry.release_in(ctx, hold_id=listing.hold_id, quantity=listing.remaining)
         listing.remaining = 0
     listing.status, listing.closed_at = status, moment
 
@@ -376,7 +376,7 @@ def _expire_order(ctx: WriteContext, order_id: int, moment: datetime) -> bool:
     if listing.status == "active":
         listing.remaining += order.quantity  # back on offer, or released below if lapsed
     else:
-        units.release_in(ctx, hold_id=listing.hold_id, quantity=order.quantity)
+        registry.release_in(ctx, hold_id=listing.hold_id, quantity=order.quantity)
     return True
 
 

@@ -16,16 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.cases.models import AUTHORITY_KINDS, CASE_KINDS, CASE_STEPS, Case
-from qinglu.documents.records import issue_in
+from qinglu.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from qinglu.core.identifiers import mask_person_name, validate_region
+from qinglu.core.ledger import WriteContext, run_write
+from qinglu.core.models import utcnow
+from qinglu.core.quantities import format_quantity
+from qinglu.documents.actions import issue_in
 from qinglu.documents.signing import RegistryKey
 from qinglu.methods.fire import FireInput, estimate
-from qinglu.registry.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from qinglu.registry.identifiers import mask_person_name, validate_region
-from qinglu.registry.ledger import WriteContext, run_write
-from qinglu.registry.models import Holder, utcnow
-from qinglu.registry.quantities import format_quantity
-from qinglu.registry.service import _require_text, get_account, get_holder
-from qinglu.registry.units import hold_in, retire_in
+from qinglu.registry.actions import _require_text, get_account, get_holder, hold_in, retire_in
+from qinglu.registry.models import Holder
 
 PRODUCT = "FCS"
 NEXT_STEP = {step: CASE_STEPS[i + 1] for i, step in enumerate(CASE_STEPS[:-1])}

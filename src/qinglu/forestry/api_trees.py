@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from qinglu.forestry import trees
-from qinglu.web.api.schemas import Id, IdempotencyKey
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, require
 from qinglu.web.problems import PROBLEM_RESPONSES
+from qinglu.web.schemas import Id, IdempotencyKey
 
 router = APIRouter(tags=["trees"], responses=PROBLEM_RESPONSES)
 # Measurements travel as decimal strings (see schemas.py on why).

@@ -21,10 +21,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qinglu.core.errors import NotFound
+from qinglu.core.identifiers import region_name
+from qinglu.core.ledger import WriteContext
+from qinglu.core.money import cny_capital
+from qinglu.core.serials import parse_serial
 from qinglu.db.engine import var_dir
 from qinglu.documents import pdf
 from qinglu.documents.models import DOCUMENT_KINDS, Certificate
-from qinglu.documents.money import cny_capital
 from qinglu.documents.qr import parse_verification_url, verification_url
 from qinglu.documents.signing import RegistryKey, encode_payload
 from qinglu.documents.verification import (  # noqa: F401 (callers verify through records)
@@ -32,11 +36,7 @@ from qinglu.documents.verification import (  # noqa: F401 (callers verify throug
     retirement_facts_of,
     verify_certificate,
 )
-from qinglu.registry.errors import NotFound
-from qinglu.registry.identifiers import region_name
-from qinglu.registry.ledger import WriteContext
 from qinglu.registry.models import Project, Retirement
-from qinglu.registry.serials import parse_serial
 
 ISSUER = "青绿生态产品交易登记簿 Qinglu Ecological Product Registry"
 class UnknownCertificate(NotFound):
@@ -165,7 +165,7 @@ def retire_with_certificate(session: Session, key: RegistryKey,
                             **retirement: Any) -> dict[str, Any]:
     """Retire units (the arguments of `units.retire`) and issue their retirement
     certificate in the same ledger write."""
-    from qinglu.registry.units import retire
+    from qinglu.registry.actions import retire
 
     def certify(ctx: WriteContext, retired: dict[str, Any]) -> dict[str, Any]:
         certificate = issue_in(ctx, key, kind="retirement", retirement_id=retired["id"])

@@ -14,15 +14,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.accounts.service import Forbidden, Principal
-from qinglu.cases import service
+from qinglu.cases import actions
 from qinglu.cases.models import Case
 from qinglu.cases.report import render_case_report
+from qinglu.core.errors import Forbidden
+from qinglu.core.principal import Principal
+from qinglu.core.quantities import parse_quantity
 from qinglu.methods.api import FireEmissionsIn
-from qinglu.registry.quantities import parse_quantity
-from qinglu.web.api.schemas import Id, IdempotencyKey, Quantity, Region, Text200
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, require
 from qinglu.web.problems import PROBLEM_RESPONSES
+from qinglu.web.schemas import Id, IdempotencyKey, Quantity, Region, Text200
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
 Decimal2 = Annotated[str, Field(pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$", examples=["60.00"])]
@@ -65,7 +66,7 @@ class PaymentIn(BaseModel):
 
 def _visible(session: Session, who: Principal, case_id: int) -> Case:
     """Operators and verifiers see every case; an authority only its own."""
-    case = service.get_case(session, case_id)
+    case = actions.get_case(session, case_id)
     if who.role in ("operator", "verifier"):
         return case
     if who.role == "authority" and case.authority_holder_id == who.holder_id:
@@ -79,7 +80,7 @@ def list_cases(session: SessionDep, who: PrincipalDep) -> list[dict[str, Any]]:
     query = select(Case).order_by(Case.id)
     if who.role == "authority":
         query = query.where(Case.authority_holder_id == who.holder_id)
-    return [service.case_view(case) for case in session.scalars(query)]
+    return [actions.case_view(case) for case in session.scalars(query)]
 
 
 @router.post("", status_code=201)
@@ -93,7 +94,7 @@ def open_case(body: CaseIn, session: SessionDep, who: PrincipalDep,
         authority = who.holder_id
     if authority is None:
         raise Forbidden("须指明办案机关", "name the authority (authority_holder_id)")
-    return service.open_case(
+    return actions.open_case(
         session, number=body.number, authority_holder_id=authority,
         authority_kind=body.authority_kind, kind=body.kind,
         defendant_holder_id=body.defendant_holder_id, incident_date=body.incident_date,
@@ -105,7 +106,7 @@ def open_case(body: CaseIn, session: SessionDep, who: PrincipalDep,
 @router.get("/{case_id}")
 def get_case(case_id: Id, session: SessionDep, who: PrincipalDep) -> dict[str, Any]:
     require("operator", "verifier", "authority")(who)
-    return service.case_view(_visible(session, who, case_id))
+    return actions.case_view(_visible(session, who, case_id))
 
 
 @router.get("/{case_id}/report.pdf", response_class=Response,
@@ -128,7 +129,7 @@ def accounting(case_id: Id, body: FireEmissionsIn, session: SessionDep, who: Pri
     fire_input = body.to_input()
     if fire_input.on is None:
         fire_input = replace(fire_input, on=case.incident_date)
-    return service.account_with_fire_method(session, case_id=case_id, fire_input=fire_input,
+    return actions.account_with_fire_method(session, case_id=case_id, fire_input=fire_input,
                                             actor=who.actor, idempotency_key=key)
 
 
@@ -137,10 +138,10 @@ def external_report(case_id: Id, body: ExternalReportIn, session: SessionDep,
                     who: PrincipalDep, key: IdempotencyKey = None) -> dict[str, Any]:
     """A report prepared outside Qinglu, approved by the verifier who posts it."""
     require("verifier", "operator")(who)
-    obligation, accounting = service.external_report_accounting(
+    obligation, accounting = actions.external_report_accounting(
         firm=body.firm, report_ref=body.report_ref, stated_obligation=body.stated_obligation,
         approved_by=who.actor)
-    return service.record_accounting(session, case_id=case_id, obligation=obligation,
+    return actions.record_accounting(session, case_id=case_id, obligation=obligation,
                                      accounting=accounting, actor=who.actor,
                                      idempotency_key=key)
 
@@ -148,7 +149,7 @@ def external_report(case_id: Id, body: ExternalReportIn, session: SessionDep,
 @router.post("/{case_id}/agreement", status_code=201)
 def agreement(case_id: Id, body: AgreementIn, session: SessionDep, who: OperatorDep,
               key: IdempotencyKey = None) -> dict[str, Any]:
-    return service.agree(session, case_id=case_id, quantity=parse_quantity("FCS", body.quantity),
+    return actions.agree(session, case_id=case_id, quantity=parse_quantity("FCS", body.quantity),
                          seller_account_id=body.seller_account, price=body.price,
                          actor=who.actor, idempotency_key=key)
 
@@ -156,14 +157,14 @@ def agreement(case_id: Id, body: AgreementIn, session: SessionDep, who: Operator
 @router.post("/{case_id}/payment", status_code=201)
 def payment(case_id: Id, body: PaymentIn, session: SessionDep, who: OperatorDep,
             key: IdempotencyKey = None) -> dict[str, Any]:
-    return service.pay(session, case_id=case_id, reference=body.reference, actor=who.actor,
+    return actions.pay(session, case_id=case_id, reference=body.reference, actor=who.actor,
                        idempotency_key=key)
 
 
 @router.post("/{case_id}/retirement", status_code=201)
 def retirement(case_id: Id, session: SessionDep, who: OperatorDep,
                key: IdempotencyKey = None) -> dict[str, Any]:
-    return service.retire_for_case(session, case_id=case_id, actor=who.actor,
+    return actions.retire_for_case(session, case_id=case_id, actor=who.actor,
                                    idempotency_key=key)
 
 
@@ -171,11 +172,11 @@ def retirement(case_id: Id, session: SessionDep, who: OperatorDep,
 def certificate(case_id: Id, request: Request, session: SessionDep, who: OperatorDep,
                 key: IdempotencyKey = None) -> dict[str, Any]:
     """The carbon-neutral certificate and the transaction voucher for a retired case."""
-    return service.certify(session, case_id=case_id, key=request.app.state.registry_key,
+    return actions.certify(session, case_id=case_id, key=request.app.state.registry_key,
                            actor=who.actor, idempotency_key=key)
 
 
 @router.post("/{case_id}/close", status_code=201)
 def close(case_id: Id, session: SessionDep, who: OperatorDep,
           key: IdempotencyKey = None) -> dict[str, Any]:
-    return service.close_case(session, case_id=case_id, actor=who.actor, idempotency_key=key)
+    return actions.close_case(session, case_id=case_id, actor=who.actor, idempotency_key=key)

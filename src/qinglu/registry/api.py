@@ -10,12 +10,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.registry import service, units
-from qinglu.registry.ledger import ledger_head
+from qinglu.core.ledger import ledger_head
+from qinglu.registry import actions as registry
 from qinglu.registry.models import Project
-from qinglu.web.api.schemas import Id
 from qinglu.web.deps import PlainReadRoute, get_session, hot_read, json_response
 from qinglu.web.problems import PROBLEM_RESPONSES
+from qinglu.web.schemas import Id
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 # Serial look-up, a busiest public read: a plain read route of the application's own.
@@ -68,12 +68,12 @@ def get_ledger_head(session: SessionDep) -> dict[str, Any]:
 
 @router.get("/accounts/{account_id}/balance", tags=["accounts"])
 def get_balance(account_id: Id, session: SessionDep) -> dict[str, dict[str, str]]:
-    return units.balance(session, account_id)
+    return registry.balance(session, account_id)
 
 
 @hot_router.get("/units/{serial}", response_model=UnitLookupOut, tags=["units"])
 async def get_unit(serial: str, request: Request) -> Response:
-    blocks = await hot_read(request, lambda connection: units.find_serial(connection, serial))
+    blocks = await hot_read(request, lambda connection: registry.find_serial(connection, serial))
     first = blocks[0]
     return json_response({"serial": serial, "account_id": first["account_id"],
                           "state": first["state"], "blocks": blocks})
@@ -81,9 +81,9 @@ async def get_unit(serial: str, request: Request) -> Response:
 
 @router.get("/projects", response_model=list[ProjectOut], tags=["projects"])
 def list_projects(session: SessionDep) -> list[dict[str, Any]]:
-    return [service.project_view(p) for p in session.scalars(select(Project).order_by(Project.id))]
+    return [registry.project_view(p) for p in session.scalars(select(Project).order_by(Project.id))]
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
 def get_project(project_id: Id, session: SessionDep) -> dict[str, Any]:
-    return service.project_view(service.get_project(session, project_id))
+    return registry.project_view(registry.get_project(session, project_id))

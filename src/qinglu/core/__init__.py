@@ -1,0 +1,1 @@
+"""What every feature uses: errors, quantities, money, identifiers, the ledger write."""
