@@ -12,7 +12,7 @@ from qinglu.core.errors import Forbidden, QingluError
 from qinglu.forestry import monitoring, trees
 from qinglu.forestry.models import Tree, TreeYear
 from qinglu.forestry.report import render_monitoring_report
-from qinglu.web.pages import SessionDep, UserDep, _require_user, check_csrf, render
+from qinglu.web.pages import SessionDep, UserDep, check_csrf, render, require_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,14 +20,14 @@ router = APIRouter(include_in_schema=False)
 @router.get("/monitoring", response_class=HTMLResponse)
 def monitoring_page(request: Request, session: SessionDep, user: UserDep,
                     message: str | None = None) -> HTMLResponse:
-    who = _require_user(user, "operator", "verifier")
+    who = require_user(user, "operator", "verifier")
     reports = [monitoring.report_view(r) for r in monitoring.list_reports(session)]
     return render(request, "monitoring.html", who, reports=reports, message=message)
 
 
 @router.get("/monitoring/{report_id}/report.pdf")
 def monitoring_pdf(report_id: int, session: SessionDep, user: UserDep) -> Response:
-    _require_user(user, "operator", "verifier")
+    require_user(user, "operator", "verifier")
     data = render_monitoring_report(session, monitoring.get_report(session, report_id))
     return Response(data, media_type="application/pdf")
 
@@ -36,7 +36,7 @@ def monitoring_pdf(report_id: int, session: SessionDep, user: UserDep) -> Respon
 def monitoring_step(request: Request, report_id: int, session: SessionDep, user: UserDep,
                     step: Annotated[str, Form()], csrf: Annotated[str | None, Form()] = None,
                     reasons: Annotated[str, Form()] = "") -> HTMLResponse:
-    who = _require_user(user, "operator", "verifier")
+    who = require_user(user, "operator", "verifier")
     check_csrf(request, csrf)
     allowed = {"verifier": ("approve", "reject"), "operator": ("issue",)}[who.role or ""]
     if step not in allowed:
@@ -58,7 +58,7 @@ def monitoring_step(request: Request, report_id: int, session: SessionDep, user:
 def trees_page(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
     """单株碳汇 Registered single trees and the tree-years issued for them (back office:
     trees carry households' data)."""
-    who = _require_user(user, "operator", "verifier")
+    who = require_user(user, "operator", "verifier")
     registered = session.scalars(select(Tree).order_by(Tree.project_id, Tree.number)).all()
     by_id = {t.number: t for t in registered}
     years = session.scalars(select(TreeYear).order_by(TreeYear.year.desc(),

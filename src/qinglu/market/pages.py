@@ -17,7 +17,7 @@ from qinglu.market import actions, prices
 from qinglu.market.api import clock
 from qinglu.registry.actions import accounts_of
 from qinglu.web.auth import ensure_owns_account
-from qinglu.web.pages import SessionDep, UserDep, _require_user, check_csrf, language, render
+from qinglu.web.pages import SessionDep, UserDep, check_csrf, language, render, require_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,7 +58,7 @@ def list_units(request: Request, session: SessionDep, user: UserDep,
                quantity: Annotated[str, Form()], price: Annotated[str, Form()],
                min_lot: Annotated[str, Form()] = "", days: Annotated[int, Form()] = 30,
                csrf: Annotated[str | None, Form()] = None) -> HTMLResponse:
-    who = _require_user(user, "holder", "operator")
+    who = require_user(user, "holder", "operator")
     check_csrf(request, csrf)
     ensure_owns_account(session, who, account_id)
     now = clock(request)
@@ -74,7 +74,7 @@ def list_units(request: Request, session: SessionDep, user: UserDep,
 def buy(request: Request, listing_id: int, session: SessionDep, user: UserDep,
         account_id: Annotated[int, Form()], quantity: Annotated[str, Form()],
         csrf: Annotated[str | None, Form()] = None) -> HTMLResponse:
-    who = _require_user(user, "holder", "operator")
+    who = require_user(user, "holder", "operator")
     check_csrf(request, csrf)
     ensure_owns_account(session, who, account_id)
     product = actions.get_listing(session, listing_id).product
@@ -88,7 +88,7 @@ def buy(request: Request, listing_id: int, session: SessionDep, user: UserDep,
 def pay(request: Request, order_id: int, session: SessionDep, user: UserDep,
         reference: Annotated[str, Form()], csrf: Annotated[str | None, Form()] = None
         ) -> HTMLResponse:
-    who = _require_user(user, "operator")
+    who = require_user(user, "operator")
     check_csrf(request, csrf)
     return _after(request, session, user, lambda: actions.confirm_payment(
         session, request.app.state.registry_key, order_id=order_id, reference=reference,
@@ -100,7 +100,7 @@ def pay(request: Request, order_id: int, session: SessionDep, user: UserDep,
 @router.post("/market/cancel/{listing_id}", response_class=HTMLResponse)
 def cancel(request: Request, listing_id: int, session: SessionDep, user: UserDep,
            csrf: Annotated[str | None, Form()] = None) -> HTMLResponse:
-    who = _require_user(user, "holder", "operator")
+    who = require_user(user, "holder", "operator")
     check_csrf(request, csrf)
     ensure_owns_account(session, who, actions.get_listing(session, listing_id).seller_account)
     return _after(request, session, user, lambda: actions.cancel_listing(

@@ -19,20 +19,20 @@ from qinglu import __version__
 from qinglu.accounts import api as auth_api
 from qinglu.accounts.actions import LoginLimiter
 from qinglu.cases import api as cases_api
+from qinglu.cases import pages as cases_pages
 from qinglu.db.engine import var_dir
 from qinglu.db.session import open_database
 from qinglu.documents import api as documents_api
+from qinglu.documents import pages as documents_pages
 from qinglu.documents.signing import load_or_create_key
-from qinglu.forestry import api_monitoring as monitoring_api
-from qinglu.forestry import api_parcels as parcels_api
-from qinglu.forestry import api_trees as trees_api
+from qinglu.forestry import api as forestry_api
 from qinglu.forestry.pages import router as monitoring_pages_router
 from qinglu.market import api as market_api
 from qinglu.market.actions import expire_due
 from qinglu.market.pages import router as market_pages_router
 from qinglu.methods import api as methods_api
 from qinglu.registry import api as registry_api
-from qinglu.registry import api_write as registry_write_api
+from qinglu.registry import pages as registry_pages
 from qinglu.web import pages
 from qinglu.web.deps import HotReads
 from qinglu.web.problems import install_problem_handlers
@@ -120,13 +120,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
     # (an included router's route is matched through the router, twice).
     app.router.routes.extend([*documents_api.hot_router.routes, *registry_api.hot_router.routes])
     for router in (documents_api.router, registry_api.router, auth_api.router,
-                   registry_write_api.router, cases_api.router, methods_api.router,
-                   parcels_api.router, monitoring_api.router, market_api.router,
-                   trees_api.router):
+                   cases_api.router, methods_api.router, forestry_api.router,
+                   market_api.router):
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    app.include_router(pages.router)
+    for page_router in (pages.router, registry_pages.router, documents_pages.router,
+                        cases_pages.router):
+        app.include_router(page_router)
     app.include_router(monitoring_pages_router)
     app.include_router(market_pages_router)
     return app

@@ -1,0 +1,35 @@
+"""Verification pages: where a certificate's QR code leads."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from qinglu.documents import actions as documents
+from qinglu.web.pages import SessionDep, UserDep, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_form(request: Request, session: SessionDep, user: UserDep,
+                number: str = "") -> HTMLResponse:
+    result = _verify(request, session, number.strip(), None) if number.strip() else None
+    return render(request, "verify.html", user, number=number, result=result)
+
+
+@router.get("/verify/{number}", response_class=HTMLResponse)
+def verify_link(request: Request, number: str, session: SessionDep, user: UserDep,
+                p: str | None = None) -> HTMLResponse:
+    """Where a certificate's QR code leads: the number and its signed payload."""
+    return render(request, "verify.html", user, number=number,
+                  result=_verify(request, session, number, p))
+
+
+def _verify(request: Request, session: Session, number: str,
+            payload: str | None) -> documents.Verification:
+    return documents.verify_certificate(session, request.app.state.registry_key, number=number,
+                                      payload=payload)
+
+
