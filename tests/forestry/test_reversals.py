@@ -22,7 +22,7 @@ from qinglu.registry import actions as registry
 from qinglu.registry.audit import audit
 from qinglu.registry.models import Project
 from tests import factories as f
-from tests.test_monitoring import (
+from tests.forestry.test_monitoring import (
     OPERATOR,
     PER_M3,
     VERIFIER,
@@ -30,7 +30,7 @@ from tests.test_monitoring import (
     owned_project,
     submit,
 )
-from tests.test_parcels import LAT, LON, STEP
+from tests.forestry.test_parcels import LAT, LON, STEP
 
 # PER_M3: 杉木 0.99, 马尾松 1.1458333 tCO2e/m3 under the test override.
 
@@ -143,7 +143,7 @@ def test_reversal_api_and_cli(database_url: str, session: Session, tmp_path: Pat
     from qinglu.accounts import actions as accounts
     from qinglu.cli import app as cli
     from qinglu.web.app import create_app
-    from tests.test_api_registry import token
+    from tests.registry.test_api_registry import token
 
     issued_project(session, tmp_path, "high")
     first = fire_case(session)

@@ -13,7 +13,7 @@ from qinglu.accounts import actions as accounts
 from qinglu.registry.actions import balance, get_account
 from qinglu.web.app import create_app
 from tests import factories as f
-from tests.test_pages import csrf_of
+from tests.web.test_pages import csrf_of
 
 PASSWORD = "correct horse"
 

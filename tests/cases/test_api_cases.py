@@ -14,7 +14,7 @@ from qinglu.core.ledger import ledger_head
 from qinglu.registry import actions as registry
 from qinglu.web.app import create_app
 from tests import factories as f
-from tests.test_api_registry import token
+from tests.registry.test_api_registry import token
 
 
 @pytest.fixture

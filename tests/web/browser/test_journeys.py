@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PASSWORD
+from tests.web.browser.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 

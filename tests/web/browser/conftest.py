@@ -68,6 +68,6 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture
 def shots(request: pytest.FixtureRequest) -> Path:
     """The test's output folder for screenshots."""
-    path = Path(__file__).resolve().parents[2] / "test-output" / request.node.name
+    path = Path(__file__).resolve().parents[3] / "test-output" / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from qinglu.accounts import actions as accounts
 from qinglu.web.app import create_app
-from tests.test_monitoring import import_two, owned_project, submit
-from tests.test_pages import csrf_of
+from tests.forestry.test_monitoring import import_two, owned_project, submit
+from tests.web.test_pages import csrf_of
 
 
 @pytest.fixture

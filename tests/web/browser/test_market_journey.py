@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_journeys import sign_in
+from tests.web.browser.test_journeys import sign_in
 
 pytestmark = pytest.mark.browser
 

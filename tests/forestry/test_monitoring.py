@@ -18,8 +18,8 @@ from qinglu.methods.forest import UnconfirmedParameters
 from qinglu.registry import actions as registry
 from qinglu.registry.audit import audit
 from tests import factories as f
-from tests.test_forest_method import OVERRIDE
-from tests.test_parcels import geojson, props, square
+from tests.forestry.test_parcels import geojson, props, square
+from tests.methods.test_forest_method import OVERRIDE
 
 OPERATOR, VERIFIER = "operator:zhang", "verifier:li"
 # Override factors (tests/test_forest_method.py): 杉木 0.99 tCO2e/m3, 马尾松 1.1458333 tCO2e/m3.

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from qinglu.accounts import actions as accounts
 from qinglu.demo import load_demo
 from qinglu.web.app import create_app
-from tests.test_pages import csrf_of
+from tests.web.test_pages import csrf_of
 
 
 @pytest.fixture

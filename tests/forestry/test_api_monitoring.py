@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from qinglu.accounts import actions as accounts
 from qinglu.registry import actions as registry
 from qinglu.web.app import create_app
-from tests.test_api_registry import token
-from tests.test_forest_method import OVERRIDE
-from tests.test_monitoring import import_two, owned_project
+from tests.forestry.test_monitoring import import_two, owned_project
+from tests.methods.test_forest_method import OVERRIDE
+from tests.registry.test_api_registry import token
 
 
 @pytest.fixture

@@ -175,7 +175,7 @@ def test_tree_api_and_cli(database_url: str, session: Session, tmp_path: Path,
     from qinglu.accounts import actions as accounts
     from qinglu.cli import app as cli
     from qinglu.web.app import create_app
-    from tests.test_api_registry import token
+    from tests.registry.test_api_registry import token
 
     project = f.project(session)
     holder, id_number, account = household(session)

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from qinglu.cli import app
-from tests.test_forest_method import OVERRIDE
-from tests.test_monitoring import import_two, owned_project
+from tests.forestry.test_monitoring import import_two, owned_project
+from tests.methods.test_forest_method import OVERRIDE
 
 runner = CliRunner()
 
