@@ -20,6 +20,7 @@ from qinglu.core.errors import Conflict, InvalidInput, InvalidTransition, NotFou
 from qinglu.core.identifiers import mask_person_name, validate_region
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.models import utcnow
+from qinglu.core.money import money_amount, parse_price, price_text
 from qinglu.core.quantities import format_quantity
 from qinglu.documents.actions import issue_in
 from qinglu.documents.signing import RegistryKey
@@ -216,13 +217,7 @@ def agree(
 ) -> dict[str, Any]:
     """Agreed: the defendant buys `quantity` (≥ the obligation) from the seller's account at
     `price` CNY per tCO2e; the units go into escrow at once."""
-    try:
-        unit_price = Decimal(price)
-    except InvalidOperation:
-        raise InvalidInput(f"价格 {price!r} 无效", f"price {price!r} is not a number") from None
-    if unit_price < 0 or unit_price != unit_price.quantize(Decimal("0.01")):
-        raise InvalidInput(f"价格 {price} 须为非负、至多两位小数",
-                           f"price {price} must be non-negative with at most 2 decimals")
+    unit_price = parse_price(price)
 
     def step(ctx: WriteContext, case: Case) -> None:
         if case.status == "accounted" and quantity < (case.obligation or 0):
@@ -236,11 +231,11 @@ def agree(
         get_account(ctx.session, seller_account_id)
         held = hold_in(ctx, from_account=seller_account_id, product=PRODUCT, quantity=quantity,
                        purpose=f"案件 case {case.number}")
-        amount = (unit_price * Decimal(quantity) / 100).quantize(Decimal("0.01"))
+        amount = money_amount(unit_price, quantity, PRODUCT)
         case.hold_id = held["id"]
         case.agreement = {"quantity": format_quantity(PRODUCT, quantity),
                           "quantity_units": quantity, "seller_account_id": seller_account_id,
-                          "price_cny_per_t": f"{unit_price:.2f}", "amount_cny": f"{amount:.2f}",
+                          "price_cny_per_t": price_text(unit_price), "amount_cny": str(amount),
                           "serials": held["serials"]}
 
     return _case_write(session, "agree", case_id, actor,
