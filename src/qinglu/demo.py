@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from qinglu.cases import actions as cases
 from qinglu.core.identifiers import resident_id_check_char, uscc_check_char
+from qinglu.core.principal import Principal
 from qinglu.core.quantities import parse_quantity
 from qinglu.documents import actions as documents
 from qinglu.documents.signing import load_or_create_key
@@ -185,10 +186,11 @@ def load_polygon_case(session: Session, made: dict[str, Any]) -> dict[str, Any]:
         region="522635", place="麻江县某林场 (forest farm, Majiang county)",
         incident={"polygon": POLYGON, "vegetation": "extra_tropical_forest"},
         actor="authority:majiang", idempotency_key=_key("case:polygon"))
+    majiang = Principal(None, "majiang", "authority", made["holders"]["majiang_procuratorate"])
     accounted = cases.account_with_fire_method(
-        session, case_id=case["id"], actor="authority:majiang",
-        fire_input=FireInput(vegetation="extra_tropical_forest", geojson=POLYGON,
-                             fuel_consumed=4.2, on=date(2026, 2, 20)),
+        session, majiang, case_id=case["id"],
+        evidence={"vegetation": "extra_tropical_forest", "geojson": POLYGON,
+                  "fuel_consumed": 4.2},
         idempotency_key=_key("case:polygon:accounting"))
     case = _walk(session, case["id"], made, "polygon", int(accounted["obligation"]
                                                             .replace(".", "")), MAJIANG_PRICE)
@@ -205,10 +207,10 @@ def load_administrative_case(session: Session, made: dict[str, Any]) -> dict[str
         region="522629", place="剑河县某村荒坡 (hillside, Jianhe county)",
         incident={"area": "12", "unit": "mu", "vegetation": "savanna_and_grassland"},
         actor="authority:jianhe", idempotency_key=_key("case:administrative"))
+    jianhe = Principal(None, "jianhe", "authority", made["holders"]["jianhe_forestry_bureau"])
     return cases.account_with_fire_method(
-        session, case_id=case["id"], actor="authority:jianhe",
-        fire_input=FireInput(vegetation="savanna_and_grassland", area=12, unit="mu",
-                             on=date(2026, 1, 8)),
+        session, jianhe, case_id=case["id"],
+        evidence={"vegetation": "savanna_and_grassland", "area": "12", "unit": "mu"},
         idempotency_key=_key("case:administrative:accounting"))
 
 

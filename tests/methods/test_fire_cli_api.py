@@ -29,13 +29,13 @@ def test_estimate_json() -> None:
 
 
 def test_estimate_table_and_bad_input() -> None:
-    table = runner.invoke(qinglu_app, ["fire", "estimate", "--area", "10", "--vegetation",
-                                     "savanna_and_grassland"])
+    table = runner.invoke(qinglu_app, ["fire", "estimate", "--area", "10", "--unit", "ha",
+                                       "--vegetation", "savanna_and_grassland"])
     assert table.exit_code == 0 and "71.06" in table.stdout and "defaults used" in table.stdout
-    bad = runner.invoke(qinglu_app, ["fire", "estimate", "--area", "-3", "--vegetation",
-                                   "savanna_and_grassland"])
+    bad = runner.invoke(qinglu_app, ["fire", "estimate", "--area", "-3", "--unit", "ha",
+                                     "--vegetation", "savanna_and_grassland"])
     assert bad.exit_code == 1 and "positive" in bad.output
-    unknown = runner.invoke(qinglu_app, ["fire", "estimate", "--area", "3",
+    unknown = runner.invoke(qinglu_app, ["fire", "estimate", "--area", "3", "--unit", "ha",
                                          "--vegetation", "jungle"])
     assert unknown.exit_code == 1 and "jungle" in unknown.output
 
@@ -69,7 +69,8 @@ def test_api() -> None:
         "fuel_consumed": "3.5", "gwp": "AR5"})
     assert ok.status_code == 200 and ok.json()["obligation_t"] == "57.48"
     too_much = client.post("/api/v1/methods/fire-emissions", json={
-        "vegetation": "extra_tropical_forest", "area": "1", "fuel_consumed": "900"})
+        "vegetation": "extra_tropical_forest", "area": "1", "unit": "ha",
+        "fuel_consumed": "900"})
     assert too_much.status_code == 422
     assert too_much.headers["content-type"].startswith("application/problem+json")
     polygon = client.post("/api/v1/methods/fire-emissions", json={

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qinglu.core.errors import InvalidInput
+from qinglu.core.quantities import MU_PER_HA
 from qinglu.methods import fire
 from qinglu.methods.fire import FireInput, FireInputError, estimate
 
@@ -48,10 +50,12 @@ def test_forest_fire_with_site_measured_fuel() -> None:
 
 def test_fuel_load_and_combustion_factor() -> None:
     # 2 ha, fuel load 10 t/ha x Cf 0.3 = 3 t/ha -> 6 t DM; CO2 = 6 x 1.569 = 9.414 t.
-    result = estimate(FireInput(vegetation="extra_tropical_forest", area=2, fuel_load=10,
+    result = estimate(FireInput(vegetation="extra_tropical_forest", area=2, unit="ha",
+                                fuel_load=10,
                                 combustion_factor=0.3))
     assert result.emissions_t["CO2"] == pytest.approx(9.414, abs=0.005)
-    defaulted = estimate(FireInput(vegetation="extra_tropical_forest", area=2, fuel_load=10))
+    defaulted = estimate(FireInput(vegetation="extra_tropical_forest", area=2, unit="ha",
+                                   fuel_load=10))
     assert defaulted.fuel_consumed_t_per_ha == pytest.approx(4.5)  # Table 2.6 Cf 0.45
     assert defaulted.defaults_used == ["combustion_factor"]
 
@@ -76,7 +80,7 @@ def test_polygon_input() -> None:
 
 
 def test_co_is_excluded_unless_carbon_balance() -> None:
-    base = FireInput(vegetation="extra_tropical_forest", area=9.28, fuel_consumed=3.5)
+    base = FireInput(vegetation="extra_tropical_forest", area=9.28, unit="ha", fuel_consumed=3.5)
     excluded = estimate(base)
     balance = estimate(FireInput(**{**base.__dict__, "co_treatment": "carbon_balance"}))
     # CO = 32.48 x 0.107 = 3.47536 t; as CO2: x 44/28 = 5.461280 t, and nothing else changes.
@@ -85,25 +89,31 @@ def test_co_is_excluded_unless_carbon_balance() -> None:
 
 
 def test_newer_factor_sets_add_pollutants() -> None:
-    result = estimate(FireInput(vegetation="extra_tropical_forest", area=1, fuel_consumed=10,
+    result = estimate(FireInput(vegetation="extra_tropical_forest", area=1, unit="ha",
+                                fuel_consumed=10,
                                 ef_set="finn2.5"))
     assert {"PM2.5", "PM10", "BC", "OC", "SO2", "NH3", "NMVOC"} <= set(result.emissions_t)
     # FINN 2.5 temperate forest PM2.5: 15 g/kg -> 10 t DM x 15e-3 = 0.15 t.
     assert result.emissions_t["PM2.5"] == pytest.approx(0.15)
-    andreae = estimate(FireInput(vegetation="extra_tropical_forest", area=1, fuel_consumed=10,
+    andreae = estimate(FireInput(vegetation="extra_tropical_forest", area=1, unit="ha",
+                                 fuel_consumed=10,
                                  ef_set="andreae2019"))
     assert any("N2O" in note for note in andreae.notes)  # no N2O in Andreae: IPCC's, said so
 
 
 @pytest.mark.parametrize("fire_input, message", [
-    (FireInput(vegetation="extra_tropical_forest", area=-1), "positive"),
-    (FireInput(vegetation="extra_tropical_forest", area=0), "positive"),
-    (FireInput(vegetation="subtropical_forest", area=1), "vegetation 'subtropical_forest'"),
-    (FireInput(vegetation="extra_tropical_forest", area=1, ef_set="nope"), "unknown"),
-    (FireInput(vegetation="extra_tropical_forest", area=1, gwp="AR9"), "unknown"),
-    (FireInput(vegetation="extra_tropical_forest", area=1, fuel_consumed=800), "bound"),
+    (FireInput(vegetation="extra_tropical_forest", area=-1, unit="ha"), "positive"),
+    (FireInput(vegetation="extra_tropical_forest", area=0, unit="ha"), "positive"),
+    (FireInput(vegetation="subtropical_forest", area=1, unit="ha"),
+     "vegetation 'subtropical_forest'"),
+    (FireInput(vegetation="extra_tropical_forest", area=1, unit="ha", ef_set="nope"), "unknown"),
+    (FireInput(vegetation="extra_tropical_forest", area=1, unit="ha", gwp="AR9"), "unknown"),
+    (FireInput(vegetation="extra_tropical_forest", area=1, unit="ha", fuel_consumed=800),
+     "bound"),
     (FireInput(vegetation="extra_tropical_forest", area=1, unit="acre"), "unknown"),
-    (FireInput(vegetation="biofuel_burning", area=1), "no default"),
+    (FireInput(vegetation="biofuel_burning", area=1, unit="ha"), "no default"),
+    (FireInput(vegetation="extra_tropical_forest", area=139.2), "needs its unit"),
+    (FireInput(vegetation="extra_tropical_forest", area=139.2, unit=""), "needs its unit"),
     (FireInput(vegetation="extra_tropical_forest", geojson={"type": "Polygon", "coordinates": [
         [[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}), "not valid"),
     (FireInput(vegetation="extra_tropical_forest", geojson={"type": "Point",
@@ -112,7 +122,7 @@ def test_newer_factor_sets_add_pollutants() -> None:
                                                             "coordinates": []}), "empty"),
 ])
 def test_bad_input_is_refused(fire_input: FireInput, message: str) -> None:
-    with pytest.raises(FireInputError, match=message):
+    with pytest.raises(InvalidInput, match=message):
         estimate(fire_input)
 
 
@@ -125,7 +135,7 @@ def test_batch_equals_single(rows: list[tuple[float, int, float | None]]) -> Non
     fuels = np.array([np.nan if r[2] is None else r[2] for r in rows])
     batch = fire.estimate_batch(areas, cats, fuels, on=date(2026, 1, 1))
     for i, (area, cat, fuel) in enumerate(rows):
-        single = estimate(FireInput(vegetation=fire.CATEGORIES[cat], area=area,
+        single = estimate(FireInput(vegetation=fire.CATEGORIES[cat], area=area, unit="ha",
                                     fuel_consumed=fuel, on=date(2026, 1, 1)))
         assert batch["obligation_units"][i] == single.obligation_units
         assert batch["CO2"][i] == single.emissions_t["CO2"]
@@ -134,3 +144,31 @@ def test_batch_equals_single(rows: list[tuple[float, int, float | None]]) -> Non
 def test_batch_names_bad_rows() -> None:
     with pytest.raises(FireInputError, match=r"\[2\]"):
         fire.estimate_batch(np.array([1.0, -1.0]), np.array([3, 3]), np.array([1.0, 1.0]))
+
+
+def test_an_area_is_taken_in_its_own_unit() -> None:
+    # The same figure in mu, ha and m2: 15x apart between mu and ha, as the statute has it.
+    mu, ha, m2 = (estimate(FireInput(vegetation="extra_tropical_forest", area=139.2, unit=u,
+                                     fuel_consumed=3.5, on=date(2026, 3, 14)))
+                  for u in ("mu", "ha", "m2"))
+    assert (mu.area_ha, ha.area_ha) == (pytest.approx(139.2 / MU_PER_HA), 139.2)
+    assert m2.area_ha == pytest.approx(0.01392)
+    assert (mu.obligation_t, ha.obligation_t) == ("57.48", "862.11")
+    assert mu.inputs["unit"] == "mu" and mu.inputs["date"] == "2026-03-14"
+
+
+def test_fire_input_takes_no_date_among_the_evidence() -> None:
+    evidence = {"vegetation": "extra_tropical_forest", "area": "139.2", "unit": "mu"}
+    made = fire.fire_input(evidence, on=date(2026, 3, 14))
+    assert (made.on, made.unit, made.ef_set) == (date(2026, 3, 14), "mu", fire.DEFAULT_EF_SET)
+    with pytest.raises(InvalidInput, match="unknown fields: on"):
+        fire.fire_input({**evidence, "on": date(2020, 1, 1)}, on=date(2026, 3, 14))
+
+
+def test_batch_rows_need_a_unit_each() -> None:
+    rows = [{"id": "a", "area": "139.2", "unit": "mu", "vegetation": "extra_tropical_forest"},
+            {"id": "b", "area": "10", "unit": "", "vegetation": "savanna_and_grassland"}]
+    with pytest.raises(InvalidInput, match="line 3 is invalid: an area needs its unit"):
+        fire.batch_rows(rows)
+    arrays = fire.batch_rows(rows[:1])
+    assert arrays["area_ha"].tolist() == [pytest.approx(9.28)]

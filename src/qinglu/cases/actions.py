@@ -4,10 +4,16 @@ Each step is one ledger write carrying its actor. A step asked for out of order 
 refused with InvalidTransition, saying where the case stands and what it needs.
 The agreement escrows the seller's units at once (a hold), so nothing can sell
 them between "agreed" and "paid"; the retirement retires exactly those units.
+
+Who sees a case is decided here (`visible_cases`, `case_for`): operators and verifiers
+see every case, an authority only its own, anyone else none. A fire is accounted on its
+incident date (`account_with_fire_method` takes the date from the case; no caller
+passes one), and an area is stored and accounted only with its unit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,20 +22,40 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.cases.models import AUTHORITY_KINDS, CASE_KINDS, CASE_STEPS, Case
-from qinglu.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from qinglu.core.identifiers import mask_person_name, validate_region
+from qinglu.cases.report import render_case_report
+from qinglu.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotAuthenticated,
+    NotFound,
+)
+from qinglu.core.identifiers import validate_region
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.models import utcnow
 from qinglu.core.money import money_amount, parse_price, price_text
-from qinglu.core.quantities import format_quantity
+from qinglu.core.principal import Principal
+from qinglu.core.quantities import format_quantity, parse_area
 from qinglu.documents.actions import issue_in
 from qinglu.documents.signing import RegistryKey
-from qinglu.methods.fire import FireInput, estimate
-from qinglu.registry.actions import _require_text, get_account, get_holder, hold_in, retire_in
-from qinglu.registry.models import Holder
+from qinglu.methods.fire import FireResult, estimate, fire_input
+from qinglu.registry.actions import (
+    _require_text,
+    get_account,
+    get_holder,
+    hold_in,
+    public_name,
+    retire_in,
+)
 
 PRODUCT = "FCS"
 NEXT_STEP = {step: CASE_STEPS[i + 1] for i, step in enumerate(CASE_STEPS[:-1])}
+SEES_EVERY_CASE = ("operator", "verifier")
+CASE_READERS = (*SEES_EVERY_CASE, "authority")
+# Who opens a case and accounts it with Qinglu's method: an authority (its own cases) or
+# the exchange's operator (naming the authority).
+CASE_OPENERS = ("operator", "authority")
 
 
 class UnknownCase(NotFound):
@@ -68,6 +94,52 @@ def get_case(session: Session, case_id: int, *, lock: bool = False) -> Case:
     if case is None:
         raise UnknownCase(f"案件 {case_id} 不存在", f"case {case_id} does not exist")
     return case
+
+
+def _require_role(principal: Principal, roles: tuple[str, ...]) -> None:
+    if principal.role is None:
+        raise NotAuthenticated("请先登录", "sign in first")
+    if principal.role not in roles:
+        raise Forbidden(f"角色 {principal.role} 无权执行此操作",
+                        f"role {principal.role} may not do this")
+
+
+def _visible_case(session: Session, principal: Principal, case_id: int) -> Case:
+    """The case, if `principal` may see it: operators and verifiers see every case, an
+    authority only its own, anyone else none."""
+    _require_role(principal, CASE_READERS)
+    case = get_case(session, case_id)
+    if principal.role not in SEES_EVERY_CASE and case.authority_holder_id != principal.holder_id:
+        raise Forbidden(f"无权查看案件 {case_id}", f"you may not see case {case_id}")
+    return case
+
+
+def visible_cases(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """The cases `principal` may see, oldest first."""
+    _require_role(principal, CASE_READERS)
+    query = select(Case).order_by(Case.id)
+    if principal.role not in SEES_EVERY_CASE:
+        query = query.where(Case.authority_holder_id == principal.holder_id)
+    return [case_view(case) for case in session.scalars(query)]
+
+
+def case_for(session: Session, principal: Principal, case_id: int) -> dict[str, Any]:
+    """One case as `principal` may see it (Forbidden if not theirs)."""
+    return case_view(_visible_case(session, principal, case_id))
+
+
+def case_report_pdf(session: Session, principal: Principal, case_id: int) -> bytes:
+    """The emission accounting report (PDF) of a case `principal` may see."""
+    return render_case_report(session, _visible_case(session, principal, case_id))
+
+
+def _incident(incident: Mapping[str, Any]) -> dict[str, Any]:
+    """The incident as stored: empty fields dropped, an area always with its unit (an area
+    without one is refused, never stored for someone to read as mu or ha later)."""
+    stored = {key: value for key, value in incident.items() if value not in (None, "")}
+    if "area" in stored:
+        stored.update(parse_area(stored["area"], stored.get("unit")).as_dict())
+    return stored
 
 
 def _advance(case: Case, step: str) -> None:
@@ -114,6 +186,7 @@ def open_case(
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     number = _require_text("案号 case number", number, limit=100)
+    incident = _incident(incident)
     _choice("机关类型 authority kind", authority_kind, AUTHORITY_KINDS)
     _choice("案件类型 case kind", kind, CASE_KINDS)
     region = validate_region(region)
@@ -170,16 +243,68 @@ def record_accounting(
                        idempotency_key)
 
 
-def account_with_fire_method(session: Session, *, case_id: int, fire_input: FireInput,
-                             actor: str, idempotency_key: str | None = None) -> dict[str, Any]:
-    """Accounted by Qinglu's own fire method; the result, inputs and every parameter with
-    its source are kept on the case and on the ledger record."""
-    result = estimate(fire_input)
-    accounting = {"source": "qinglu", "method": f"{result.method} {result.version}",
-                  "prepared_by": actor, "result": result.to_json_dict()}
+def _opening_authority(principal: Principal, requested: int | None) -> int:
+    """The authority a new case is opened for: an authority opens in its own name only,
+    an operator names the authority."""
+    _require_role(principal, CASE_OPENERS)
+    if principal.role == "authority":
+        if requested not in (None, principal.holder_id) or principal.holder_id is None:
+            raise Forbidden("只能以本机关名义立案", "an authority opens cases in its own name only")
+        return principal.holder_id
+    if requested is None:
+        raise Forbidden("须指明办案机关", "name the authority (authority_holder_id)")
+    return requested
+
+
+def open_case_for(session: Session, principal: Principal, *, authority_holder_id: int | None,
+                  idempotency_key: str | None = None, **case: Any) -> dict[str, Any]:
+    """`open_case` as a signed-in user: the authority follows from who asks."""
+    authority = _opening_authority(principal, authority_holder_id)
+    return open_case(session, authority_holder_id=authority, actor=principal.actor,
+                     idempotency_key=idempotency_key, **case)
+
+
+def _fire_on_incident_date(evidence: Mapping[str, Any], incident_date: date) -> FireResult:
+    """The one place a case's fire is computed: on the incident date, so its parameters
+    are those valid when it burned, whoever asks and whenever."""
+    return estimate(fire_input(evidence, on=incident_date))
+
+
+def _method_accounting(result: FireResult, actor: str) -> dict[str, Any]:
+    return {"source": "qinglu", "method": f"{result.method} {result.version}",
+            "prepared_by": actor, "result": result.to_json_dict()}
+
+
+def account_with_fire_method(session: Session, principal: Principal, *, case_id: int,
+                             evidence: Mapping[str, Any],
+                             idempotency_key: str | None = None) -> dict[str, Any]:
+    """Accounted by Qinglu's own fire method on the case's incident date, by an operator
+    or the case's own authority. `evidence` is what is known of the fire (vegetation, area
+    with its unit or a polygon, fuel...; see methods.fire.fire_input); the result, inputs
+    and every parameter with its source are kept on the case and on the ledger record."""
+    _require_role(principal, CASE_OPENERS)
+    case = _visible_case(session, principal, case_id)
+    result = _fire_on_incident_date(evidence, case.incident_date)
     return record_accounting(session, case_id=case_id, obligation=result.obligation_units,
-                             accounting=accounting, actor=actor,
-                             idempotency_key=idempotency_key)
+                             accounting=_method_accounting(result, principal.actor),
+                             actor=principal.actor, idempotency_key=idempotency_key)
+
+
+def open_fire_case(session: Session, principal: Principal, *, authority_holder_id: int | None,
+                   incident_date: date, evidence: Mapping[str, Any],
+                   **case: Any) -> dict[str, Any]:
+    """Open a fire case and account it with Qinglu's method at once (the case desk's form).
+    The fire is computed first, so bad evidence (an area without its unit...) is refused
+    before anything is written; the incident stored is the evidence's area, unit and
+    vegetation."""
+    authority = _opening_authority(principal, authority_holder_id)
+    result = _fire_on_incident_date(evidence, incident_date)
+    incident = {key: evidence.get(key) for key in ("area", "unit", "vegetation")}
+    opened = open_case(session, authority_holder_id=authority, incident_date=incident_date,
+                       incident=incident, actor=principal.actor, **case)
+    return record_accounting(session, case_id=opened["id"], obligation=result.obligation_units,
+                             accounting=_method_accounting(result, principal.actor),
+                             actor=principal.actor)
 
 
 def external_report_accounting(
@@ -261,8 +386,7 @@ def pay(session: Session, *, case_id: int, reference: str, actor: str,
 
 
 def case_purpose(session: Session, case: Case) -> str:
-    authority = session.get(Holder, case.authority_holder_id)
-    name = authority.name.split(" ")[0] if authority else ""
+    name = get_holder(session, case.authority_holder_id).name.split(" ")[0]
     return (f"{name}（{case.number}）生态环境损害替代性修复 / alternative restoration of "
             f"ecological damage, case {case.number}")
 
@@ -275,8 +399,7 @@ def retire_for_case(session: Session, *, case_id: int, actor: str,
         _advance(case, "retired")
         agreement = case.agreement or {}
         defendant = get_holder(ctx.session, case.defendant_holder_id)
-        beneficiary = (mask_person_name(defendant.name) if defendant.kind == "person"
-                       else defendant.name)
+        beneficiary = public_name(defendant.kind, defendant.name)
         retired = retire_in(ctx, from_account=int(agreement["seller_account_id"]),
                             product=PRODUCT, quantity=int(agreement["quantity_units"]),
                             beneficiary=beneficiary, purpose=case_purpose(ctx.session, case),
@@ -299,8 +422,7 @@ def certify(session: Session, *, case_id: int, key: RegistryKey, actor: str,
         seller = get_holder(ctx.session, get_account(
             ctx.session, int(agreement["seller_account_id"])).holder_id)
         defendant = get_holder(ctx.session, case.defendant_holder_id)
-        buyer = (mask_person_name(defendant.name) if defendant.kind == "person"
-                 else defendant.name)
+        buyer = public_name(defendant.kind, defendant.name)
         case_text = f"{authority.name} {case.number}"
         certificate = issue_in(ctx, key, kind="carbon_neutral", retirement_id=case.retirement_id,
                                extra={"case": case_text}, case_id=case.id)

@@ -1,4 +1,5 @@
-"""`qinglu case ...`: open a damage case and walk it through its steps."""
+"""`qinglu case ...`: open a damage case and walk it through its steps. The command line
+acts as the exchange's operator; the actions decide units, dates and what it may see."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from qinglu.cases import actions
-from qinglu.cases.models import Case
 from qinglu.cli_common import (
     DbOption,
     JsonOption,
@@ -21,10 +20,22 @@ from qinglu.cli_common import (
     handle_errors,
     session_for,
 )
+from qinglu.core.principal import Principal
 from qinglu.core.quantities import parse_quantity
+from qinglu.methods import fire
 
 app = typer.Typer(help="案件 Ecological-damage cases", no_args_is_help=True)
 CaseId = Annotated[int, typer.Argument(help="案件 id / case id")]
+AreaOption = Annotated[str | None, typer.Option(
+    "--area", help="过火面积，须同时给出 --unit / burned area, with --unit")]
+UnitOption = Annotated[str | None, typer.Option(
+    "--unit", help="面积单位（给出 --area 时必填）mu | ha | m2 / required with --area")]
+
+
+def operator() -> Principal:
+    """Whoever runs the command line runs the exchange: an operator, named by QINGLU_ACTOR
+    or the login."""
+    return Principal(None, actor(), "operator", None)
 
 
 def _show(result: dict[str, Any], as_json: bool) -> None:
@@ -49,8 +60,8 @@ def open_case(
     incident_date: Annotated[str, typer.Option("--date", help="事发日期 YYYY-MM-DD")],
     region: Annotated[str, typer.Option("--region", help="GB/T 2260 行政区划代码")],
     place: Annotated[str, typer.Option("--place", help="地点 / place")],
-    area: Annotated[str | None, typer.Option("--area", help="过火面积 / burned area")] = None,
-    unit: Annotated[str, typer.Option("--unit", help="mu | ha | m2")] = "mu",
+    area: AreaOption = None,
+    unit: UnitOption = None,
     vegetation: Annotated[str | None, typer.Option("--vegetation")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -76,30 +87,29 @@ def open_case(
 def account(
     case_id: CaseId,
     vegetation: Annotated[str, typer.Option("--vegetation", help="IPCC Table 2.5 category")],
-    area: Annotated[float | None, typer.Option("--area", help="过火面积 / burned area")] = None,
-    unit: Annotated[str, typer.Option("--unit", help="mu | ha | m2")] = "mu",
+    area: AreaOption = None,
+    unit: UnitOption = None,
     geojson: Annotated[Path | None, typer.Option("--geojson", exists=True)] = None,
-    fuel_consumed: Annotated[float | None, typer.Option(
+    fuel_consumed: Annotated[str | None, typer.Option(
         "--fuel-consumed", help="现场测量 t DM/ha")] = None,
-    ef_set: Annotated[str, typer.Option("--ef-set")] = "ipcc2006",
-    gwp: Annotated[str, typer.Option("--gwp")] = "AR5",
+    ef_set: Annotated[str | None, typer.Option(
+        "--ef-set", help=f"(default {fire.DEFAULT_EF_SET})")] = None,
+    gwp: Annotated[str | None, typer.Option(
+        "--gwp", help=f"(default {fire.DEFAULT_GWP_SET})")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
     key: KeyOption = None,
 ) -> None:
-    """核算（青绿方法）Account the case's fire with Qinglu's method (IPCC Eq. 2.27)."""
+    """核算（青绿方法）Account the case's fire with Qinglu's method (IPCC Eq. 2.27), on the
+    case's incident date."""
     import json
 
-    from qinglu.methods.fire import FireInput
-
     polygon = json.loads(geojson.read_text(encoding="utf-8")) if geojson else None
+    evidence = {"vegetation": vegetation, "area": area, "unit": unit, "geojson": polygon,
+                "fuel_consumed": fuel_consumed, "ef_set": ef_set, "gwp": gwp}
     with session_for(db) as session:
-        case = actions.get_case(session, case_id)
-        result = actions.account_with_fire_method(
-            session, case_id=case_id, actor=actor(), idempotency_key=key,
-            fire_input=FireInput(vegetation=vegetation, area=area, unit=unit, geojson=polygon,
-                                 fuel_consumed=fuel_consumed, ef_set=ef_set, gwp=gwp,
-                                 on=case.incident_date))
+        result = actions.account_with_fire_method(session, operator(), case_id=case_id,
+                                                  evidence=evidence, idempotency_key=key)
     _show(result, as_json)
 
 
@@ -195,11 +205,10 @@ def report(
     db: DbOption = None,
 ) -> None:
     """核算报告 Write the case's emission accounting report (PDF)."""
-    from qinglu.cases.report import render_case_report
     from qinglu.documents.actions import documents_dir
 
     with session_for(db) as session:
-        data = render_case_report(session, actions.get_case(session, case_id))
+        data = actions.case_report_pdf(session, operator(), case_id)
     path = out or documents_dir() / f"case-{case_id}-report.pdf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -220,7 +229,7 @@ def close(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> 
 def show(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> None:
     """查看 Show a case."""
     with session_for(db) as session:
-        result = actions.case_view(actions.get_case(session, case_id))
+        result = actions.case_for(session, operator(), case_id)
     _show(result, as_json)
 
 
@@ -229,7 +238,7 @@ def show(case_id: CaseId, db: DbOption = None, as_json: JsonOption = False) -> N
 def list_cases(db: DbOption = None, as_json: JsonOption = False) -> None:
     """列出案件 List cases."""
     with session_for(db) as session:
-        rows = [actions.case_view(c) for c in session.scalars(select(Case).order_by(Case.id))]
+        rows = actions.visible_cases(session, operator())
     if as_json:
         emit(rows, True)
     else:

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from qinglu.cases.models import Case
 from qinglu.core.errors import InvalidTransition
-from qinglu.core.identifiers import mask_person_name, region_name
+from qinglu.core.identifiers import region_name
 from qinglu.documents.pdf import ReportDoc, render_report
 from qinglu.methods.fire import CATEGORY_NAMES, SPECIES_NAMES
-from qinglu.registry.actions import get_holder
+from qinglu.registry.actions import get_holder, public_name
 
 KIND_NAMES = {
     "criminal_public_interest": "刑事附带民事公益诉讼 criminal case with public-interest claim",
@@ -38,8 +38,7 @@ def report_doc(session: Session, case: Case) -> ReportDoc:
         ("案号 Case number", case.number),
         ("办案机关 Authority", authority.name),
         ("案件类型 Case kind", KIND_NAMES.get(case.kind, case.kind)),
-        ("当事人 Party", mask_person_name(defendant.name) if defendant.kind == "person"
-         else defendant.name),
+        ("当事人 Party", public_name(defendant.kind, defendant.name)),
         ("事发日期 Incident date", case.incident_date.isoformat()),
         ("地点 Location", f"{region_name(case.region)} ({case.region}) {case.place}"),
         ("植被类型 Vegetation", CATEGORY_NAMES.get(inputs["vegetation"], inputs["vegetation"])),

@@ -42,13 +42,13 @@ from sqlalchemy.orm import Session
 
 from qinglu.core.errors import Conflict, InvalidInput
 from qinglu.core.ledger import WriteContext, run_write
+from qinglu.core.quantities import M2_PER_HA, MU_PER_HA
 from qinglu.forestry.errors import ImportRefused
 from qinglu.forestry.models import Parcel
 from qinglu.registry.actions import get_project
 
 GEOD = Geod(ellps="GRS80")
 CGCS2000 = CRS.from_epsg(4490)
-MU_PER_HA = 15
 TOLERANCE_M2 = 10.0
 TOLERANCE_SHARE = 0.005
 FIELD_ALIASES = {
@@ -112,7 +112,7 @@ class ImportReport:
 
 def geodesic_area_ha(geometry: BaseGeometry) -> float:
     area_m2, _ = GEOD.geometry_area_perimeter(geometry)
-    return abs(area_m2) / 10_000
+    return abs(area_m2) / M2_PER_HA
 
 
 def _pick(properties: dict[str, Any], key: str) -> Any:
@@ -357,8 +357,8 @@ class ParcelIndex:
             area_m2 = float(overlap_m2[k])
             if area_m2 <= 1.02 * limit[k]:  # near the line: decide exactly
                 geometry, other = probes[n], self.geometries[i]
-                area_m2 = geodesic_area_ha(geometry.intersection(other)) * 10_000
-                smaller = min(geodesic_area_ha(geometry), geodesic_area_ha(other)) * 10_000
+                area_m2 = geodesic_area_ha(geometry.intersection(other)) * M2_PER_HA
+                smaller = min(geodesic_area_ha(geometry), geodesic_area_ha(other)) * M2_PER_HA
                 if area_m2 <= max(TOLERANCE_M2, TOLERANCE_SHARE * smaller):
                     continue
             found[n].append({"parcel_id": self.ids[i], "project_id": self.projects[i],
@@ -398,8 +398,8 @@ def _overlaps_within(drafts: list[ParcelDraft]) -> list[tuple[str, str]]:
             if j <= i:
                 continue
             other = drafts[int(j)]
-            overlap_m2 = geodesic_area_ha(draft.geometry.intersection(other.geometry)) * 10_000
-            smaller = min(draft.area_ha, other.area_ha) * 10_000
+            overlap_m2 = geodesic_area_ha(draft.geometry.intersection(other.geometry)) * M2_PER_HA
+            smaller = min(draft.area_ha, other.area_ha) * M2_PER_HA
             if overlap_m2 > max(TOLERANCE_M2, TOLERANCE_SHARE * smaller):
                 problems.append((draft.row, f"与同一文件的 {other.number} 重叠 overlaps "
                                             f"{other.number} in the same file by "

@@ -1,4 +1,5 @@
-"""`qinglu fire estimate`: one fire as a table or JSON, or many from a CSV."""
+"""`qinglu fire estimate`: one fire as a table or JSON, or many from a CSV. Options left
+out are left to the method (methods/fire.py), which owns defaults and units."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.progress import Progress
 from rich.table import Table
@@ -55,8 +55,10 @@ def _show(result: fire.FireResult) -> None:
 def estimate(
     vegetation: Annotated[str | None, typer.Option(
         "--vegetation", help="IPCC Table 2.5: " + ", ".join(fire.CATEGORIES))] = None,
-    area: Annotated[float | None, typer.Option("--area", help="过火面积 / burned area")] = None,
-    unit: Annotated[str, typer.Option("--unit", help="mu | ha | m2")] = "ha",
+    area: Annotated[str | None, typer.Option(
+        "--area", help="过火面积，须同时给出 --unit / burned area, with --unit")] = None,
+    unit: Annotated[str | None, typer.Option(
+        "--unit", help="面积单位（给出 --area 时必填）mu | ha | m2 / required with --area")] = None,
     geojson: Annotated[Path | None, typer.Option(
         "--geojson", help="火场多边形 GeoJSON / burned-area polygon", exists=True)] = None,
     fuel_consumed: Annotated[float | None, typer.Option(
@@ -64,29 +66,32 @@ def estimate(
     fuel_load: Annotated[float | None, typer.Option("--fuel-load", help="MB, t DM/ha")] = None,
     combustion_factor: Annotated[float | None, typer.Option(
         "--combustion-factor", help="Cf, 0-1")] = None,
-    ef_set: Annotated[str, typer.Option("--ef-set", help=" | ".join(fire.EF_SETS))] = (
-        fire.DEFAULT_EF_SET),
-    gwp: Annotated[str, typer.Option("--gwp", help="AR4 | AR5 | AR6")] = fire.DEFAULT_GWP_SET,
-    co_treatment: Annotated[str, typer.Option(
-        "--co-treatment", help="excluded | carbon_balance")] = "excluded",
-    on: Annotated[str | None, typer.Option("--date", help="参数适用日期 YYYY-MM-DD")] = None,
+    ef_set: Annotated[str | None, typer.Option(
+        "--ef-set", help=f"{' | '.join(fire.EF_SETS)} (default {fire.DEFAULT_EF_SET})")] = None,
+    gwp: Annotated[str | None, typer.Option(
+        "--gwp", help=f"{' | '.join(fire.GWP_SETS)} (default {fire.DEFAULT_GWP_SET})")] = None,
+    co_treatment: Annotated[str | None, typer.Option(
+        "--co-treatment",
+        help=f"{' | '.join(fire.CO_TREATMENTS)} (default {fire.DEFAULT_CO_TREATMENT})")] = None,
+    on: Annotated[str | None, typer.Option(
+        "--date", help="火灾日期，参数按此日取值 YYYY-MM-DD / the fire's date")] = None,
     input_csv: Annotated[Path | None, typer.Option(
-        "--input", help="批量：CSV (id,area,unit,vegetation[,fuel_consumed])", exists=True)] = None,
+        "--input", help="批量：CSV (id,area,unit,vegetation[,fuel_consumed])；每行须有单位 "
+        "/ every row needs its unit", exists=True)] = None,
     output_csv: Annotated[Path | None, typer.Option("--output", help="批量结果 CSV")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """核算火灾排放 Estimate the emissions of one fire, or of many from a CSV."""
+    options = {"ef_set": ef_set, "gwp": gwp, "co_treatment": co_treatment}
     if input_csv is not None:
-        _batch(input_csv, output_csv or input_csv.with_suffix(".results.csv"),
-               ef_set=ef_set, gwp=gwp, co_treatment=co_treatment, on=_date(on))
+        _batch(input_csv, output_csv or input_csv.with_suffix(".results.csv"), on=_date(on),
+               **{name: value for name, value in options.items() if value is not None})
         return
-    if vegetation is None:
-        raise typer.BadParameter("--vegetation 必填 / is required")
     polygon = json.loads(geojson.read_text(encoding="utf-8")) if geojson else None
-    result = fire.estimate(fire.FireInput(
-        vegetation=vegetation, area=area, unit=unit, geojson=polygon,
-        fuel_consumed=fuel_consumed, fuel_load=fuel_load, combustion_factor=combustion_factor,
-        ef_set=ef_set, gwp=gwp, co_treatment=co_treatment, on=_date(on)))
+    result = fire.estimate(fire.fire_input(
+        {"vegetation": vegetation, "area": area, "unit": unit, "geojson": polygon,
+         "fuel_consumed": fuel_consumed, "fuel_load": fuel_load,
+         "combustion_factor": combustion_factor, **options}, on=_date(on)))
     if as_json:
         emit(result.to_json_dict(), True)
     else:
@@ -94,25 +99,9 @@ def estimate(
 
 
 def read_fires(path: Path) -> dict[str, Any]:
-    """Columns of a fires CSV as arrays (area in ha, category index, fuel or NaN)."""
-    ids: list[str] = []
-    areas: list[float] = []
-    categories: list[int] = []
-    fuels: list[float] = []
-    index = {name: i for i, name in enumerate(fire.CATEGORIES)}
+    """A fires CSV as the method's arrays; the method checks each row (its unit too)."""
     with path.open(newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), 2):
-            try:
-                ids.append(row.get("id") or str(line - 1))
-                areas.append(float(row["area"]) * fire.AREA_UNITS_HA[row.get("unit") or "ha"])
-                categories.append(index[row["vegetation"]])
-                fuels.append(float(row["fuel_consumed"]) if row.get("fuel_consumed")
-                             else float("nan"))
-            except (KeyError, ValueError) as exc:
-                raise fire.FireInputError(f"{path} 第 {line} 行无效：{exc}",
-                                          f"{path} line {line} is invalid: {exc}") from None
-    return {"id": ids, "area_ha": np.array(areas), "vegetation": np.array(categories),
-            "fuel_consumed": np.array(fuels)}
+        return fire.batch_rows(csv.DictReader(handle), source=str(path))
 
 
 def _batch(path: Path, out_path: Path, **options: Any) -> None:

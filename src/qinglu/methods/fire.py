@@ -2,10 +2,12 @@
 
     L_fire = A × M_B × C_f × G_ef × 10^-3      (t of each gas or pollutant)
 
-A is the burned area (ha); M_B × C_f the fuel actually burnt (t dry matter per ha,
-"fuel consumed"), measured on site or, when absent, the 2019 Refinement's Table
-2.4 default for the vegetation category (Table 2.4 gives M_B·C_f directly, so C_f
-is 1 there); G_ef the emission factor (g per kg dry matter) of the chosen set.
+A is the burned area (ha; an area is only ever taken with its unit, mu, ha or m2,
+and refused without one: see core/quantities.py); M_B × C_f the fuel actually burnt
+(t dry matter per ha, "fuel consumed"), measured on site or, when absent, the 2019
+Refinement's Table 2.4 default for the vegetation category (Table 2.4 gives M_B·C_f
+directly, so C_f is 1 there); G_ef the emission factor (g per kg dry matter) of the
+chosen set.
 
 CO2e = CO2 + CH4 × GWP(CH4) + N2O × GWP(N2O) with the chosen GWP set. Carbon
 emitted as CO is *not* added to CO2e by default (`co_treatment="excluded"`, as
@@ -18,15 +20,22 @@ is claimed for the same fire.
 
 The method is pure: no database, no I/O beyond reading its packaged parameter
 files once. `estimate` computes one fire; `estimate_batch` many, vectorised; the
-single path runs through the batch path, so both give the same figures.
+single path runs through the batch path, so both give the same figures. Parameters
+are those valid on the fire's date (`on`); a case passes its incident date. Only a
+stand-alone estimate given no date takes the parameters in force on the day it runs.
+
+`fire_input` (one fire) and `batch_rows` (rows of a fires file) turn what a caller
+gave into the method's input: every door (CLI, API, page, case) goes through them,
+so defaults and units are decided here and nowhere else.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -36,6 +45,14 @@ from shapely.geometry import shape
 from shapely.validation import explain_validity
 
 from qinglu.core.errors import InvalidInput
+from qinglu.core.quantities import (
+    HA_PER_UNIT,
+    M2_PER_HA,
+    MU_PER_HA,
+    Area,
+    area_unit,
+    parse_area,
+)
 from qinglu.methods.params import Parameter, ParameterTable, packaged_table
 
 METHOD_ID = "fire.ipcc2006"
@@ -54,7 +71,7 @@ GWP_SETS = ("AR4", "AR5", "AR6")
 CO_TREATMENTS = ("excluded", "carbon_balance")
 DEFAULT_EF_SET = "ipcc2006"
 DEFAULT_GWP_SET = "AR5"
-AREA_UNITS_HA = {"mu": 1 / 15, "ha": 1.0, "m2": 1e-4}
+DEFAULT_CO_TREATMENT = "excluded"
 # The largest Table 2.4 means are ~170 t DM/ha with standard errors as large again
 # (eucalypt post-logging slash burns); 500 t/ha is beyond any burn that table records.
 MAX_FUEL_T_PER_HA = 500.0
@@ -91,16 +108,46 @@ def _gwp() -> ParameterTable:
 @dataclass(frozen=True)
 class FireInput:
     vegetation: str
-    area: float | None = None
-    unit: str = "ha"
+    area: float | str | Decimal | None = None
+    unit: str | None = None  # mu, ha or m2: no default; an area without it is refused
     geojson: dict[str, Any] | None = None
     fuel_consumed: float | None = None  # M_B × C_f, t DM/ha, measured on site
     fuel_load: float | None = None  # M_B, t DM/ha, measured on site
     combustion_factor: float | None = None  # C_f, fraction
     ef_set: str = DEFAULT_EF_SET
     gwp: str = DEFAULT_GWP_SET
-    co_treatment: str = "excluded"
-    on: date | None = None  # the date whose parameters apply (default: today)
+    co_treatment: str = DEFAULT_CO_TREATMENT
+    on: date | None = None  # the fire's date, whose parameters apply
+
+
+# What a caller may give about a fire: every field but the date, which is the fire's own
+# (a case's incident date) and is passed apart from the evidence.
+EVIDENCE_FIELDS = tuple(f.name for f in fields(FireInput) if f.name != "on")
+_NUMBERS = ("fuel_consumed", "fuel_load", "combustion_factor")
+
+
+def _number(name: str, value: Any) -> float:
+    try:
+        number = float(Decimal(repr(value) if isinstance(value, float) else str(value).strip()))
+    except (InvalidOperation, ValueError):
+        raise _err(f"{name} {value!r} 不是数字", f"{name} {value!r} is not a number") from None
+    return number
+
+
+def fire_input(evidence: Mapping[str, Any], *, on: date | None) -> FireInput:
+    """The method's input from what a caller gave (text or numbers; absent or None fields
+    take the method's defaults). Unknown fields are refused, so a date cannot slip in
+    beside `on`; an area is checked with its unit when the fire is estimated."""
+    given = {k: v for k, v in evidence.items() if v is not None}
+    unknown = sorted(set(given) - set(EVIDENCE_FIELDS))
+    if unknown:
+        raise _err(f"未知字段：{', '.join(unknown)}", f"unknown fields: {', '.join(unknown)}")
+    if "vegetation" not in given:
+        raise _err("植被类型 vegetation 必填", "vegetation is required")
+    for name in _NUMBERS:
+        if name in given:
+            given[name] = _number(name, given[name])
+    return FireInput(**given, on=on)
 
 
 @dataclass(frozen=True)
@@ -123,7 +170,7 @@ class FireResult:
 
     @property
     def area_mu(self) -> float:
-        return self.area_ha * 15
+        return self.area_ha * MU_PER_HA
 
     @property
     def obligation_t(self) -> str:
@@ -189,16 +236,17 @@ def polygon_area_ha(geojson: dict[str, Any]) -> float:
         raise _err("坐标须为经纬度（WGS84/CGCS2000）",
                    "coordinates must be longitude/latitude (WGS84 or CGCS2000)")
     area_m2, _perimeter = Geod(ellps="WGS84").geometry_area_perimeter(geom)
-    return abs(area_m2) / 10_000
+    return abs(area_m2) / M2_PER_HA
 
 
-def _area_ha(fire: FireInput) -> float:
+def _area(fire: FireInput) -> tuple[float, Area | None]:
+    """The burned area in ha, and the area as given (None for a polygon)."""
     if fire.geojson is not None:
-        return _positive("面积 area", polygon_area_ha(fire.geojson), MAX_AREA_HA)
+        return _positive("面积 area", polygon_area_ha(fire.geojson), MAX_AREA_HA), None
     if fire.area is None:
         raise _err("请提供面积或多边形", "give an area or a polygon")
-    unit = _choice("面积单位 area unit", fire.unit, tuple(AREA_UNITS_HA))
-    return _positive("面积 area", float(fire.area) * AREA_UNITS_HA[unit], MAX_AREA_HA)
+    given = parse_area(fire.area, fire.unit)
+    return _positive("面积 area", given.hectares, MAX_AREA_HA), given
 
 
 def _named(parameter: Parameter, name: str) -> dict[str, Any]:
@@ -284,7 +332,7 @@ def compute(
     area_ha: npt.NDArray[np.float64],
     category: npt.NDArray[np.intp],
     fuel_consumed: npt.NDArray[np.float64],
-    co_treatment: str = "excluded",
+    co_treatment: str = DEFAULT_CO_TREATMENT,
 ) -> dict[str, npt.NDArray[Any]]:
     """Equation 2.27 over arrays: tonnes per species, CO2e and the obligation (hundredths)."""
     dry_matter = area_ha * fuel_consumed  # t DM
@@ -302,9 +350,14 @@ def compute(
     return out
 
 
+def _parameter_date(on: date | None) -> date:
+    """The fire's date; a stand-alone estimate given none uses today's parameters."""
+    return on or date.today()
+
+
 def estimate(fire: FireInput) -> FireResult:
     """One fire, with every parameter it used and whether a default stood in."""
-    on = fire.on or date.today()
+    on = _parameter_date(fire.on)
     _choice("植被类型 vegetation", fire.vegetation, CATEGORIES)
     _choice("CO 处理 co_treatment", fire.co_treatment, CO_TREATMENTS)
     fs = factor_set(fire.ef_set, fire.gwp, on)
@@ -312,7 +365,7 @@ def estimate(fire: FireInput) -> FireResult:
     if np.isnan(fs.factors[category, fs.species.index("CO2")]):
         raise _err(f"排放因子集 {fire.ef_set} 没有 {fire.vegetation} 的因子",
                    f"factor set {fire.ef_set} has no factors for {fire.vegetation}")
-    area = _area_ha(fire)
+    area, area_given = _area(fire)
     used: list[dict[str, Any]] = []
     defaults: list[str] = []
     fuel = _fuel_consumed(fire, on, used, defaults)
@@ -323,7 +376,9 @@ def estimate(fire: FireInput) -> FireResult:
     used += [p for (c, _gas), p in fs.parameters.items() if c in (fire.vegetation, "gwp")]
     notes = [f"{gas}: {source} (the {fire.ef_set} set has no {gas} factor)"
              for (c, gas), source in fs.fallbacks.items() if c == fire.vegetation]
-    inputs = {"vegetation": fire.vegetation, "area": fire.area, "unit": fire.unit,
+    inputs = {"vegetation": fire.vegetation,
+              "area": float(area_given.value) if area_given else None,
+              "unit": area_given.unit if area_given else None,
               "geojson": fire.geojson is not None, "fuel_consumed": fire.fuel_consumed,
               "fuel_load": fire.fuel_load, "combustion_factor": fire.combustion_factor,
               "date": on.isoformat()}
@@ -343,13 +398,14 @@ def estimate_batch(
     *,
     ef_set: str = DEFAULT_EF_SET,
     gwp: str = DEFAULT_GWP_SET,
-    co_treatment: str = "excluded",
+    co_treatment: str = DEFAULT_CO_TREATMENT,
     on: date | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
-    """Many fires at once. `vegetation` holds indexes into CATEGORIES; a NaN fuel figure
-    takes the category's default. Bad rows are refused with their row numbers."""
+    """Many fires at once (areas already in ha, see `batch_rows`). `vegetation` holds
+    indexes into CATEGORIES; a NaN fuel figure takes the category's default. Bad rows are
+    refused with their row numbers."""
     _choice("CO 处理 co_treatment", co_treatment, CO_TREATMENTS)
-    fs = factor_set(ef_set, gwp, on or date.today())
+    fs = factor_set(ef_set, gwp, _parameter_date(on))
     if ((vegetation < 0) | (vegetation >= len(CATEGORIES))).any():
         raise _err("植被类型编号越界", "vegetation index out of range")
     fuel = np.where(np.isnan(fuel_consumed), fs.default_fuel[vegetation], fuel_consumed)
@@ -363,3 +419,38 @@ def _refuse_rows(bad: npt.NDArray[np.bool_], zh: str, en: str) -> None:
     if bad.any():
         rows = (np.flatnonzero(bad)[:5] + 1).tolist()
         raise _err(f"第 {rows} 行的{zh}无效", f"rows {rows}: invalid {en}")
+
+
+def batch_rows(rows: Iterable[Mapping[str, str | None]], source: str = "") -> dict[str, Any]:
+    """Rows of a fires file (id, area, unit, vegetation[, fuel_consumed]) as the arrays
+    `estimate_batch` takes: area in ha, category index, fuel or NaN. Each row's area needs
+    its unit (the same rule as one fire, `area_unit`); a bad row is refused with its line
+    number (the header is line 1). Areas that are not positive are refused by
+    `estimate_batch`, with their row numbers."""
+    ids: list[str] = []
+    areas: list[float] = []
+    categories: list[int] = []
+    fuels: list[float] = []
+    index = {name: i for i, name in enumerate(CATEGORIES)}
+    units_per_ha: dict[str | None, float] = {}  # as written -> e.g. 15.0 for mu
+    where = f"{source} " if source else ""
+    for line, row in enumerate(rows, 2):
+        try:
+            unit = row.get("unit")
+            if unit not in units_per_ha:
+                code = area_unit(unit, value=row.get("area"))
+                units_per_ha[unit] = float(1 / HA_PER_UNIT[code])
+            ids.append(row.get("id") or str(line - 1))
+            areas.append(float(row.get("area") or "") / units_per_ha[unit])
+            categories.append(index[row.get("vegetation") or ""])
+            fuel = row.get("fuel_consumed")
+            fuels.append(float(fuel) if fuel else float("nan"))
+        except InvalidInput as exc:
+            raise _err(f"{where}第 {line} 行无效：{exc.zh}",
+                       f"{where}line {line} is invalid: {exc.en}") from None
+        except (KeyError, ValueError) as exc:
+            raise _err(f"{where}第 {line} 行无效：{exc}",
+                       f"{where}line {line} is invalid: {exc}") from None
+    return {"id": ids, "area_ha": np.array(areas, dtype=np.float64),
+            "vegetation": np.array(categories, dtype=np.intp),
+            "fuel_consumed": np.array(fuels, dtype=np.float64)}

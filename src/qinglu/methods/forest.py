@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from qinglu.core.errors import InvalidInput
+from qinglu.core.quantities import MU_PER_HA
 from qinglu.methods.params import (
     Parameter,
     ParameterFileError,
@@ -60,7 +61,6 @@ METHOD_ID = "forest_sink.stock_change"
 METHOD_VERSION = "1.0.0"
 SPECIES_PARAMETERS = ("D", "BEF", "R", "CF")
 CO2_PER_C = 44 / 12
-MU_PER_HA = 15
 # Bounds a parameter must lie in to be physical (a typo guard, not a plausibility check).
 BOUNDS = {"D": (0.1, 1.2), "BEF": (1.0, 4.0), "R": (0.05, 1.0), "CF": (0.3, 0.6)}
 MAX_VOLUME_PER_MU = 100.0  # m3/mu, ~1,500 m3/ha: beyond any stand
