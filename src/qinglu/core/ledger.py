@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from qinglu.core.errors import IdempotencyConflict, QingluError
 from qinglu.core.models import LedgerEntry, LedgerHead
-from qinglu.db.engine import begin_write, on_postgres
+from qinglu.db.engine import begin_write, is_postgresql
 
 GENESIS_HASH = "0" * 64
 MAX_ATTEMPTS = 8
@@ -270,7 +270,7 @@ def _settle_before_head(session: Session) -> None:
     flushing (and, on PostgreSQL, checking the deferred no-overlap constraint) first
     means a refused or slow write never makes the others wait."""
     session.flush()
-    if on_postgres(session):
+    if is_postgresql(session):
         session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
 
 

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from qinglu.core.errors import InvalidSerial
 
 REGISTRY_CODE = "QL"
+# Zero-padded widths of the project and serial fields. A longer number widens its field
+# (P1000000, a 13-digit serial), never loses digits; the server path's
+# qinglu_format_serial (registry/sql/format_serial.sql) is rendered from these.
+PROJECT_WIDTH = 6
+SERIAL_WIDTH = 12
 _SERIAL_RE = re.compile(
     r"^(?P<registry>[A-Z]{2,8})-(?P<product>[A-Z]{3})-(?P<region>\d{6})-P(?P<project>\d{1,12})"
     r"-(?P<vintage>\d{4})-(?P<start>\d{1,15})(?:-(?P<end>\d{1,15}))?$"
@@ -52,7 +57,8 @@ def format_serial(
     *,
     registry: str = REGISTRY_CODE,
 ) -> str:
-    return f"{registry}-{product}-{region}-P{project_id:06d}-{vintage}-{start:012d}-{end:012d}"
+    return (f"{registry}-{product}-{region}-P{project_id:0{PROJECT_WIDTH}d}-{vintage}"
+            f"-{start:0{SERIAL_WIDTH}d}-{end:0{SERIAL_WIDTH}d}")
 
 
 def parse_serial(text: str) -> SerialRange:

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_VAR_DIR = Path("var")
 WRITE_OPTION = "qinglu_write"
+# Execution option of an engine whose writes all take the Python path, even on PostgreSQL.
+SERVER_FUNCTIONS_OPTION = "qinglu_server_functions"
 
 
 def var_dir() -> Path:
@@ -25,18 +27,26 @@ def default_database_url() -> str:
     return f"sqlite:///{var_dir() / 'qinglu.db'}"
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+def make_engine(url: str | None = None, *, server_functions: bool = True,
+                **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets serialised write transactions.
 
     pysqlite ignores SELECT ... FOR UPDATE and starts transactions lazily, so two
     threads can both read the same block as available and both "win". Taking the
     write lock at BEGIN (BEGIN IMMEDIATE) makes one writer wait for the other.
+
+    On PostgreSQL some writes run in server-side functions (registry/sql, market/sql);
+    `server_functions=False` sends them down the Python path instead, as on SQLite (the
+    parity suite runs both paths on PostgreSQL and compares them).
     """
     url = url or default_database_url()
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not server_functions:
+        engine = engine.execution_options(**{SERVER_FUNCTIONS_OPTION: False})
+    return engine
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
@@ -68,7 +78,15 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def on_postgres(session: Session) -> bool:
-    """Whether the session's database is PostgreSQL, where some writes run server-side."""
+    """Whether the session's writes take the server path: its database is PostgreSQL
+    and its engine was not made with `server_functions=False`."""
+    bind = session.get_bind()
+    return is_postgresql(session) and bool(
+        bind.get_execution_options().get(SERVER_FUNCTIONS_OPTION, True))
+
+
+def is_postgresql(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL, whichever path its writes take."""
     return session.get_bind().dialect.name == "postgresql"
 
 

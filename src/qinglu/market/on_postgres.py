@@ -1,4 +1,4 @@
-"""Orders and settlements on PostgreSQL: server-side functions (migration 0011).
+"""Orders and settlements on PostgreSQL: server-side functions (market/sql/*.sql).
 
 Through the ORM a trade costs some forty statements and most of its time in Python.
 Here an order is one function call in autocommit mode; a payment is one call that
@@ -7,7 +7,9 @@ voucher is signed in Python (the registry's key never reaches the database), the
 call stores the voucher and appends the ledger entry, and the transaction commits.
 
 The functions refuse with SQLSTATEs of class QL; each is worded by market/views.py
-exactly as the Python path (market/service.py, the reference, and SQLite's) words it.
+exactly as the Python path (market/actions.py, the reference, and SQLite's) words it,
+and each entry they append is the one the Python path appends, byte for byte
+(tests/registry/test_parity.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from qinglu.core.errors import QingluError
 from qinglu.core.ledger import canonical_json, run_server_calls, run_server_write
-from qinglu.core.quantities import PRODUCTS
 from qinglu.documents.actions import sign_document
 from qinglu.documents.signing import RegistryKey
 from qinglu.market import views
@@ -32,31 +33,25 @@ from qinglu.registry.actions import account_refusal, hold_closed, public_name
 _Row = TypeVar("_Row", Listing, Order)
 
 PLACE_ORDER_SQL = ("SELECT qinglu_place_order(:listing_id, :buyer_account, :quantity, :actor, "
-                   ":key, :request, :now, :lifetime, :fee_rate, CAST(:decimals AS jsonb))")
+                   ":key, :request, :now, :lifetime, :fee_rate)")
 SETTLE_SQL = text("SELECT qinglu_settle_order(:order_id, :reference, :now)")
 FINISH_SQL = text("SELECT qinglu_finish_trade(:order_id, :certificate_id, :number, :facts, "
-                  ":signature, :key_id, :actor, :key, :body)")
-# The functions scale quantities by the products' decimals, passed rather than repeated.
-DECIMALS = json.dumps({code: spec.decimals for code, spec in PRODUCTS.items()})
+                  ":signature, :key_id, :actor, :key, :request, CAST(:moves AS jsonb), "
+                  ":records, CAST(:result AS jsonb))")
 
 
 def place_order(session: Session, *, listing_id: int, buyer_account: int, quantity: int,
                 actor: str, request: dict[str, Any], idempotency_key: str | None,
                 moment: datetime, lifetime: timedelta, fee_rate: Decimal) -> dict[str, Any]:
-    """Reserve part of a listing in one server-side call; answers as service.place_order."""
+    """Reserve part of a listing in one server-side call; answers as actions.place_order
+    (the function records and returns the order as views.order_view shows it)."""
     return run_server_write(
         session, kind="order", request=request, statement=PLACE_ORDER_SQL,
         params={"listing_id": listing_id, "buyer_account": buyer_account,
                 "quantity": quantity, "actor": actor, "now": moment, "lifetime": lifetime,
-                "fee_rate": fee_rate, "decimals": DECIMALS},
+                "fee_rate": fee_rate},
         translate=lambda state, detail: _order_refusal(state, detail, listing_id),
-        idempotency_key=idempotency_key, present=_placed)
-
-
-def _placed(raw: dict[str, Any]) -> dict[str, Any]:
-    """The function's order record (quantities as integers) shown as the API shows orders."""
-    listing = Listing(seller_account=raw["seller_account"], product=raw["product"])
-    return {**views.order_view(_row(Order, raw), listing), "entry": raw["entry"]}
+        idempotency_key=idempotency_key)
 
 
 def _order_refusal(state: str, detail: str, listing_id: int) -> QingluError | None:
@@ -77,7 +72,7 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
                     actor: str, request: dict[str, Any], idempotency_key: str | None,
                     moment: datetime) -> dict[str, Any]:
     """Settle a paid order and sign its voucher in one transaction of two server-side
-    calls; answers as service.confirm_payment, a repeat of the same reference included."""
+    calls; answers as actions.confirm_payment, a repeat of the same reference included."""
 
     def call(connection: Connection, common: dict[str, Any]) -> dict[str, Any]:
         settled = json.loads(connection.execute(SETTLE_SQL, {
@@ -88,16 +83,15 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
             return {**views.order_view(order, listing), "entry": order.entry_sequence}
         voucher = _signed_voucher(key, order, listing, settled)
         order.voucher_number = voucher["number"]
-        body = canonical_json({
-            "request": json.loads(common["request"]), "moves": settled["moves"],
-            "result": views.order_view(order, listing),
-            "records": {"order": views.order_record(order),
-                        "certificates": [voucher]}})
+        # The entry's parts as the Python path's settlement records them.
+        records = {"order": views.order_record(order), "certificates": [voucher]}
         return dict(json.loads(connection.execute(FINISH_SQL, {
             "order_id": order_id, "certificate_id": settled["certificate_id"],
             "number": voucher["number"], "facts": json.dumps(voucher["facts"]),
             "signature": voucher["signature"], "key_id": key.key_id, "actor": actor,
-            "key": common["key"], "body": body}).scalar_one()))
+            "key": common["key"], "request": common["request"],
+            "moves": json.dumps(settled["moves"]), "records": canonical_json(records),
+            "result": json.dumps(views.order_view(order, listing))}).scalar_one()))
 
     return run_server_calls(
         session, kind="trade", request=request, call=call,

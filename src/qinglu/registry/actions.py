@@ -405,7 +405,7 @@ def transfer(
                      idempotency_key=idempotency_key)
 
 
-# On PostgreSQL a transfer is one call of the server-side function of migrations 0006/0011.
+# On PostgreSQL a transfer is one call of the server-side function in registry/sql/transfer.sql.
 TRANSFER_SQL = ("SELECT qinglu_transfer(:from_account, :to_account, :product, :quantity, "
                 ":project_id, :vintage, :actor, :key, :request)")
 
@@ -419,8 +419,8 @@ def _transfer_refusal(state: str, detail: str, from_account: int, product: str,
 
 
 def account_refusal(state: str, detail: str) -> QingluError | None:
-    """qinglu_lock_accounts' refusals (migration 0011): an unknown account (DETAIL: its
-    id), or one whose kind may not give or take units (DETAIL: kind and id)."""
+    """qinglu_lock_accounts' refusals (registry/sql/lock_accounts.sql): an unknown account
+    (DETAIL: its id), or one whose kind may not give or take units (DETAIL: kind and id)."""
     kind, _, account_id = detail.partition(" ")
     if state == "QL001":
         return unknown_account(detail)

@@ -1,0 +1,29 @@
+-- Canonical JSON, byte for byte as core/ledger.py's canonical_json writes it
+-- (json.dumps with sort_keys, separators "," and ":", ensure_ascii off): object keys in
+-- code point order (COLLATE "C" compares UTF-8 bytes, which is that order) and no spaces.
+-- Strings and numbers are jsonb's own text, which escapes exactly what Python escapes
+-- (", \ and control characters, as \n or \u00XX). A ledger entry's hash covers its body's
+-- text, so the server path must write the very bytes the Python path writes.
+
+CREATE OR REPLACE FUNCTION qinglu_canonical_container(p_value jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
+BEGIN
+    IF jsonb_typeof(p_value) = 'object' THEN
+        RETURN '{' || coalesce((
+            SELECT string_agg(to_json(key)::text || ':' || qinglu_canonical_json(value), ','
+                              ORDER BY key COLLATE "C")
+            FROM jsonb_each(p_value)), '') || '}';
+    END IF;
+    RETURN '[' || coalesce((
+        SELECT string_agg(qinglu_canonical_json(value), ',' ORDER BY position)
+        FROM jsonb_array_elements(p_value) WITH ORDINALITY AS element(value, position)), '')
+        || ']';
+END
+$fn$;
+
+-- Scalars are their jsonb text; only objects and arrays cost a call (this one is inlined).
+CREATE OR REPLACE FUNCTION qinglu_canonical_json(p_value jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT CASE WHEN jsonb_typeof(p_value) IN ('object', 'array')
+                THEN qinglu_canonical_container(p_value) ELSE p_value::text END
+$fn$;

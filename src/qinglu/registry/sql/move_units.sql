@@ -1,0 +1,90 @@
+-- Move `p_quantity` units of a product from an account (its blocks in state `p_state`,
+-- of hold `p_hold` if given, of a project and vintage if given) to `p_to`, held: as
+-- registry/blocks.py's take and move do. Blocks are taken in serial order (oldest
+-- issuance first); when only part of the last one is needed, the taken part becomes a
+-- new row and the source's row keeps the rest, so the source's row never changes owner.
+-- Each moved block is then merged with adjacent blocks of its issuance in the same place.
+-- Returns the ledger's moves and the serials moved; refuses with QL004 (DETAIL: the
+-- units available) when the account has too few.
+
+CREATE OR REPLACE FUNCTION qinglu_move_units(
+    p_from integer, p_to integer, p_product text, p_quantity bigint, p_state text,
+    p_hold integer, p_project integer, p_vintage integer,
+    OUT moves jsonb, OUT serials jsonb
+) LANGUAGE plpgsql AS $fn$
+DECLARE
+    needed bigint := p_quantity;
+    blk record;
+    nb record;
+    moved_id integer;
+    moved_start bigint;
+    moved_end bigint;
+    moved_ids integer[] := '{}';
+BEGIN
+    moves := '[]'::jsonb;
+    serials := '[]'::jsonb;
+    FOR blk IN
+        SELECT b.id, b.issuance_id, b.serial_start, b.serial_end, p.region, i.project_id,
+               i.vintage
+        FROM unit_blocks b
+        JOIN issuances i ON i.id = b.issuance_id
+        JOIN projects p ON p.id = i.project_id
+        WHERE b.account_id = p_from AND b.state = p_state AND i.product = p_product
+          AND (p_hold IS NULL OR b.hold_id = p_hold)
+          AND (p_project IS NULL OR i.project_id = p_project)
+          AND (p_vintage IS NULL OR i.vintage = p_vintage)
+        ORDER BY b.issuance_id, b.serial_start
+        FOR UPDATE OF b
+    LOOP
+        EXIT WHEN needed = 0;
+        moved_start := blk.serial_start;
+        IF blk.serial_end - blk.serial_start + 1 > needed THEN
+            moved_end := blk.serial_start + needed - 1;
+            UPDATE unit_blocks SET serial_start = moved_end + 1 WHERE id = blk.id;
+            INSERT INTO unit_blocks (issuance_id, account_id, serial_start, serial_end, state)
+            VALUES (blk.issuance_id, p_to, moved_start, moved_end, 'held')
+            RETURNING id INTO moved_id;
+        ELSE
+            moved_end := blk.serial_end;
+            moved_id := blk.id;
+            UPDATE unit_blocks SET account_id = p_to, state = 'held', hold_id = NULL,
+                   retirement_id = NULL, cancellation_id = NULL
+            WHERE id = blk.id;
+        END IF;
+        needed := needed - (moved_end - moved_start + 1);
+        moved_ids := moved_ids || moved_id;
+        moves := moves || jsonb_build_array(jsonb_build_array(
+            blk.issuance_id, moved_start, moved_end, p_from, p_to, 'held'));
+        serials := serials || to_jsonb(qinglu_format_serial(
+            p_product, blk.region, blk.project_id, blk.vintage, moved_start, moved_end));
+    END LOOP;
+    IF needed > 0 THEN
+        RAISE EXCEPTION 'insufficient units' USING ERRCODE = 'QL004',
+            DETAIL = (p_quantity - needed)::text;
+    END IF;
+
+    FOREACH moved_id IN ARRAY moved_ids LOOP
+        SELECT id, issuance_id, serial_start, serial_end INTO blk
+        FROM unit_blocks WHERE id = moved_id;
+        CONTINUE WHEN NOT FOUND;  -- absorbed by an earlier merge
+        SELECT id, serial_start INTO nb FROM unit_blocks
+        WHERE issuance_id = blk.issuance_id AND serial_end = blk.serial_start - 1
+          AND account_id = p_to AND state = 'held' AND hold_id IS NULL
+          AND retirement_id IS NULL AND cancellation_id IS NULL;
+        IF FOUND THEN
+            DELETE FROM unit_blocks WHERE id = blk.id;
+            UPDATE unit_blocks SET serial_end = blk.serial_end WHERE id = nb.id;
+            blk.id := nb.id;
+            blk.serial_start := nb.serial_start;
+        END IF;
+        SELECT id, serial_end INTO nb FROM unit_blocks
+        WHERE issuance_id = blk.issuance_id AND serial_start = blk.serial_end + 1
+          AND account_id = p_to AND state = 'held' AND hold_id IS NULL
+          AND retirement_id IS NULL AND cancellation_id IS NULL;
+        IF FOUND THEN
+            DELETE FROM unit_blocks WHERE id = nb.id;
+            UPDATE unit_blocks SET serial_end = nb.serial_end WHERE id = blk.id;
+        END IF;
+    END LOOP;
+END
+$fn$;
