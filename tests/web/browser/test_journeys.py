@@ -54,6 +54,7 @@ def test_authority_opens_a_fire_case_and_sees_the_obligation(
     form.locator("input[name=incident_date]").fill("2026-03-14")
     form.locator("input[name=place]").fill("麻江县某村")
     form.locator("input[name=area]").fill("139.2")
+    form.locator("select[name=unit]").select_option("mu")  # no unit is preselected
     form.locator("input[name=fuel_consumed]").fill("3.5")
     form.locator("button[type=submit]").click()
     page.wait_for_selector("#obligation")
