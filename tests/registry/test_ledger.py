@@ -21,6 +21,8 @@ from qinglu.core.errors import (
 )
 from qinglu.core.ledger import ledger_head, verify_chain
 from qinglu.core.models import LedgerEntry
+from qinglu.documents import actions as documents
+from qinglu.documents.signing import load_or_create_key
 from qinglu.registry import actions as registry
 from qinglu.registry.audit import audit
 from qinglu.registry.models import Holder, Issuance, UnitBlock
@@ -49,8 +51,9 @@ def test_issue_transfer_retire_balances(session: Session) -> None:
     assert moved["serials"] == [f"QL-FCS-522629-P{project:06d}-2023-000000000001-000000005396"]
     assert registry.balance(session, seller) == {"FCS": {"held": "946.04", "escrow": "0.00"}}
     assert registry.balance(session, buyer) == {"FCS": {"held": "53.96", "escrow": "0.00"}}
-    retired = registry.retire(session, from_account=buyer, product="FCS", quantity=5396,
-                           beneficiary="钟某", purpose="麻江县森林火灾案 替代性修复", actor=A)
+    retired = documents.retire(session, load_or_create_key(), from_account=buyer,
+                               product="FCS", quantity=5396, beneficiary="钟某",
+                               purpose="麻江县森林火灾案 替代性修复", actor=A)
     assert retired["serials"] == moved["serials"]
     assert registry.balance(session, buyer) == {}
     found = registry.find_serial(session, moved["serials"][0])
@@ -161,8 +164,8 @@ class TestRefusals:
 
     def test_transfer_from_retirement_account(self, setup: tuple[Session, int, int]) -> None:
         session, seller, buyer = setup
-        registry.retire(session, from_account=seller, product="FCS", quantity=10,
-                     beneficiary="x", purpose="y", actor=A)
+        documents.retire(session, load_or_create_key(), from_account=seller, product="FCS",
+                         quantity=10, beneficiary="x", purpose="y", actor=A)
         retirement_account = registry.system_account(session, "retirement").id
         session.commit()
         before = snapshot(session)
@@ -243,8 +246,9 @@ def test_audit_catches_a_block_edited_behind_the_ledger(session: Session) -> Non
 
 def test_audit_catches_an_edited_retirement(session: Session) -> None:
     seller, _project, _issued = f.issued_account(session, quantity=1000)
-    retired = registry.retire(session, from_account=seller, product="FCS", quantity=5,
-                           beneficiary="钟某", purpose="case", actor=A)
+    retired = documents.retire(session, load_or_create_key(), from_account=seller,
+                               product="FCS", quantity=5, beneficiary="钟某", purpose="case",
+                               actor=A)
     session.execute(text("UPDATE retirements SET beneficiary = '李某' WHERE id = :i"),
                     {"i": retired["id"]})
     session.commit()

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qinglu.core.errors import InsufficientUnits
+from qinglu.documents import actions as documents
+from qinglu.documents.signing import RegistryKey, load_or_create_key
 from qinglu.registry import actions as registry
 from qinglu.registry.audit import audit
 from qinglu.registry.models import Issuance, Retirement, UnitBlock
@@ -19,8 +21,8 @@ from tests import factories as f
 A = f.ACTOR
 
 
-def _worker(factory: sessionmaker[Session], accounts: list[int], ops: int, seed: int,
-            retired: list[int], lock: threading.Lock) -> tuple[int, int]:
+def _worker(factory: sessionmaker[Session], key: RegistryKey, accounts: list[int], ops: int,
+            seed: int, retired: list[int], lock: threading.Lock) -> tuple[int, int]:
     rng = random.Random(seed)
     done = refused = 0
     with factory() as session:
@@ -29,9 +31,9 @@ def _worker(factory: sessionmaker[Session], accounts: list[int], ops: int, seed:
             quantity = rng.randint(1, 500)
             try:
                 if rng.random() < 0.15:
-                    result = registry.retire(session, from_account=src, product="FCS",
-                                          quantity=quantity, beneficiary="w", purpose="p",
-                                          actor=A)
+                    result = documents.retire(session, key, from_account=src, product="FCS",
+                                              quantity=quantity, beneficiary="w", purpose="p",
+                                              actor=A)
                     with lock:
                         retired.append(result["quantity"])
                 else:
@@ -53,8 +55,10 @@ def _run_random_load(factory: sessionmaker[Session], workers: int, ops_per_worke
                         to_account=acct, actor=A)
     retired: list[int] = []
     lock = threading.Lock()
+    key = load_or_create_key()
     with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(_worker, factory, accounts, ops_per_worker, seed, retired, lock)
+        futures = [pool.submit(_worker, factory, key, accounts, ops_per_worker, seed, retired,
+                               lock)
                    for seed in range(workers)]
         outcomes = [fut.result() for fut in futures]  # re-raises any unexpected error
     assert sum(done for done, _ in outcomes) > 0

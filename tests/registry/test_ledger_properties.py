@@ -18,6 +18,8 @@ from hypothesis.stateful import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from qinglu.core.errors import InsufficientUnits
+from qinglu.documents import actions as documents
+from qinglu.documents.signing import load_or_create_key
 from qinglu.registry import actions as registry
 from qinglu.registry.audit import check_conservation, check_states, check_tiling, replay_moves
 from tests import factories as f
@@ -120,8 +122,9 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
             acct = self._take(src, quantity)
             if acct is None:
                 return
-            result = registry.retire(self.session, from_account=acct, product="FCS",
-                                  quantity=quantity, beneficiary="钟某", purpose="case", actor=A)
+            result = documents.retire(self.session, load_or_create_key(), from_account=acct,
+                                      product="FCS", quantity=quantity, beneficiary="钟某",
+                                      purpose="case", actor=A)
             self.held[acct] -= quantity
             for serial in result["serials"]:
                 self.terminal[serial] = ("retired", result["id"])

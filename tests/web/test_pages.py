@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from qinglu.accounts import actions as accounts
+from qinglu.documents import actions as documents
+from qinglu.documents.signing import load_or_create_key
 from qinglu.registry import actions as registry
 from qinglu.registry.actions import get_account
 from qinglu.web.app import create_app
@@ -32,8 +34,8 @@ def csrf_of(html: str) -> str:
 
 def test_public_pages_show_totals_and_serials(client: TestClient, session: Session) -> None:
     seller, _project, issued = f.issued_account(session, quantity=5396)
-    registry.retire(session, from_account=seller, product="FCS", quantity=5396,
-                 beneficiary="钟某某", purpose="替代性修复", actor="t")
+    documents.retire(session, load_or_create_key(), from_account=seller, product="FCS",
+                     quantity=5396, beneficiary="钟某某", purpose="替代性修复", actor="t")
     home = client.get("/")
     assert 'data-total="FCS-issued">53.96' in home.text
     assert 'data-total="FCS-retired">53.96' in home.text

@@ -8,7 +8,9 @@ import secrets
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -90,6 +92,27 @@ def authenticate(session: Session, name: str, password: str, limiter: LoginLimit
         limiter.failed(key)
         raise NotAuthenticated("用户名或密码错误", "wrong user name or password") from None
     return user
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A successful sign-in: the bearer token issued and whom it speaks for."""
+
+    token: str
+    role: str
+    holder_id: int | None
+
+
+def sign_in(session: Session, name: str, password: str, limiter: LoginLimiter,
+            client: str = "") -> SignedIn:
+    """Check the password (at most `limiter`'s failures per name and client) and issue a
+    token; the API's token endpoint and the sign-in page both call this."""
+    user = authenticate(session, name, password, limiter, client)
+    return SignedIn(issue_token(session, user), user.role, user.holder_id)
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {"id": user.id, "name": user.name, "role": user.role, "holder_id": user.holder_id}
 
 
 def _digest(token: str) -> str:

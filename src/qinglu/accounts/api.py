@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from qinglu.accounts.actions import authenticate, issue_token
+from qinglu.accounts.actions import sign_in
 from qinglu.web.auth import SessionDep
 from qinglu.web.problems import PROBLEM_RESPONSES
 
@@ -26,7 +26,7 @@ class TokenOut(BaseModel):
 def token(request: Request, session: SessionDep,
           form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
     client = request.client.host if request.client else ""
-    user = authenticate(session, form.username, form.password, request.app.state.login_limiter,
+    signed_in = sign_in(session, form.username, form.password, request.app.state.login_limiter,
                         client)
-    return TokenOut(access_token=issue_token(session, user), token_type="bearer",
-                    role=user.role, holder_id=user.holder_id)
+    return TokenOut(access_token=signed_in.token, token_type="bearer", role=signed_in.role,
+                    holder_id=signed_in.holder_id)

@@ -31,5 +31,4 @@ def add(
     with session_for(db) as session:
         user = accounts.add_user(session, name=name, role=role, password=password,
                                 holder_id=holder)
-        emit({"id": user.id, "name": user.name, "role": user.role, "holder_id": user.holder_id},
-             as_json, "用户 User")
+        emit(accounts.user_view(user), as_json, "用户 User")

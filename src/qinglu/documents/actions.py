@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.core.errors import NotFound
+from qinglu.core.errors import Conflict, NotFound
 from qinglu.core.identifiers import region_name
-from qinglu.core.ledger import WriteContext
+from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.money import cny_capital
 from qinglu.core.serials import parse_serial
 from qinglu.db.engine import var_dir
@@ -36,9 +36,13 @@ from qinglu.documents.verification import (  # noqa: F401 (callers verify throug
     retirement_facts_of,
     verify_certificate,
 )
-from qinglu.registry.models import Project, Retirement
+from qinglu.registry import actions as registry
+from qinglu.registry.actions import Actor
 
 ISSUER = "青绿生态产品交易登记簿 Qinglu Ecological Product Registry"
+CAPITAL_LABEL = "大写 In words"
+
+
 class UnknownCertificate(NotFound):
     code = "unknown-certificate"
 
@@ -51,23 +55,21 @@ def documents_dir() -> Path:
     return var_dir() / "documents"
 
 
-def retirement_facts(session: Session, retirement: Retirement) -> dict[str, Any]:
+def retirement_facts(session: Session, retirement_id: int) -> dict[str, Any]:
     """The facts every certificate of a retirement states."""
-    project = session.get(Project, parse_serial(retirement.serials[0]).project_id)
+    retirement = registry.get_retirement(session, retirement_id)
     return retirement_facts_of(
         retirement_id=retirement.id, product=retirement.product, quantity=retirement.quantity,
         beneficiary=retirement.beneficiary, purpose=retirement.purpose,
-        serials=retirement.serials, project_name=project.name if project else "")
+        serials=retirement.serials, project_name=registry.project_name(
+            session, parse_serial(retirement.serials[0]).project_id))
 
 
 def issue_in(ctx: WriteContext, key: RegistryKey, *, kind: str, retirement_id: int,
              extra: dict[str, Any] | None = None, case_id: int | None = None,
              on: date | None = None) -> dict[str, Any]:
     """Sign and store a retirement's certificate inside a caller's ledger write."""
-    retirement = ctx.session.get(Retirement, retirement_id)
-    if retirement is None:
-        raise NotFound(f"注销 {retirement_id} 不存在", f"retirement {retirement_id} does not exist")
-    facts = {**retirement_facts(ctx.session, retirement), **(extra or {})}
+    facts = {**retirement_facts(ctx.session, retirement_id), **(extra or {})}
     return _sign_in(ctx, key, Certificate(kind=kind, retirement_id=retirement_id,
                                           case_id=case_id), facts, on)
 
@@ -120,8 +122,21 @@ def get_certificate(session: Session, number: str) -> Certificate:
     return record
 
 
-def _rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
-    """The document's table: each fact it states, in reading order."""
+def certificate_view(session: Session, number: str) -> dict[str, Any]:
+    """A certificate or voucher as the registry holds it: its facts and signature."""
+    record = get_certificate(session, number)
+    return {"number": record.number, "kind": record.kind, "facts": record.facts,
+            "signature": record.signature, "key_id": record.key_id}
+
+
+def certificate_of_order(session: Session, order_id: int) -> Certificate | None:
+    """A market trade's voucher, if it has one."""
+    return session.scalar(select(Certificate).where(Certificate.order_id == order_id))
+
+
+def document_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """The document's table: each fact it states, in reading order, and the amount in
+    capital numerals (大写) beside an amount of money."""
     unit = facts.get("unit", "")
     labels = (
         ("beneficiary", "受益人 Beneficiary"), ("seller", "卖方 Seller"), ("buyer", "买方 Buyer"),
@@ -138,7 +153,7 @@ def _rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [(label, shown.get(name, str(facts.get(name, ""))))
             for name, label in labels if facts.get(name)]
     if facts.get("amount_cny"):
-        rows.append(("大写 In words", cny_capital(Decimal(str(facts["amount_cny"])))))
+        rows.append((CAPITAL_LABEL, cny_capital(Decimal(str(facts["amount_cny"])))))
     rows.append(("签发日期 Date", facts["date"]))
     return rows
 
@@ -148,9 +163,13 @@ def render_pdf(record: Certificate) -> bytes:
     payload = encode_payload(record.facts, record.signature)
     return pdf.render_signed(pdf.SignedDoc(
         number=record.number, title_zh=title_zh, title_en=title_en,
-        rows=_rows(record.facts), issuer=str(record.facts["issuer"]),
+        rows=document_rows(record.facts), issuer=str(record.facts["issuer"]),
         verify_url=verification_url(base_url(), record.number, payload), payload=payload,
         serials=record.facts["serials"]))
+
+
+def certificate_pdf(session: Session, number: str) -> bytes:
+    return render_pdf(get_certificate(session, number))
 
 
 def write_pdf(record: Certificate, directory: Path | None = None) -> Path:
@@ -161,14 +180,52 @@ def write_pdf(record: Certificate, directory: Path | None = None) -> Path:
     return path
 
 
-def retire_with_certificate(session: Session, key: RegistryKey,
-                            **retirement: Any) -> dict[str, Any]:
-    """Retire units (the arguments of `units.retire`) and issue their retirement
-    certificate in the same ledger write."""
-    from qinglu.registry.actions import retire
+def write_certificate_pdf(session: Session, number: str, directory: Path | None = None
+                          ) -> Path:
+    """Write a certificate's or voucher's PDF (under var/documents unless told)."""
+    return write_pdf(get_certificate(session, number), directory)
 
-    def certify(ctx: WriteContext, retired: dict[str, Any]) -> dict[str, Any]:
+
+def retire(session: Session, key: RegistryKey, *, from_account: int, product: str,
+           quantity: int, beneficiary: str, purpose: str, actor: Actor,
+           case_ref: str | None = None, project_id: int | None = None,
+           idempotency_key: str | None = None) -> dict[str, Any]:
+    """Retire units for a beneficiary and purpose, and issue their retirement certificate
+    in the same ledger write: the one way to retire units (API, CLI and pages call it), so
+    every retirement can be shown and verified. Retired units never move again.
+
+    `actor` is a signed-in caller, who may retire only from its own accounts (an operator
+    from any), or the name of a trusted caller such as the operator's console."""
+    request = registry.retirement_request(
+        from_account=from_account, product=product, quantity=quantity,
+        beneficiary=beneficiary, purpose=purpose, case_ref=case_ref, project_id=project_id)
+    name = registry.actor_name(session, actor, from_account)
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        retired = registry.retire_in(ctx, **request)
         certificate = issue_in(ctx, key, kind="retirement", retirement_id=retired["id"])
         return {**retired, "certificate_number": certificate["number"]}
 
-    return retire(session, **retirement, then=certify)
+    return run_write(session, kind="retire", actor=name, request=request, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def certify_retirement(session: Session, key: RegistryKey, *, retirement_id: int, actor: str,
+                       idempotency_key: str | None = None) -> dict[str, Any]:
+    """Issue the retirement certificate of a retirement recorded without one (retired
+    before every retirement carried its certificate); refused if it has a certificate."""
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        registry.get_retirement(ctx.session, retirement_id)
+        existing = ctx.session.scalar(
+            select(Certificate.number).where(Certificate.retirement_id == retirement_id)
+            .order_by(Certificate.id).limit(1))
+        if existing is not None:
+            raise Conflict(f"注销 {retirement_id} 已有证书 {existing}",
+                           f"retirement {retirement_id} already has certificate {existing}")
+        certificate = issue_in(ctx, key, kind="retirement", retirement_id=retirement_id)
+        return {"retirement_id": retirement_id, "certificate_number": certificate["number"]}
+
+    return run_write(session, kind="certificate.issue", actor=actor,
+                     request={"retirement_id": retirement_id}, action=action,
+                     idempotency_key=idempotency_key)

@@ -10,9 +10,10 @@ from pydantic import BaseModel
 
 from qinglu.documents import actions as documents
 from qinglu.documents.signing import RegistryKey
-from qinglu.web.auth import SessionDep
+from qinglu.web.auth import OperatorDep, SessionDep
 from qinglu.web.deps import PlainReadRoute, hot_read, json_response
 from qinglu.web.problems import PROBLEM_RESPONSES
+from qinglu.web.schemas import Id, IdempotencyKey
 
 router = APIRouter(tags=["certificates"], responses=PROBLEM_RESPONSES)
 # Verification, the busiest public read: a plain read route of the application's own.
@@ -34,9 +35,7 @@ def keys(request: Request) -> dict[str, Any]:
 
 @router.get("/certificates/{number}")
 def certificate(number: str, session: SessionDep) -> dict[str, Any]:
-    record = documents.get_certificate(session, number)
-    return {"number": record.number, "kind": record.kind, "facts": record.facts,
-            "signature": record.signature, "key_id": record.key_id}
+    return documents.certificate_view(session, number)
 
 
 class VerificationOut(BaseModel):
@@ -60,6 +59,14 @@ async def verify(number: str, request: Request,
 @router.get("/certificates/{number}/pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 def certificate_pdf(number: str, session: SessionDep) -> Response:
-    record = documents.get_certificate(session, number)
-    return Response(documents.render_pdf(record), media_type="application/pdf",
+    return Response(documents.certificate_pdf(session, number), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
+
+
+@router.post("/retirements/{retirement_id}/certificate", status_code=201)
+def certify_retirement(retirement_id: Id, request: Request, session: SessionDep,
+                       who: OperatorDep, key: IdempotencyKey = None) -> dict[str, Any]:
+    """Issue the certificate of a retirement recorded without one (operators only)."""
+    return documents.certify_retirement(session, registry_key(request),
+                                        retirement_id=retirement_id, actor=who.actor,
+                                        idempotency_key=key)

@@ -1,4 +1,5 @@
-"""`qinglu certificate ...`: verify a certificate or voucher, or write its PDF."""
+"""`qinglu certificate ...`: verify a certificate or voucher, write its PDF, or issue the
+certificate of a retirement recorded without one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from qinglu.cli_common import DbOption, JsonOption, console, emit, fail, handle_errors, session_for
+from qinglu.cli_common import (
+    DbOption,
+    JsonOption,
+    KeyOption,
+    actor,
+    console,
+    emit,
+    fail,
+    handle_errors,
+    session_for,
+)
 from qinglu.documents import actions as documents
 from qinglu.documents.signing import load_or_create_key
 
@@ -44,5 +55,23 @@ def write_pdf(
 ) -> None:
     """生成 PDF Write a certificate's or voucher's PDF."""
     with session_for(db) as session:
-        path = documents.write_pdf(documents.get_certificate(session, number), out)
+        path = documents.write_certificate_pdf(session, number, out)
     console.print(str(path))
+
+
+@app.command("issue")
+@handle_errors
+def issue(
+    retirement: Annotated[int, typer.Argument(help="注销 id / retirement id")],
+    out: Annotated[Path | None, typer.Option("--out", help="PDF 文件夹 / folder")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    key: KeyOption = None,
+) -> None:
+    """签发注销证明 Issue the certificate of a retirement recorded without one."""
+    with session_for(db) as session:
+        result = documents.certify_retirement(session, load_or_create_key(),
+                                              retirement_id=retirement, actor=actor(),
+                                              idempotency_key=key)
+        path = documents.write_certificate_pdf(session, result["certificate_number"], out)
+    emit({**result, "pdf": str(path)}, as_json, "注销证明 Retirement certificate")

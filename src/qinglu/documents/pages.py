@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
 from qinglu.documents import actions as documents
 from qinglu.web.pages import SessionDep, UserDep, render
@@ -27,7 +26,7 @@ def verify_link(request: Request, number: str, session: SessionDep, user: UserDe
                   result=_verify(request, session, number, p))
 
 
-def _verify(request: Request, session: Session, number: str,
+def _verify(request: Request, session: SessionDep, number: str,
             payload: str | None) -> documents.Verification:
     return documents.verify_certificate(session, request.app.state.registry_key, number=number,
                                       payload=payload)

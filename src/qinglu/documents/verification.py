@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from qinglu.core.errors import InvalidSerial
+from qinglu.core.money import round_fen
 from qinglu.core.quantities import format_quantity, product_spec
 from qinglu.core.serials import parse_serial
 from qinglu.db.raw import Db, RawQuery, json_value
@@ -254,7 +255,7 @@ def _check_trade(db: Db, result: Verification, stored: dict[str, Any],
         return
     order = found[0]
     serials = json_value(order["serials"] or "[]")
-    amount = Decimal(str(order["amount"])).quantize(Decimal("0.01"))
+    amount = round_fen(Decimal(str(order["amount"])))  # as stored, shown to the fen
     now = {"quantity": format_quantity(order["product"], order["quantity"]),
            "amount_cny": str(amount), "payment_reference": order["payment_reference"],
            "serials": serials, "product": order["product"]}

@@ -12,21 +12,22 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.core.errors import InvalidInput, InvalidTransition
+from qinglu.core.errors import Forbidden, InvalidInput, InvalidTransition, NotAuthenticated
 from qinglu.core.ledger import WriteContext, run_write
-from qinglu.core.quantities import product_spec
+from qinglu.core.principal import Principal
+from qinglu.core.quantities import parse_quantity, product_spec
 from qinglu.db.engine import on_postgres
 from qinglu.documents import actions as documents
-from qinglu.documents.models import Certificate
 from qinglu.documents.signing import RegistryKey
 from qinglu.market import on_postgres as server_side
+from qinglu.market import prices
 from qinglu.market.models import Listing, Order
 from qinglu.market.views import (
     aware,
@@ -48,12 +49,11 @@ from qinglu.market.views import (
     voucher_facts,
 )
 from qinglu.registry import actions as registry
-from qinglu.registry.actions import get_account, public_name
-from qinglu.registry.models import Account, Holder, Project
+from qinglu.registry.actions import Actor, get_account
 
 _Row = TypeVar("_Row", Listing, Order)
 DEFAULT_ORDER_MINUTES = 30
-MAX_PRICE = Decimal("1000000")
+DEFAULT_LISTING_DAYS, MAX_LISTING_DAYS = 30, 365
 
 
 class _AlreadySettled(Exception):
@@ -79,18 +79,13 @@ def fee_rate() -> Decimal:
     return Decimal(os.environ.get("QINGLU_MARKET_FEE_RATE", "0"))
 
 
-def parse_price(text: str | Decimal) -> Decimal:
-    """CNY per unit of the product: positive, at most 4 decimal places."""
-    try:
-        price = Decimal(str(text).strip())
-    except InvalidOperation:
-        raise InvalidInput(f"价格 {text!r} 不是数字", f"price {text!r} is not a number") from None
-    if not price.is_finite() or price <= 0 or price > MAX_PRICE:
-        raise InvalidInput(f"价格须在 0 与 {MAX_PRICE} 元之间：{text}",
-                           f"price must be above 0 and at most {MAX_PRICE} CNY: {text}")
-    if price != price.quantize(Decimal("0.0001")):
-        raise InvalidInput(f"价格最多四位小数：{text}", f"price has more than 4 decimals: {text}")
-    return price
+def listing_expiry(moment: datetime, days_open: int | None) -> datetime:
+    """When a listing opened at `moment` for `days_open` days (default 30, 1 to 365) ends."""
+    days = DEFAULT_LISTING_DAYS if days_open is None else days_open
+    if not 1 <= days <= MAX_LISTING_DAYS:
+        raise InvalidInput(f"挂牌天数须在 1 与 {MAX_LISTING_DAYS} 之间：{days}",
+                           f"a listing is open for 1 to {MAX_LISTING_DAYS} days: {days}")
+    return moment + timedelta(days=days)
 
 
 def get_listing(session: Session, listing_id: int, *, lock: bool = False) -> Listing:
@@ -157,17 +152,23 @@ class ListingTerms:
 
 
 def create_listing(session: Session, *, seller_account: int, product: str, quantity: int,
-                   price: Decimal, min_lot: int | None, expires_at: datetime, actor: str,
+                   price: Decimal, min_lot: int | None, actor: Actor,
+                   expires_at: datetime | None = None, days_open: int | None = None,
                    project_id: int | None = None, buyer_account: int | None = None,
                    kind: str = "listing", note: str = "", idempotency_key: str | None = None,
                    now: datetime | None = None) -> dict[str, Any]:
-    """List units for sale: they go into escrow at once, so they cannot be sold twice."""
+    """List units for sale: they go into escrow at once, so they cannot be sold twice.
+
+    The listing ends at `expires_at`, or after `days_open` days (see `listing_expiry`).
+    A signed-in `actor` lists only from its own accounts (an operator from any)."""
+    name = registry.actor_name(session, actor, seller_account)
+    moment = now or utc_now()
     terms = ListingTerms.checked(
         seller_account=seller_account, product=product, quantity=quantity, price=price,
-        min_lot=min_lot, expires_at=expires_at, now=now or utc_now(), project_id=project_id,
-        buyer_account=buyer_account, kind=kind, note=note)
-    return run_write(session, kind="listing", actor=actor, request=terms.request(),
-                     action=lambda ctx: list_in(ctx, terms, actor),
+        min_lot=min_lot, expires_at=expires_at or listing_expiry(moment, days_open),
+        now=moment, project_id=project_id, buyer_account=buyer_account, kind=kind, note=note)
+    return run_write(session, kind="listing", actor=name, request=terms.request(),
+                     action=lambda ctx: list_in(ctx, terms, name),
                      idempotency_key=idempotency_key)
 
 
@@ -189,10 +190,17 @@ def list_in(ctx: WriteContext, terms: ListingTerms, actor: str) -> dict[str, Any
     return {**listing_view(listing), "serials": held["serials"]}
 
 
+def order_quantity(session: Session, listing_id: int, text: str) -> int:
+    """A quantity to order, given as a decimal in the unit of the listing's product."""
+    return parse_quantity(get_listing(session, listing_id).product, text)
+
+
 def place_order(session: Session, *, listing_id: int, buyer_account: int, quantity: int,
-                actor: str, idempotency_key: str | None = None,
+                actor: Actor, idempotency_key: str | None = None,
                 now: datetime | None = None) -> dict[str, Any]:
-    """Reserve `quantity` of a listing for a buyer until paid or expired."""
+    """Reserve `quantity` of a listing for a buyer until paid or expired. A signed-in
+    `actor` buys only into its own accounts (an operator into any)."""
+    actor = registry.actor_name(session, actor, buyer_account)
     request = {"listing_id": listing_id, "buyer_account": buyer_account, "quantity": quantity}
     if on_postgres(session):
         return server_side.place_order(
@@ -300,27 +308,21 @@ def _has_pending(session: Session, listing_id: int, other_than: int) -> bool:
         .limit(1)) is not None
 
 
-def _party_names(session: Session, *account_ids: int) -> dict[int, str]:
-    """The holders' names as the public may see them (a person's masked), in one query."""
-    rows = session.execute(select(Account.id, Holder.kind, Holder.name)
-                           .join(Holder, Holder.id == Account.holder_id)
-                           .where(Account.id.in_(account_ids)))
-    return {account_id: public_name(kind, name) for account_id, kind, name in rows}
-
-
 def _issue_voucher(ctx: WriteContext, key: RegistryKey, order: Order, listing: Listing,
                    serials: list[str]) -> dict[str, Any]:
     session = ctx.session
-    project = session.get(Project, listing.project_id) if listing.project_id else None
-    names = _party_names(session, listing.seller_account, order.buyer_account)
-    facts = voucher_facts(order, listing, names, project.name if project else None, serials)
+    project = registry.project_name(session, listing.project_id) if listing.project_id else None
+    names = registry.party_names(session, listing.seller_account, order.buyer_account)
+    facts = voucher_facts(order, listing, names, project, serials)
     return documents.issue_trade_voucher_in(ctx, key, order_id=order.id, facts=facts)
 
 
-def cancel_listing(session: Session, *, listing_id: int, actor: str,
+def cancel_listing(session: Session, *, listing_id: int, actor: Actor,
                    idempotency_key: str | None = None) -> dict[str, Any]:
     """Withdraw a listing: what no order has reserved goes back to the seller at once;
-    pending orders stay payable until they settle or expire."""
+    pending orders stay payable until they settle or expire. A signed-in `actor` withdraws
+    only its own listings (an operator any)."""
+    actor = registry.actor_name(session, actor, get_listing(session, listing_id).seller_account)
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         listing = get_listing(ctx.session, listing_id, lock=True)
@@ -389,13 +391,14 @@ def _expire_listing(ctx: WriteContext, listing_id: int, moment: datetime) -> boo
 
 
 def negotiated_transfer(session: Session, *, seller_account: int, buyer_account: int,
-                        product: str, quantity: int, price: Decimal, actor: str,
+                        product: str, quantity: int, price: Decimal, actor: Actor,
                         project_id: int | None = None, expires_at: datetime | None = None,
                         note: str = "", idempotency_key: str | None = None,
                         now: datetime | None = None) -> dict[str, Any]:
     """协议转让: two named parties agree quantity and price. In one ledger write the
     seller's units go into escrow for that buyer only and an order for all of them awaits
     payment: the same escrow → payment → settlement path as a listed trade."""
+    name = registry.actor_name(session, actor, seller_account)
     moment = now or utc_now()
     terms = ListingTerms.checked(
         seller_account=seller_account, product=product, quantity=quantity, price=price,
@@ -403,12 +406,12 @@ def negotiated_transfer(session: Session, *, seller_account: int, buyer_account:
         project_id=project_id, buyer_account=buyer_account, kind="negotiated", note=note)
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        listed = list_in(ctx, terms, actor)
-        order = order_in(ctx, listed["id"], buyer_account, quantity, actor, moment)
+        listed = list_in(ctx, terms, name)
+        order = order_in(ctx, listed["id"], buyer_account, quantity, name, moment)
         listing = listing_view(get_listing(ctx.session, listed["id"]))
         return {"listing": {**listing, "serials": listed["serials"]}, "order": order}
 
-    return run_write(session, kind="negotiated_transfer", actor=actor, request=terms.request(),
+    return run_write(session, kind="negotiated_transfer", actor=name, request=terms.request(),
                      action=action, idempotency_key=idempotency_key)
 
 
@@ -421,6 +424,42 @@ def orders_of(session: Session, account_ids: list[int] | None) -> list[dict[str,
     return [order_view(o, li) for o, li in session.execute(query.order_by(Order.id.desc()))]
 
 
+ORDER_ROLES = ("operator", "holder")
+
+
+def _order_accounts(session: Session, principal: Principal) -> list[int] | None:
+    """Whose orders `principal` sees: an operator everyone's (None), a holder those of its
+    accounts; the anonymous public is asked to sign in, other roles are refused."""
+    if principal.role is None:
+        raise NotAuthenticated("请先登录", "sign in first")
+    if principal.role == "operator":
+        return None
+    if principal.role == "holder" and principal.holder_id is not None:
+        return [account.id for account in registry.accounts_of(session, principal.holder_id)]
+    raise Forbidden("只有持有人与运营方可查看订单", "only holders and operators see orders")
+
+
+def orders_visible_to(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """The orders `principal` bought or sold, newest first (an operator sees all)."""
+    return orders_of(session, _order_accounts(session, principal))
+
+
+def order_visible_to(session: Session, principal: Principal, order_id: int) -> dict[str, Any]:
+    """One order, if `principal` is its buyer or seller (or an operator)."""
+    mine = _order_accounts(session, principal)
+    order = get_order(session, order_id)
+    listing = get_listing(session, order.listing_id)
+    if mine is not None and order.buyer_account not in mine \
+            and listing.seller_account not in mine:
+        raise Forbidden(f"无权查看订单 {order_id}", f"you may not see order {order_id}")
+    return order_view(order, listing)
+
+
+def show_listing(session: Session, listing_id: int) -> dict[str, Any]:
+    """A listing as the public sees it."""
+    return listing_view(get_listing(session, listing_id))
+
+
 def active_listings(session: Session, product: str | None = None) -> list[dict[str, Any]]:
     query = select(Listing).where(Listing.status == "active", Listing.kind == "listing")
     if product:
@@ -428,5 +467,31 @@ def active_listings(session: Session, product: str | None = None) -> list[dict[s
     return [listing_view(li) for li in session.scalars(query.order_by(Listing.id.desc()))]
 
 
-def voucher_of(session: Session, order_id: int) -> Certificate | None:
-    return session.scalar(select(Certificate).where(Certificate.order_id == order_id))
+def market_overview(session: Session, principal: Principal | None) -> dict[str, Any]:
+    """What the market page shows `principal`: open listings, recent prices, and for a
+    signed-in holder or operator the orders it may see; a holder's own holding accounts
+    are those it lists from and buys into."""
+    orders = (orders_visible_to(session, principal)
+              if principal is not None and principal.role in ORDER_ROLES else [])
+    return {"listings": active_listings(session), "orders": orders,
+            "my_accounts": registry.trading_accounts(session, principal),
+            "daily": recent_prices(session)}
+
+
+def daily_prices(session: Session, *, product: str | None = None, by: str = "product",
+                 since: date | None = None) -> list[dict[str, Any]]:
+    """Daily volume, VWAP, high and low of settled trades, per product, project or county
+    (from `since`, a UTC day, when given)."""
+    if by not in prices.GROUPINGS:
+        raise InvalidInput(f"分组须为 {' | '.join(prices.GROUPINGS)}：{by}",
+                           f"group by one of {' | '.join(prices.GROUPINGS)}: {by}")
+    return prices.daily(session, product=product, by=by, since=since)
+
+
+def recent_prices(session: Session) -> list[dict[str, Any]]:
+    """The last days of prices per product, for the charts on the pages."""
+    return prices.recent(session)
+
+
+def prices_csv(rows: list[dict[str, Any]]) -> str:
+    return prices.to_csv(rows)

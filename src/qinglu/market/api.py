@@ -6,21 +6,18 @@ operator token). Every POST takes an Idempotency-Key header."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy.orm import Session
 
-from qinglu.core.errors import Forbidden, NotAuthenticated
-from qinglu.core.principal import Principal
+from qinglu.core.money import parse_price
 from qinglu.core.quantities import parse_quantity
-from qinglu.market import actions, prices
-from qinglu.registry.actions import accounts_of
+from qinglu.market import actions
 from qinglu.web import schemas as s
-from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, ensure_owns_account, require
+from qinglu.web.auth import NowDep, OperatorDep, PrincipalDep, SessionDep
 from qinglu.web.problems import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["market"], responses=PROBLEM_RESPONSES)
@@ -59,38 +56,15 @@ class NegotiatedIn(BaseModel):
     note: Annotated[str, Field(max_length=2000)] = ""
 
 
-def clock(request: Request) -> datetime:
-    """The market's clock: the app's (tests set a fixed one), else the wall clock."""
-    now: datetime = getattr(request.app.state, "clock", actions.utc_now)()
-    return now
-
-
-def _trader(session: Session, who: Principal, account_id: int) -> None:
-    require("operator", "holder")(who)
-    ensure_owns_account(session, who, account_id)
-
-
-def _own_accounts(session: Session, who: Principal) -> list[int] | None:
-    if who.role is None:
-        raise NotAuthenticated("请先登录", "sign in first")
-    if who.role == "operator":
-        return None
-    if who.role == "holder" and who.holder_id is not None:
-        return [account.id for account in accounts_of(session, who.holder_id)]
-    raise Forbidden("只有持有人与运营方可查看订单", "only holders and operators see orders")
-
-
 @router.post("/listings", status_code=201)
-def create_listing(body: ListingIn, request: Request, session: SessionDep, who: PrincipalDep,
+def create_listing(body: ListingIn, session: SessionDep, who: PrincipalDep, now: NowDep,
                    key: s.IdempotencyKey = None) -> dict[str, Any]:
-    _trader(session, who, body.account_id)
     return actions.create_listing(
         session, seller_account=body.account_id, product=body.product,
-        quantity=parse_quantity(body.product, body.quantity),
-        price=actions.parse_price(body.price),
+        quantity=parse_quantity(body.product, body.quantity), price=parse_price(body.price),
         min_lot=parse_quantity(body.product, body.min_lot) if body.min_lot else None,
         expires_at=body.expires_at, project_id=body.project_id, note=body.note,
-        actor=who.actor, idempotency_key=key, now=clock(request))
+        actor=who, idempotency_key=key, now=now)
 
 
 @router.get("/listings")
@@ -103,64 +77,55 @@ def list_listings(session: SessionDep,
 
 @router.get("/listings/{listing_id}")
 def get_listing(listing_id: s.Id, session: SessionDep) -> dict[str, Any]:
-    return actions.listing_view(actions.get_listing(session, listing_id))
+    return actions.show_listing(session, listing_id)
 
 
 @router.post("/listings/{listing_id}/orders", status_code=201)
-def place_order(listing_id: s.Id, body: OrderIn, request: Request, session: SessionDep,
-                who: PrincipalDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
-    _trader(session, who, body.buyer_account)
-    product = actions.get_listing(session, listing_id).product
-    return actions.place_order(session, listing_id=listing_id, buyer_account=body.buyer_account,
-                               quantity=parse_quantity(product, body.quantity),
-                               actor=who.actor, idempotency_key=key, now=clock(request))
+def place_order(listing_id: s.Id, body: OrderIn, session: SessionDep, who: PrincipalDep,
+                now: NowDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
+    return actions.place_order(
+        session, listing_id=listing_id, buyer_account=body.buyer_account,
+        quantity=actions.order_quantity(session, listing_id, body.quantity),
+        actor=who, idempotency_key=key, now=now)
 
 
 @router.post("/listings/{listing_id}/cancellation")
 def cancel_listing(listing_id: s.Id, session: SessionDep, who: PrincipalDep,
                    key: s.IdempotencyKey = None) -> dict[str, Any]:
-    _trader(session, who, actions.get_listing(session, listing_id).seller_account)
-    return actions.cancel_listing(session, listing_id=listing_id, actor=who.actor,
+    return actions.cancel_listing(session, listing_id=listing_id, actor=who,
                                   idempotency_key=key)
 
 
 @router.get("/orders")
 def list_orders(session: SessionDep, who: PrincipalDep) -> list[dict[str, Any]]:
     """The caller's orders, bought or sold (an operator sees all)."""
-    return actions.orders_of(session, _own_accounts(session, who))
+    return actions.orders_visible_to(session, who)
 
 
 @router.get("/orders/{order_id}")
 def get_order(order_id: s.Id, session: SessionDep, who: PrincipalDep) -> dict[str, Any]:
-    order = actions.get_order(session, order_id)
-    listing = actions.get_listing(session, order.listing_id)
-    mine = _own_accounts(session, who)
-    if mine is not None and order.buyer_account not in mine \
-            and listing.seller_account not in mine:
-        raise Forbidden(f"无权查看订单 {order_id}", f"you may not see order {order_id}")
-    return actions.order_view(order, listing)
+    return actions.order_visible_to(session, who, order_id)
 
 
 @router.post("/orders/{order_id}/payment")
 def confirm_payment(order_id: s.Id, body: PaymentIn, request: Request, session: SessionDep,
-                    who: OperatorDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
+                    who: OperatorDep, now: NowDep,
+                    key: s.IdempotencyKey = None) -> dict[str, Any]:
     """到账确认 The operator (or the payment gateway) confirms payment; the trade settles."""
     return actions.confirm_payment(session, request.app.state.registry_key, order_id=order_id,
                                    reference=body.reference, actor=who.actor,
-                                   idempotency_key=key, now=clock(request))
+                                   idempotency_key=key, now=now)
 
 
 @router.post("/negotiated-transfers", status_code=201)
-def negotiated_transfer(body: NegotiatedIn, request: Request, session: SessionDep,
-                        who: PrincipalDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
+def negotiated_transfer(body: NegotiatedIn, session: SessionDep, who: PrincipalDep,
+                        now: NowDep, key: s.IdempotencyKey = None) -> dict[str, Any]:
     """协议转让: the seller (or an operator) records the agreed quantity and price."""
-    _trader(session, who, body.seller_account)
     return actions.negotiated_transfer(
         session, seller_account=body.seller_account, buyer_account=body.buyer_account,
         product=body.product, quantity=parse_quantity(body.product, body.quantity),
-        price=actions.parse_price(body.price), project_id=body.project_id,
-        expires_at=body.expires_at, note=body.note, actor=who.actor, idempotency_key=key,
-        now=clock(request))
+        price=parse_price(body.price), project_id=body.project_id,
+        expires_at=body.expires_at, note=body.note, actor=who, idempotency_key=key, now=now)
 
 
 Grouping = Literal["product", "project", "county"]
@@ -172,7 +137,7 @@ def market_prices(session: SessionDep, product: Annotated[s.ProductCode | None, 
                   since: Annotated[date | None, Query()] = None) -> list[dict[str, Any]]:
     """Daily volume, VWAP, high and low of settled trades, per product, project or county
     (from `since`, a UTC day, when given)."""
-    return prices.daily(session, product=product, by=by, since=since)
+    return actions.daily_prices(session, product=product, by=by, since=since)
 
 
 @router.get("/market/prices.csv", response_class=Response,
@@ -181,6 +146,7 @@ def market_prices_csv(session: SessionDep,
                       product: Annotated[s.ProductCode | None, Query()] = None,
                       by: Annotated[Grouping, Query()] = "product",
                       since: Annotated[date | None, Query()] = None) -> Response:
-    return Response(prices.to_csv(prices.daily(session, product=product, by=by, since=since)),
+    rows = actions.daily_prices(session, product=product, by=by, since=since)
+    return Response(actions.prices_csv(rows),
                     media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="prices.csv"'})

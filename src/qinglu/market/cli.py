@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -17,8 +16,10 @@ from qinglu.cli_common import (
     handle_errors,
     session_for,
 )
+from qinglu.core.money import parse_price
 from qinglu.core.quantities import parse_quantity
-from qinglu.market import actions, prices
+from qinglu.documents.signing import load_or_create_key
+from qinglu.market import actions
 
 app = typer.Typer(help="市场 Market: 挂牌、订单、付款确认、行情 / listings, orders, prices",
                   no_args_is_help=True)
@@ -35,7 +36,8 @@ def list_units(
     quantity: Annotated[str, typer.Option("--quantity", help="数量，如 100.00 / e.g. 100.00")],
     price: Annotated[str, typer.Option("--price", help="单价 CNY per unit (e.g. per tCO2e)")],
     min_lot: Annotated[str | None, typer.Option("--min-lot", help="最小成交量")] = None,
-    days: Annotated[int, typer.Option("--days", min=1, help="挂牌天数 days open")] = 30,
+    days: Annotated[int | None, typer.Option(
+        "--days", help="挂牌天数 days open (1-365, 默认 default 30)")] = None,
     project: Annotated[int | None, typer.Option("--project", help="只卖此项目 / one project")
                        ] = None,
     key: Idempotency = None,
@@ -46,10 +48,9 @@ def list_units(
     with session_for(db) as session:
         result = actions.create_listing(
             session, seller_account=account, product=product,
-            quantity=parse_quantity(product, quantity), price=actions.parse_price(price),
+            quantity=parse_quantity(product, quantity), price=parse_price(price),
             min_lot=parse_quantity(product, min_lot) if min_lot else None,
-            expires_at=datetime.now(UTC) + timedelta(days=days), project_id=project,
-            actor=actor(), idempotency_key=key)
+            days_open=days, project_id=project, actor=actor(), idempotency_key=key)
     emit(result, as_json, f"挂牌 listing #{result['id']}")
 
 
@@ -74,9 +75,8 @@ def buy(listing: Annotated[int, typer.Argument(help="挂牌 id")],
         key: Idempotency = None, db: DbOption = None, as_json: JsonOption = False) -> None:
     """下单 Order units of a listing; pay before the order expires."""
     with session_for(db) as session:
-        product = actions.get_listing(session, listing).product
         result = actions.place_order(session, listing_id=listing, buyer_account=account,
-                                     quantity=parse_quantity(product, quantity),
+                                     quantity=actions.order_quantity(session, listing, quantity),
                                      actor=actor(), idempotency_key=key)
     emit(result, as_json, f"订单 order #{result['id']}, 应付 amount {result['amount']} CNY")
 
@@ -87,8 +87,6 @@ def pay(order: Annotated[int, typer.Argument(help="订单 id")],
         reference: Annotated[str, typer.Option("--reference", help="付款凭证号 payment ref")],
         key: Idempotency = None, db: DbOption = None, as_json: JsonOption = False) -> None:
     """确认到账 Confirm payment: the trade settles and its voucher is signed."""
-    from qinglu.documents.signing import load_or_create_key
-
     with session_for(db) as session:
         result = actions.confirm_payment(session, load_or_create_key(), order_id=order,
                                          reference=reference, actor=actor(),
@@ -126,12 +124,10 @@ def market_prices(
     as_json: JsonOption = False,
 ) -> None:
     """行情 Daily volume, VWAP, high and low of settled trades."""
-    if by not in ("product", "project", "county"):
-        raise typer.BadParameter("--by: product | project | county")
     with session_for(db) as session:
-        rows = prices.daily(session, product=product, by=by)
+        rows = actions.daily_prices(session, product=product, by=by)
     if csv_file is not None:
-        csv_file.write_text(prices.to_csv(rows), encoding="utf-8")
+        csv_file.write_text(actions.prices_csv(rows), encoding="utf-8")
     if as_json:
         emit(rows, True)
     else:

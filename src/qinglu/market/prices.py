@@ -18,12 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.core.identifiers import region_name
+from qinglu.core.money import round_fen
 from qinglu.core.quantities import format_quantity, product_spec
 from qinglu.core.serials import parse_serial
 from qinglu.market.models import Listing, Order
-from qinglu.registry.models import Project
+from qinglu.registry.actions import project_names
 
 CHART_DAYS = 90  # what the dashboard and the market page chart
+GROUPINGS = ("product", "project", "county")
 
 COLUMNS = ("day", "product", "group", "group_name", "fills", "volume", "unit", "amount_cny",
            "vwap", "high", "low")
@@ -48,8 +50,7 @@ def daily(session: Session, *, product: str | None = None, by: str = "product",
         query = query.where(Listing.product == product)
     if since is not None:
         query = query.where(Order.settled_at >= datetime.combine(since, time(), UTC))
-    names: dict[int, str] = {pid: name for pid, name in session.execute(
-        select(Project.id, Project.name))}
+    names = project_names(session)
     buckets: dict[tuple[str, str, str, str], list[Fill]] = defaultdict(list)
     for row in session.execute(query):
         for serial in json.loads(row.serials or "[]"):
@@ -86,8 +87,8 @@ def _summary(key: tuple[str, str, str, str], fills: list[Fill]) -> dict[str, Any
     day, product, group, name = key
     spec = product_spec(product)
     volume = sum(fill.quantity for fill in fills)
-    amount = sum((fill.price * Decimal(fill.quantity) * spec.base_unit for fill in fills),
-                 Decimal(0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    amount = round_fen(sum((fill.price * Decimal(fill.quantity) * spec.base_unit
+                            for fill in fills), Decimal(0)))
     vwap = (amount / (Decimal(volume) * spec.base_unit)).quantize(Decimal("0.0001"),
                                                                    rounding=ROUND_HALF_UP)
     prices = [fill.price for fill in fills]

@@ -1,5 +1,5 @@
 """What both settlement paths share: the market's errors and their wording, money
-arithmetic, and how listings, orders and trade vouchers are shown.
+arithmetic (by core.money's rule), and how listings, orders and trade vouchers are shown.
 
 The Python path (market/service.py) and PostgreSQL's server-side functions
 (market/on_postgres.py, migration 0011) check the same things; each refusal is worded
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from qinglu.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from qinglu.core.money import money_amount, price_text, round_fen
 from qinglu.core.quantities import format_quantity, product_spec
 from qinglu.market.models import Listing, Order
-
-CENT = Decimal("0.01")
 
 
 class NotEnoughUnits(Conflict):
@@ -42,19 +41,13 @@ def aware(moment: datetime) -> datetime:
 
 
 def trade_amount(product: str, quantity: int, price: Decimal) -> Decimal:
-    """Price × quantity in the product's unit, to the fen (half up)."""
-    in_unit = Decimal(quantity) * product_spec(product).base_unit
-    return (price * in_unit).quantize(CENT, rounding=ROUND_HALF_UP)
+    """Price × quantity in the product's unit, by the money rule (core.money)."""
+    return money_amount(price, quantity, product)
 
 
 def fee_on(amount: Decimal, rate: Decimal) -> Decimal:
-    return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def price_text(price: Decimal) -> str:
-    """Prices are kept to 4 places; shown to the fen unless finer: 50.0000 -> "50.00"."""
-    cents = price.quantize(CENT)
-    return str(cents) if cents == price else str(price.normalize())
+    """The exchange's fee on a trade amount, by the money rule (core.money)."""
+    return round_fen(amount * rate)
 
 
 def _amount(product: str, quantity: int) -> str:

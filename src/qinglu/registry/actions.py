@@ -12,7 +12,7 @@ end up in the same place, so a busy account does not fragment without bound.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,9 +21,12 @@ from sqlalchemy.orm import Session
 from qinglu.core.errors import (
     AccountKindNotAllowed,
     Conflict,
+    Forbidden,
     InvalidInput,
     InvalidSerial,
     InvalidTransition,
+    NotAuthenticated,
+    NotFound,
     QingluError,
     UnknownAccount,
     UnknownHold,
@@ -33,16 +36,19 @@ from qinglu.core.errors import (
 from qinglu.core.identifiers import (
     mask_id_number,
     mask_person_name,
+    region_name,
     validate_region,
     validate_resident_id,
     validate_uscc,
 )
-from qinglu.core.ledger import WriteContext, run_server_write, run_write
-from qinglu.core.quantities import format_quantity, product_spec
+from qinglu.core.ledger import WriteContext, ledger_head, run_server_write, run_write
+from qinglu.core.models import LedgerEntry
+from qinglu.core.principal import Principal
+from qinglu.core.quantities import format_quantity, parse_quantity, product_spec
 from qinglu.core.serials import format_serial, parse_serial
 from qinglu.db.engine import on_postgres
 from qinglu.db.raw import Db, RawQuery
-from qinglu.registry import blocks
+from qinglu.registry import blocks, stats
 from qinglu.registry.blocks import Place
 from qinglu.registry.models import (
     ACCOUNT_KINDS,
@@ -158,6 +164,74 @@ def account_view(account: Account) -> dict[str, Any]:
     return {"id": account.id, "holder_id": account.holder_id, "kind": account.kind}
 
 
+# Who may move units of an account. Writes take their actor either as a Principal (a
+# caller signed in to the API or the pages: checked here) or as a plain name (a trusted
+# caller: the operator's console, a system job, another action: recorded as given).
+Actor = str | Principal
+MOVER_ROLES = ("operator", "holder")
+
+
+def account_of(session: Session, principal: Principal, account_id: int) -> Account:
+    """The account, if `principal` may move its units: an operator any account, a holder
+    only its own. The anonymous public is asked to sign in; other roles are refused."""
+    if principal.role is None:
+        raise NotAuthenticated("请先登录", "sign in first")
+    if principal.role not in MOVER_ROLES:
+        raise Forbidden(f"角色 {principal.role} 无权执行此操作",
+                        f"role {principal.role} may not do this")
+    account = get_account(session, account_id)
+    if principal.role == "holder" and account.holder_id != principal.holder_id:
+        raise Forbidden(f"无权操作账户 {account_id}",
+                        f"you may not move units of account {account_id}")
+    return account
+
+
+def actor_name(session: Session, actor: Actor, *account_ids: int) -> str:
+    """The name a write records as its actor, once a signed-in caller is checked to be
+    allowed to move units of each of `account_ids` (see `account_of`)."""
+    if isinstance(actor, str):
+        return actor
+    for account_id in account_ids:
+        account_of(session, actor, account_id)
+    return actor.actor
+
+
+def holdings_of(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """The signed-in holder's accounts with their balances (none for other callers)."""
+    if principal.holder_id is None:
+        return []
+    return [{"account": account_view(account), "balance": balance(session, account.id)}
+            for account in accounts_of(session, principal.holder_id)]
+
+
+def trading_accounts(session: Session, principal: Principal | None) -> list[int]:
+    """The holding accounts a signed-in holder lists from and buys into."""
+    if principal is None or principal.role != "holder" or principal.holder_id is None:
+        return []
+    return [account.id for account in accounts_of(session, principal.holder_id, "holding")]
+
+
+def list_holders(session: Session) -> list[dict[str, Any]]:
+    return [holder_view(holder) for holder in session.scalars(select(Holder).order_by(Holder.id))]
+
+
+def holders_with_accounts(session: Session) -> list[dict[str, Any]]:
+    """Every holder with its accounts, for the operator's back office."""
+    by_holder: dict[int, list[dict[str, Any]]] = {}
+    for account in session.scalars(select(Account).order_by(Account.id)):
+        by_holder.setdefault(account.holder_id, []).append(account_view(account))
+    return [{**view, "accounts": by_holder.get(view["id"], [])}
+            for view in list_holders(session)]
+
+
+def party_names(session: Session, *account_ids: int) -> dict[int, str]:
+    """The accounts' holders' names as the public may see them (a person's masked)."""
+    rows = session.execute(select(Account.id, Holder.kind, Holder.name)
+                           .join(Holder, Holder.id == Account.holder_id)
+                           .where(Account.id.in_(account_ids)))
+    return {account_id: public_name(kind, name) for account_id, kind, name in rows}
+
+
 def open_account(
     session: Session,
     *,
@@ -258,6 +332,68 @@ def get_project(session: Session, project_id: int) -> Project:
     if project is None:
         raise UnknownProject(f"项目 {project_id} 不存在", f"project {project_id} does not exist")
     return project
+
+
+def project_quantity(session: Session, project_id: int, text: str) -> int:
+    """A quantity of the project's product, given as a decimal in its unit."""
+    return parse_quantity(get_project(session, project_id).product, text)
+
+
+def project_name(session: Session, project_id: int) -> str:
+    project = session.get(Project, project_id)
+    return project.name if project else ""
+
+
+def project_names(session: Session) -> dict[int, str]:
+    return {project_id: name for project_id, name in session.execute(
+        select(Project.id, Project.name))}
+
+
+def list_projects(session: Session) -> list[dict[str, Any]]:
+    return [project_view(p) for p in session.scalars(select(Project).order_by(Project.id))]
+
+
+def projects_with_issuances(session: Session) -> list[dict[str, Any]]:
+    """The public list of projects, each with its region's name and its issuances."""
+    issuances: dict[int, list[Issuance]] = {}
+    for issuance in session.scalars(select(Issuance).order_by(Issuance.id)):
+        issuances.setdefault(issuance.project_id, []).append(issuance)
+    rows = []
+    for project in session.scalars(select(Project).order_by(Project.id)):
+        rows.append({"project": project_view(project), "region": region_name(project.region),
+                     "issuances": [{"vintage": i.vintage,
+                                    "quantity": format_quantity(i.product, i.quantity),
+                                    "serial": format_serial(
+                                        i.product, project.region, project.id, i.vintage,
+                                        i.serial_start, i.serial_end)}
+                                   for i in issuances.get(project.id, [])]})
+    return rows
+
+
+def public_totals(session: Session) -> dict[str, Any]:
+    """Units issued, held, in escrow, retired and cancelled, by product and county."""
+    return stats.totals(session)
+
+
+def public_retirements(session: Session) -> list[dict[str, Any]]:
+    """The latest retirements as the public registry shows them."""
+    return stats.recent_retirements(session)
+
+
+def ledger_head_view(session: Session) -> dict[str, Any]:
+    sequence, digest = ledger_head(session)
+    return {"sequence": sequence, "hash": digest}
+
+
+def latest_entries(session: Session, limit: int = 20,
+                   kind: str | None = None) -> list[dict[str, Any]]:
+    """The latest ledger entries (of one kind, if given), newest first."""
+    query = select(LedgerEntry).order_by(LedgerEntry.sequence.desc()).limit(limit)
+    if kind:
+        query = query.where(LedgerEntry.kind == kind)
+    return [{"sequence": e.sequence, "recorded_at": e.recorded_at, "actor": e.actor,
+             "kind": e.kind, "hash": e.hash, "body": json.loads(e.body)}
+            for e in session.scalars(query)]
 
 
 SOURCE_KINDS = ("holding", "buffer", "escrow")
@@ -370,7 +506,7 @@ def transfer(
     to_account: int,
     product: str,
     quantity: int,
-    actor: str,
+    actor: Actor,
     project_id: int | None = None,
     vintage: int | None = None,
     idempotency_key: str | None = None,
@@ -379,6 +515,7 @@ def transfer(
     _check_quantity(quantity)
     if from_account == to_account:
         raise InvalidInput("转出与转入账户相同", "from and to are the same account")
+    actor = actor_name(session, actor, from_account)
     request = {"from_account": from_account, "to_account": to_account, "product": product,
                "quantity": quantity, "project_id": project_id, "vintage": vintage}
     if on_postgres(session):
@@ -431,38 +568,18 @@ def account_refusal(state: str, detail: str) -> QingluError | None:
     return None
 
 
-def retire(
-    session: Session,
-    *,
-    from_account: int,
-    product: str,
-    quantity: int,
-    beneficiary: str,
-    purpose: str,
-    actor: str,
-    case_ref: str | None = None,
-    project_id: int | None = None,
-    idempotency_key: str | None = None,
-    then: Callable[[WriteContext, dict[str, Any]], dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Retire units for a beneficiary and purpose: they move to the retirement account
-    and never move again. `then` runs in the same write (e.g. to issue a certificate)."""
+def retirement_request(*, from_account: int, product: str, quantity: int, beneficiary: str,
+                       purpose: str, case_ref: str | None = None,
+                       project_id: int | None = None) -> dict[str, Any]:
+    """A retirement's terms, checked before its write: the request its ledger entry
+    records and the arguments of `retire_in`. The action that retires is
+    `documents.actions.retire`, which issues the retirement certificate in the same write."""
     product_spec(product)
     _check_quantity(quantity)
-    beneficiary = _require_text("受益人 beneficiary", beneficiary)
-    purpose = _require_text("用途 purpose", purpose, limit=2000)
-    request = {"from_account": from_account, "product": product, "quantity": quantity,
-               "beneficiary": beneficiary, "purpose": purpose, "case_ref": case_ref,
-               "project_id": project_id}
-
-    def action(ctx: WriteContext) -> dict[str, Any]:
-        retired = retire_in(ctx, from_account=from_account, product=product,
-                            quantity=quantity, beneficiary=beneficiary, purpose=purpose,
-                            case_ref=case_ref, project_id=project_id)
-        return then(ctx, retired) if then else retired
-
-    return run_write(session, kind="retire", actor=actor, request=request, action=action,
-                     idempotency_key=idempotency_key)
+    return {"from_account": from_account, "product": product, "quantity": quantity,
+            "beneficiary": _require_text("受益人 beneficiary", beneficiary),
+            "purpose": _require_text("用途 purpose", purpose, limit=2000),
+            "case_ref": case_ref, "project_id": project_id}
 
 
 def retire_in(
@@ -477,7 +594,8 @@ def retire_in(
     project_id: int | None = None,
     hold_id: int | None = None,
 ) -> dict[str, Any]:
-    """The retirement itself, inside a caller's ledger write (a case step uses it).
+    """The retirement itself, inside a caller's ledger write: `documents.actions.retire`
+    (with its certificate) and a case's retirement step use it.
 
     With `hold_id`, exactly the units escrowed by that hold are retired and the hold
     is settled; otherwise held units are taken in serial order.
@@ -508,6 +626,13 @@ def retire_in(
     ctx.records["retirement"] = facts
     ctx.on_sequence.append(lambda sequence: setattr(retirement, "entry_sequence", sequence))
     return dict(facts)
+
+
+def get_retirement(session: Session, retirement_id: int) -> Retirement:
+    retirement = session.get(Retirement, retirement_id)
+    if retirement is None:
+        raise NotFound(f"注销 {retirement_id} 不存在", f"retirement {retirement_id} does not exist")
+    return retirement
 
 
 def cancel(
@@ -561,7 +686,7 @@ def hold(
     product: str,
     quantity: int,
     purpose: str,
-    actor: str,
+    actor: Actor,
     project_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
@@ -569,6 +694,7 @@ def hold(
     product_spec(product)
     _check_quantity(quantity)
     purpose = _require_text("用途 purpose", purpose, limit=2000)
+    actor = actor_name(session, actor, from_account)
     request = {"from_account": from_account, "product": product, "quantity": quantity,
                "purpose": purpose, "project_id": project_id}
 
@@ -615,6 +741,14 @@ def _pending_hold(session: Session, hold_id: int) -> Hold:
     if record.status != "pending":
         raise hold_closed(hold_id, record.status)
     return record
+
+
+def hold_quantity(session: Session, hold_id: int, text: str | None) -> int | None:
+    """A quantity of the hold's product given as a decimal in its unit (None: all of it)."""
+    record = session.get(Hold, hold_id)
+    if record is None:
+        raise UnknownHold(f"托管 {hold_id} 不存在", f"hold {hold_id} does not exist")
+    return parse_quantity(record.product, text) if text else None
 
 
 def hold_closed(hold_id: int | str, status: str) -> InvalidTransition:

@@ -9,17 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from qinglu.core.errors import UnknownHold
-from qinglu.core.ledger import ledger_head
 from qinglu.core.quantities import parse_quantity
-from qinglu.documents.actions import retire_with_certificate
+from qinglu.documents import actions as documents
 from qinglu.registry import actions as registry
-from qinglu.registry.models import Hold, Project
 from qinglu.web import schemas as s
-from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, ensure_owns_account, require
+from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep
 from qinglu.web.deps import PlainReadRoute, hot_read, json_response
 from qinglu.web.problems import PROBLEM_RESPONSES
 from qinglu.web.schemas import Id
@@ -68,8 +63,7 @@ class ProjectOut(BaseModel):
 
 @router.get("/ledger/head", response_model=LedgerHeadOut, tags=["ledger"])
 def get_ledger_head(session: SessionDep) -> dict[str, Any]:
-    sequence, digest = ledger_head(session)
-    return {"sequence": sequence, "hash": digest}
+    return registry.ledger_head_view(session)
 
 
 @router.get("/accounts/{account_id}/balance", tags=["accounts"])
@@ -87,7 +81,7 @@ async def get_unit(serial: str, request: Request) -> Response:
 
 @router.get("/projects", response_model=list[ProjectOut], tags=["projects"])
 def list_projects(session: SessionDep) -> list[dict[str, Any]]:
-    return [registry.project_view(p) for p in session.scalars(select(Project).order_by(Project.id))]
+    return registry.list_projects(session)
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
@@ -119,70 +113,53 @@ def add_project(body: s.ProjectIn, session: SessionDep, who: OperatorDep,
 @router.post("/issuances", status_code=201, tags=["issuances"])
 def issue(body: s.IssuanceIn, session: SessionDep, who: OperatorDep,
           key: s.IdempotencyKey = None) -> dict[str, Any]:
-    product = registry.get_project(session, body.project_id).product
     return registry.issue(session, project_id=body.project_id, vintage=body.vintage,
-                       quantity=parse_quantity(product, body.quantity),
-                       to_account=body.account_id, actor=who.actor, idempotency_key=key)
-
-
-def _mover(session: Session, who: PrincipalDep, account_id: int) -> None:
-    require("operator", "holder")(who)
-    ensure_owns_account(session, who, account_id)
+                          quantity=registry.project_quantity(session, body.project_id,
+                                                             body.quantity),
+                          to_account=body.account_id, actor=who.actor, idempotency_key=key)
 
 
 @router.post("/transfers", status_code=201, tags=["transfers"])
 def transfer(body: s.TransferIn, session: SessionDep, who: PrincipalDep,
              key: s.IdempotencyKey = None) -> dict[str, Any]:
-    _mover(session, who, body.from_account)
     return registry.transfer(session, from_account=body.from_account, to_account=body.to_account,
-                          product=body.product,
-                          quantity=parse_quantity(body.product, body.quantity),
-                          project_id=body.project_id, actor=who.actor, idempotency_key=key)
+                             product=body.product,
+                             quantity=parse_quantity(body.product, body.quantity),
+                             project_id=body.project_id, actor=who, idempotency_key=key)
 
 
 @router.post("/retirements", status_code=201, tags=["retirements"])
 def retire(body: s.RetirementIn, request: Request, session: SessionDep, who: PrincipalDep,
            key: s.IdempotencyKey = None) -> dict[str, Any]:
-    _mover(session, who, body.account_id)
-    return retire_with_certificate(
+    return documents.retire(
         session, request.app.state.registry_key, from_account=body.account_id,
         product=body.product, quantity=parse_quantity(body.product, body.quantity),
         beneficiary=body.beneficiary, purpose=body.purpose, case_ref=body.case_ref,
-        actor=who.actor, idempotency_key=key)
+        actor=who, idempotency_key=key)
 
 
 @router.post("/holds", status_code=201, tags=["holds"])
 def hold(body: s.HoldIn, session: SessionDep, who: PrincipalDep,
          key: s.IdempotencyKey = None) -> dict[str, Any]:
-    _mover(session, who, body.account_id)
     return registry.hold(session, from_account=body.account_id, product=body.product,
-                      quantity=parse_quantity(body.product, body.quantity),
-                      purpose=body.purpose, actor=who.actor, idempotency_key=key)
-
-
-def _hold_product(session: Session, hold_id: int) -> str:
-    record = session.get(Hold, hold_id)
-    if record is None:
-        raise UnknownHold(f"托管 {hold_id} 不存在", f"hold {hold_id} does not exist")
-    return record.product
+                         quantity=parse_quantity(body.product, body.quantity),
+                         purpose=body.purpose, actor=who, idempotency_key=key)
 
 
 @router.post("/holds/{hold_id}/settle", status_code=201, tags=["holds"])
 def settle(hold_id: s.Id, body: s.SettleIn, session: SessionDep, who: OperatorDep,
            key: s.IdempotencyKey = None) -> dict[str, Any]:
-    product = _hold_product(session, hold_id)
-    quantity = parse_quantity(product, body.quantity) if body.quantity else None
     return registry.settle(session, hold_id=hold_id, to_account=body.to_account,
-                        quantity=quantity, actor=who.actor, idempotency_key=key)
+                           quantity=registry.hold_quantity(session, hold_id, body.quantity),
+                           actor=who.actor, idempotency_key=key)
 
 
 @router.post("/holds/{hold_id}/release", status_code=201, tags=["holds"])
 def release(hold_id: s.Id, body: s.ReleaseIn, session: SessionDep, who: OperatorDep,
             key: s.IdempotencyKey = None) -> dict[str, Any]:
-    product = _hold_product(session, hold_id)
-    quantity = parse_quantity(product, body.quantity) if body.quantity else None
-    return registry.release(session, hold_id=hold_id, quantity=quantity, actor=who.actor,
-                         idempotency_key=key)
+    return registry.release(session, hold_id=hold_id,
+                            quantity=registry.hold_quantity(session, hold_id, body.quantity),
+                            actor=who.actor, idempotency_key=key)
 
 
 @router.post("/cancellations", status_code=201, tags=["cancellations"])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from qinglu.cli_common import (
     DbOption,
@@ -18,8 +17,9 @@ from qinglu.cli_common import (
     handle_errors,
     session_for,
 )
-from qinglu.core.models import LedgerEntry
 from qinglu.core.quantities import parse_quantity
+from qinglu.documents import actions as documents
+from qinglu.documents.signing import load_or_create_key
 from qinglu.registry import actions as registry
 
 app = typer.Typer(help="登记簿 Registry: holders, accounts, projects and units.",
@@ -58,11 +58,8 @@ def holder_add(
 @handle_errors
 def holder_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """列出持有人 List holders."""
-    from qinglu.registry.models import Holder
-
     with session_for(db) as session:
-        rows = [registry.holder_view(h)
-                for h in session.scalars(select(Holder).order_by(Holder.id))]
+        rows = registry.list_holders(session)
     emit(rows, as_json, "持有人 Holders")
 
 
@@ -102,11 +99,6 @@ def project_add(
     emit(result, as_json, "项目 Project")
 
 
-def _project_product(db: str | None, project_id: int) -> str:
-    with session_for(db) as session:
-        return registry.get_project(session, project_id).product
-
-
 @app.command("issue")
 @handle_errors
 def issue_cmd(
@@ -120,10 +112,9 @@ def issue_cmd(
 ) -> None:
     """签发 Issue units of a project's vintage into an account."""
     with session_for(db) as session:
-        product = registry.get_project(session, project).product
         result = registry.issue(session, project_id=project, vintage=vintage,
-                             quantity=parse_quantity(product, quantity), to_account=to,
-                             actor=actor(), idempotency_key=key)
+                                quantity=registry.project_quantity(session, project, quantity),
+                                to_account=to, actor=actor(), idempotency_key=key)
     emit(result, as_json, "签发 Issuance")
 
 
@@ -156,17 +147,20 @@ def retire_cmd(
     beneficiary: Annotated[str, typer.Option("--beneficiary", help="受益人 / beneficiary")],
     purpose: Annotated[str, typer.Option("--purpose", help="用途 / purpose")],
     case: Annotated[str | None, typer.Option("--case", help="案件编号 / case reference")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="证书 PDF 文件夹 / folder")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
     key: KeyOption = None,
 ) -> None:
-    """注销 Retire units for a beneficiary and purpose (terminal)."""
+    """注销 Retire units for a beneficiary and purpose (terminal); the retirement
+    certificate is issued in the same write and its PDF written."""
     with session_for(db) as session:
-        result = registry.retire(session, from_account=from_account, product=product,
-                              quantity=parse_quantity(product, quantity),
-                              beneficiary=beneficiary, purpose=purpose, case_ref=case,
-                              actor=actor(), idempotency_key=key)
-    emit(result, as_json, "注销 Retirement")
+        result = documents.retire(session, load_or_create_key(), from_account=from_account,
+                                  product=product, quantity=parse_quantity(product, quantity),
+                                  beneficiary=beneficiary, purpose=purpose, case_ref=case,
+                                  actor=actor(), idempotency_key=key)
+        path = documents.write_certificate_pdf(session, result["certificate_number"], out)
+    emit({**result, "pdf": str(path)}, as_json, "注销 Retirement")
 
 
 @app.command("cancel")
@@ -281,14 +275,7 @@ def entries_cmd(
 ) -> None:
     """账本记录 List the latest ledger entries."""
     with session_for(db) as session:
-        query = select(LedgerEntry).order_by(LedgerEntry.sequence.desc()).limit(limit)
-        if kind:
-            query = query.where(LedgerEntry.kind == kind)
-        rows = [
-            {"sequence": e.sequence, "recorded_at": e.recorded_at, "actor": e.actor,
-             "kind": e.kind, "hash": e.hash, "body": json.loads(e.body)}
-            for e in session.scalars(query)
-        ]
+        rows = registry.latest_entries(session, limit, kind)
     if as_json:
         emit(rows, True)
     else:

@@ -1,19 +1,22 @@
-"""Who is calling: bearer tokens for the API; role checks shared by every route."""
+"""FastAPI dependencies shared by every route: the request's session, who is calling
+(bearer tokens for the API), role checks, and the app's clock.
+
+What a caller may see or do with a given record is decided by the actions, which take
+the principal (e.g. `registry.actions.account_of`); only plumbing lives here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from qinglu.accounts.actions import principal_of, user_for_token
 from qinglu.core.errors import Forbidden, NotAuthenticated
 from qinglu.core.principal import ANONYMOUS, Principal
-from qinglu.registry.actions import get_account
-from qinglu.registry.models import Account
 from qinglu.web.deps import get_session
 
 bearer = HTTPBearer(auto_error=False, description="POST /api/v1/auth/token for a token")
@@ -48,14 +51,14 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
     return check
 
 
-def ensure_owns_account(session: Session, principal: Principal, account_id: int) -> Account:
-    """Operators may act on any account; a holder only on its own."""
-    account = get_account(session, account_id)
-    if principal.role == "operator":
-        return account
-    if principal.role == "holder" and account.holder_id == principal.holder_id:
-        return account
-    raise Forbidden(f"无权操作账户 {account_id}", f"you may not move units of account {account_id}")
-
-
 OperatorDep = Annotated[Principal, Depends(require("operator"))]
+
+
+def app_clock(request: Request) -> datetime | None:
+    """The app's own clock when one is set (`app.state.clock`: tests fix the time); None
+    lets each action read the wall clock itself."""
+    clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else None
+
+
+NowDep = Annotated[datetime | None, Depends(app_clock)]

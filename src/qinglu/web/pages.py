@@ -15,19 +15,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
 
-from qinglu.accounts.actions import authenticate, issue_token, principal_of, user_for_token
+from qinglu.accounts.actions import principal_of, sign_in, user_for_token
 from qinglu.core.errors import Forbidden, NotAuthenticated, QingluError
 from qinglu.core.principal import Principal
-from qinglu.market import prices
-from qinglu.registry import stats
-from qinglu.web.deps import get_session
+from qinglu.market import actions as market
+from qinglu.registry import actions as registry
+from qinglu.web.auth import SessionDep
 
 SESSION_COOKIE = "qinglu_session"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def page_user(request: Request, session: SessionDep) -> Principal | None:
@@ -78,8 +76,8 @@ def render(request: Request, template: str, user: Principal | None, status: int 
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
-    return render(request, "dashboard.html", user, totals=stats.totals(session),
-                  daily=prices.recent(session))
+    return render(request, "dashboard.html", user, totals=registry.public_totals(session),
+                  daily=market.recent_prices(session))
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -94,13 +92,13 @@ def login(request: Request, session: SessionDep,
     check_csrf(request, csrf)
     client = request.client.host if request.client else ""
     try:
-        found = authenticate(session, username, password, request.app.state.login_limiter,
-                             client)
+        signed_in = sign_in(session, username, password, request.app.state.login_limiter,
+                            client)
     except QingluError as exc:
         message = exc.zh if language(request) == "zh" else exc.en
         return render(request, "login.html", None, status=exc.status, error=message)
-    response = RedirectResponse(_home_for(found.role), status_code=303)
-    response.set_cookie(SESSION_COOKIE, issue_token(session, found), httponly=True,
+    response = RedirectResponse(_home_for(signed_in.role), status_code=303)
+    response.set_cookie(SESSION_COOKIE, signed_in.token, httponly=True,
                         samesite="lax", max_age=8 * 3600)
     return response
 
