@@ -11,8 +11,7 @@ from qinglu.cases.cli import app as case_app
 from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, session_for
 from qinglu.documents.cli import app as certificate_app
 from qinglu.forestry.cli import app as parcel_app
-from qinglu.forestry.monitoring_cli import app as monitoring_app
-from qinglu.forestry.trees_cli import app as tree_app
+from qinglu.forestry.cli import monitoring_app, tree_app
 from qinglu.market.cli import app as market_app
 from qinglu.methods.cli import fire_app
 from qinglu.registry.cli import app as registry_app

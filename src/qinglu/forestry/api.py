@@ -9,10 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from pyproj import CRS
 
-from qinglu.forestry import monitoring, parcels, trees
-from qinglu.forestry.report import render_monitoring_report
+from qinglu.forestry import actions as forestry
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep, require
 from qinglu.web.problems import PROBLEM_RESPONSES
 from qinglu.web.schemas import Id, IdempotencyKey
@@ -30,24 +28,9 @@ class FeatureCollectionIn(BaseModel):
 def import_parcels(project_id: Id, body: FeatureCollectionIn, session: SessionDep,
                    who: OperatorDep, skip_bad: bool = False,
                    key: IdempotencyKey = None) -> dict[str, Any]:
-    from shapely.geometry import shape
-
-    named = (body.crs or {}).get("properties", {}).get("name")
-    crs = CRS.from_user_input(named) if named else parcels.CGCS2000
-    features = []
-    for n, item in enumerate(body.features, 1):
-        try:
-            geometry = shape(item["geometry"]) if item.get("geometry") else None
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
-            geometry = None
-        features.append(parcels.Feature(f"feature {n}", geometry,
-                                        dict(item.get("properties") or {})))
-    drafts, problems = parcels.validate(features, crs)
-    report = parcels.register(session, project_id=project_id, drafts=drafts,
-                              problems=problems, actor=who.actor, skip_bad=skip_bad,
-                              idempotency_key=key)
-    return {"imported": report.imported,
-            "skipped": [{"row": row, "reason": reason} for row, reason in report.skipped]}
+    return forestry.import_parcel_features(
+        session, project_id=project_id, collection=body.model_dump(),
+        actor=who.actor, skip_bad=skip_bad, idempotency_key=key)
 
 
 monitoring_router = APIRouter(tags=["monitoring"], responses=PROBLEM_RESPONSES)
@@ -84,7 +67,7 @@ def submit(project_id: Id, body: MonitoringIn, session: SessionDep, who: Operato
     measurements = [{k: float(v) if k != "number" else v
                      for k, v in m.model_dump(exclude_none=True).items()}
                     for m in body.measurements]
-    return monitoring.submit(
+    return forestry.submit_report(
         session, project_id=project_id, period_start=body.period_start,
         period_end=body.period_end, measurements=measurements,
         baseline_t=float(body.baseline_t), leakage_t=float(body.leakage_t),
@@ -96,20 +79,20 @@ def submit(project_id: Id, body: MonitoringIn, session: SessionDep, who: Operato
 def list_reports(session: SessionDep, who: PrincipalDep,
                  project_id: Id | None = None) -> list[dict[str, Any]]:
     require("operator", "verifier")(who)
-    return [monitoring.report_view(r) for r in monitoring.list_reports(session, project_id)]
+    return forestry.monitoring_reports(session, project_id)
 
 
 @monitoring_router.get("/monitoring-reports/{report_id}")
 def get_report(report_id: Id, session: SessionDep, who: PrincipalDep) -> dict[str, Any]:
     require("operator", "verifier")(who)
-    return monitoring.report_view(monitoring.get_report(session, report_id))
+    return forestry.monitoring_report(session, report_id)
 
 
 @monitoring_router.get("/monitoring-reports/{report_id}/report.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 def report_pdf(report_id: Id, session: SessionDep, who: PrincipalDep) -> Response:
     require("operator", "verifier")(who)
-    data = render_monitoring_report(session, monitoring.get_report(session, report_id))
+    data = forestry.monitoring_report_pdf(session, report_id)
     return Response(data, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="monitoring-{report_id}.pdf"'})
 
@@ -118,22 +101,23 @@ def report_pdf(report_id: Id, session: SessionDep, who: PrincipalDep) -> Respons
 def approve(report_id: Id, session: SessionDep, who: PrincipalDep,
             key: IdempotencyKey = None) -> dict[str, Any]:
     require("verifier")(who)
-    return monitoring.approve(session, report_id=report_id, actor=who.actor,
-                              idempotency_key=key)
+    return forestry.approve_report(session, report_id=report_id, actor=who.actor,
+                                   idempotency_key=key)
 
 
 @monitoring_router.post("/monitoring-reports/{report_id}/rejection")
 def reject(report_id: Id, body: RejectIn, session: SessionDep, who: PrincipalDep,
            key: IdempotencyKey = None) -> dict[str, Any]:
     require("verifier")(who)
-    return monitoring.reject(session, report_id=report_id, reasons=body.reasons,
-                             actor=who.actor, idempotency_key=key)
+    return forestry.reject_report(session, report_id=report_id, reasons=body.reasons,
+                                  actor=who.actor, idempotency_key=key)
 
 
 @monitoring_router.post("/monitoring-reports/{report_id}/issuance")
 def issue(report_id: Id, session: SessionDep, who: OperatorDep,
           key: IdempotencyKey = None) -> dict[str, Any]:
-    return monitoring.issue(session, report_id=report_id, actor=who.actor, idempotency_key=key)
+    return forestry.issue_report(session, report_id=report_id, actor=who.actor,
+                                 idempotency_key=key)
 
 
 class ReversalIn(BaseModel):
@@ -144,12 +128,8 @@ class ReversalIn(BaseModel):
 def reversal(case_id: Id, body: ReversalIn, session: SessionDep, who: OperatorDep,
              key: IdempotencyKey = None) -> dict[str, Any]:
     """Cancel the burned parcels' carbon from the buffer; a shortfall flags the project."""
-    from qinglu.forestry import reversals
-
-    if body.burned_polygon is not None:
-        reversals.set_burned_area(session, case_id=case_id, geojson=body.burned_polygon,
-                                  actor=who.actor)
-    return reversals.reverse(session, case_id=case_id, actor=who.actor, idempotency_key=key)
+    return forestry.record_reversal(session, case_id=case_id, actor=who.actor,
+                                    burned_polygon=body.burned_polygon, idempotency_key=key)
 
 
 trees_router = APIRouter(tags=["trees"], responses=PROBLEM_RESPONSES)
@@ -196,14 +176,14 @@ class TreeYearIn(BaseModel):
 def register_trees(project_id: Id, body: TreesIn, session: SessionDep, who: OperatorDep,
                    key: IdempotencyKey = None) -> dict[str, Any]:
     rows = [t.model_dump(exclude_none=True) for t in body.trees]
-    return trees.register(session, project_id=project_id, rows=rows, actor=who.actor,
-                          idempotency_key=key)
+    return forestry.register_trees(session, project_id=project_id, rows=rows,
+                                   actor=who.actor, idempotency_key=key)
 
 
 @trees_router.get("/projects/{project_id}/trees")
 def list_trees(project_id: Id, session: SessionDep, who: PrincipalDep) -> list[dict[str, Any]]:
     require("operator", "verifier")(who)
-    return [trees.tree_view(t) for t in trees.list_trees(session, project_id)]
+    return forestry.trees_of(session, project_id)
 
 
 @trees_router.post("/projects/{project_id}/tree-years", status_code=201)
@@ -212,10 +192,10 @@ def issue_tree_years(project_id: Id, body: TreeYearIn, session: SessionDep, who:
     measurements = [{k: float(v) if k != "number" else v
                      for k, v in m.model_dump(exclude_none=True).items()}
                     for m in body.measurements]
-    return trees.issue_year(session, project_id=project_id, year=body.year,
-                            measurements=measurements, risk_class=body.risk_class,
-                            override_csv=body.override_parameters_csv, actor=who.actor,
-                            idempotency_key=key)
+    return forestry.issue_tree_year(session, project_id=project_id, year=body.year,
+                                    measurements=measurements, risk_class=body.risk_class,
+                                    override_csv=body.override_parameters_csv,
+                                    actor=who.actor, idempotency_key=key)
 
 
 router = APIRouter()

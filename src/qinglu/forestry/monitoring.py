@@ -25,7 +25,6 @@ from qinglu.methods import forest
 from qinglu.methods.forest import ParcelMeasurement
 from qinglu.registry import actions as registry
 from qinglu.registry.actions import _require_text, accounts_of, get_project, system_account
-from qinglu.registry.models import Account
 
 OPEN_STATUSES = ("submitted", "approved", "issued")
 
@@ -196,11 +195,12 @@ def reject(session: Session, *, report_id: int, reasons: str, actor: str,
                    idempotency_key)
 
 
-def owner_account(session: Session, holder_id: int | None) -> Account:
+def owner_account(session: Session, holder_id: int | None) -> int:
+    """The id of the owner's (first) holding account, where issued units go."""
     held = accounts_of(session, holder_id, "holding") if holder_id is not None else []
     if not held:
         raise InvalidInput("项目业主没有持有账户", "the project owner has no holding account")
-    return held[0]
+    return held[0].id
 
 
 def split_buffer(quantity: int, share: float) -> tuple[int, int]:
@@ -226,7 +226,7 @@ def issue(session: Session, *, report_id: int, actor: str,
         owner_units, buffer_units = split_buffer(report.quantity, share.value)
         vintage = report.period_end.year
         issued = registry.issue_in(ctx, project_id=project.id, vintage=vintage,
-                                quantity=owner_units, to_account=owner.id)
+                                quantity=owner_units, to_account=owner)
         report.owner_issuance_id = int(issued["id"])
         records: dict[str, Any] = {"owner": issued, "buffer_share": share.as_dict("buffer_share")}
         if buffer_units:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import CRS, Geod, Transformer
+from pyproj.exceptions import CRSError
 from shapely import STRtree, from_wkb, from_wkt, to_wkt
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -125,19 +126,25 @@ def _pick(properties: dict[str, Any], key: str) -> Any:
 
 
 def read_geojson(path: Path) -> tuple[list[Feature], CRS]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    crs = CGCS2000
+    return geojson_features(json.loads(path.read_text(encoding="utf-8")))
+
+
+def geojson_features(data: dict[str, Any]) -> tuple[list[Feature], CRS]:
+    """A GeoJSON FeatureCollection (a file's or a request's) as features and their CRS."""
     named = (data.get("crs") or {}).get("properties", {}).get("name")
-    if named:
-        crs = CRS.from_user_input(named)
+    try:
+        crs = CRS.from_user_input(named) if named else CGCS2000
+    except CRSError:
+        raise InvalidInput(f"坐标系 {named!r} 无法识别", f"unknown CRS {named!r}") from None
     features = []
     for n, item in enumerate(data.get("features") or [], 1):
+        properties = dict(item.get("properties") or {})
         try:
             geometry = shape(item["geometry"]) if item.get("geometry") else None
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             geometry = None
-            item.setdefault("properties", {})["__error__"] = f"unreadable geometry: {exc}"
-        features.append(Feature(f"feature {n}", geometry, dict(item.get("properties") or {})))
+            properties["__error__"] = f"unreadable geometry: {exc}"
+        features.append(Feature(f"feature {n}", geometry, properties))
     return features, crs
 
 

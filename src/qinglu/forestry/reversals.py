@@ -37,14 +37,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qinglu.cases.actions import get_case
-from qinglu.cases.models import Case
 from qinglu.core.errors import Conflict, InvalidInput
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.forestry.models import MonitoringReport, Parcel, Reversal
 from qinglu.forestry.parcels import geodesic_area_ha
 from qinglu.registry import actions as registry
 from qinglu.registry.actions import get_project, system_account
-from qinglu.registry.models import Issuance, Project, UnitBlock
+from qinglu.registry.models import Issuance, UnitBlock
 
 
 def burned_geometry(geojson: dict[str, Any]) -> BaseGeometry:
@@ -120,11 +119,12 @@ def units_up(tonnes: float) -> int:
     return math.ceil(Decimal(repr(round(tonnes, 6))).scaleb(2))
 
 
-def assess(session: Session, case: Case) -> dict[int, dict[str, Any]]:
+def assess(session: Session, burned_polygon: dict[str, Any] | None
+           ) -> dict[int, dict[str, Any]]:
     """Per affected project: each burned parcel's share and loss (pure reads)."""
-    if not case.burned_polygon:
+    if not burned_polygon:
         raise InvalidInput("案件没有过火范围", "the case has no burned-area polygon")
-    burned = burned_geometry(case.burned_polygon)
+    burned = burned_geometry(burned_polygon)
     minx, miny, maxx, maxy = burned.bounds
     candidates = session.scalars(select(Parcel).where(
         Parcel.maxx >= minx, Parcel.minx <= maxx, Parcel.maxy >= miny, Parcel.miny <= maxy)
@@ -166,12 +166,12 @@ def reverse(session: Session, *, case_id: int, actor: str,
         if ctx.session.scalar(select(Reversal.id).where(Reversal.case_id == case_id)):
             raise Conflict(f"案件 {case.number} 的逆转已记录",
                            f"the reversal of case {case.number} is recorded already")
-        affected = assess(ctx.session, case)
+        affected = assess(ctx.session, case.burned_polygon)
         buffer = system_account(ctx.session, "buffer")
         available = _buffer_available(ctx.session, buffer.id)
         results = []
         for project_id, entry in sorted(affected.items()):
-            project: Project = get_project(ctx.session, project_id)
+            project = get_project(ctx.session, project_id)
             lost = int(entry["lost"])
             take = min(lost, available)
             cancellation_id = None

@@ -351,7 +351,7 @@ def issue_year(session: Session, *, project_id: int, year: int,
             if owner_units:
                 key = tree.owner_holder_id or 0
                 if key not in accounts:
-                    accounts[key] = owner_account(ctx.session, tree.owner_holder_id).id
+                    accounts[key] = owner_account(ctx.session, tree.owner_holder_id)
                 owner_issuance = registry.issue_in(
                     ctx, project_id=project.id, vintage=year, quantity=owner_units,
                     to_account=accounts[key])
