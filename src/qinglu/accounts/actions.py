@@ -53,6 +53,11 @@ def principal_of(user: User) -> Principal:
     return Principal(user.id, user.name, user.role, user.holder_id)
 
 
+def principal_for_token(session: Session, token: str) -> Principal:
+    """Who a bearer token (or the page's session cookie, which holds one) speaks for."""
+    return principal_of(user_for_token(session, token))
+
+
 class LoginLimiter:
     """At most `limit` failed sign-ins per key within `window` seconds."""
 

@@ -334,6 +334,10 @@ def get_project(session: Session, project_id: int) -> Project:
     return project
 
 
+def show_project(session: Session, project_id: int) -> dict[str, Any]:
+    return project_view(get_project(session, project_id))
+
+
 def project_quantity(session: Session, project_id: int, text: str) -> int:
     """A quantity of the project's product, given as a decimal in its unit."""
     return parse_quantity(get_project(session, project_id).product, text)

@@ -86,7 +86,7 @@ def list_projects(session: SessionDep) -> list[dict[str, Any]]:
 
 @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])
 def get_project(project_id: Id, session: SessionDep) -> dict[str, Any]:
-    return registry.project_view(registry.get_project(session, project_id))
+    return registry.show_project(session, project_id)
 
 
 @router.post("/holders", status_code=201, tags=["holders"])

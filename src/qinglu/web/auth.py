@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from qinglu.accounts.actions import principal_of, user_for_token
+from qinglu.accounts.actions import principal_for_token
 from qinglu.core.errors import Forbidden, NotAuthenticated
 from qinglu.core.principal import ANONYMOUS, Principal
 from qinglu.web.deps import get_session
@@ -30,7 +30,7 @@ def current_principal(
     """API callers are identified by bearer token only (never by the page cookie, so a
     forged cross-site form cannot act through the API)."""
     if credentials is not None:
-        return principal_of(user_for_token(session, credentials.credentials))
+        return principal_for_token(session, credentials.credentials)
     return ANONYMOUS
 
 

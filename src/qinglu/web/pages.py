@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from qinglu.accounts.actions import principal_of, sign_in, user_for_token
+from qinglu.accounts.actions import principal_for_token, sign_in
 from qinglu.core.errors import Forbidden, NotAuthenticated, QingluError
 from qinglu.core.principal import Principal
 from qinglu.market import actions as market
@@ -33,7 +33,7 @@ def page_user(request: Request, session: SessionDep) -> Principal | None:
     if not token:
         return None
     try:
-        return principal_of(user_for_token(session, token))
+        return principal_for_token(session, token)
     except NotAuthenticated:
         return None
 
