@@ -90,14 +90,10 @@ def test_many_concurrent_transfers_on_postgresql(pg_database_url: str) -> None:
         engine.dispose()
 
 
-def test_concurrent_transfers_on_sqlite(tmp_path: object) -> None:
-    from pathlib import Path
-
+def test_concurrent_transfers_on_sqlite(sqlite_database_url: str) -> None:
     from qinglu.db.engine import make_engine, make_session_factory
-    from qinglu.db.migrate import upgrade
 
-    engine = make_engine(f"sqlite:///{Path(str(tmp_path)) / 'c.db'}")
-    upgrade(engine)
+    engine = make_engine(sqlite_database_url)
     try:
         _run_random_load(make_session_factory(engine), workers=8, ops_per_worker=60,
                          n_accounts=20)

@@ -12,8 +12,8 @@ import pytest
 
 from qinglu.accounts import actions as accounts
 from qinglu.db.engine import make_engine, make_session_factory
-from qinglu.db.migrate import upgrade
 from qinglu.demo import load_demo
+from tests.conftest import fresh_sqlite_file
 from tests.live import serving
 
 CHROMIUM = os.environ.get("QINGLU_CHROMIUM", "/usr/bin/chromium")
@@ -23,10 +23,10 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'qinglu.db'}"
+def live_server(tmp_path_factory: pytest.TempPathFactory,
+                sqlite_template: Path) -> Iterator[dict[str, Any]]:
+    url = fresh_sqlite_file(sqlite_template, tmp_path_factory.mktemp("browser"))
     engine = make_engine(url)
-    upgrade(engine)
     with make_session_factory(engine)() as session:
         made = load_demo(session)
         accounts.add_user(session, name="majiang", role="authority", password=PASSWORD,
