@@ -56,19 +56,18 @@ def audit_verify(db: DbOption = None, as_json: JsonOption = False) -> None:
     Exits non-zero and names the first bad entry when a row was edited behind the
     application's back.
     """
-    from qinglu.core.ledger import ledger_head
-    from qinglu.registry.audit import audit
+    from qinglu.registry import actions as registry
 
     with session_for(db) as session:
-        report = audit(session)
-        sequence, digest = ledger_head(session)
-    if not report.ok:
+        report = registry.audit_ledger(session)
+    if not report["valid"]:
         if as_json:
-            emit({"valid": False, "first_bad_entry": report.first_bad_entry,
-                  "problems": report.problems}, True)
-        where = f"#{report.first_bad_entry} " if report.first_bad_entry else ""
-        raise fail(f"账本校验失败 ledger audit failed {where}: {report.problems[0]}")
-    emit({"valid": True, "entries": sequence, "head": digest}, as_json, "账本完好 Ledger intact")
+            emit({"valid": False, "first_bad_entry": report["first_bad_entry"],
+                  "problems": report["problems"]}, True)
+        where = f"#{report['first_bad_entry']} " if report["first_bad_entry"] else ""
+        raise fail(f"账本校验失败 ledger audit failed {where}: {report['problems'][0]}")
+    emit({"valid": True, "entries": report["entries"], "head": report["head"]}, as_json,
+         "账本完好 Ledger intact")
 
 
 @app.command("demo")

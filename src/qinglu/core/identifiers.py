@@ -103,6 +103,15 @@ def mask_person_name(name: str) -> str:
     return name[0] + "某"
 
 
+def public_beneficiary(name: str) -> str:
+    """A retirement's beneficiary as the public registry shows it. The field is free
+    text: short all-Chinese names are people's (organisations' names are longer), and
+    those are masked like a person holder's."""
+    stripped = name.strip()
+    personal = 2 <= len(stripped) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in stripped)
+    return mask_person_name(stripped) if personal else name
+
+
 def mask_id_number(number: str) -> str:
     if len(number) <= 8:
         return "*" * len(number)

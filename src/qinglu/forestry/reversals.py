@@ -33,7 +33,7 @@ from shapely import from_wkt
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.cases.actions import get_case
@@ -42,8 +42,7 @@ from qinglu.core.ledger import WriteContext, run_write
 from qinglu.forestry.models import MonitoringReport, Parcel, Reversal
 from qinglu.forestry.parcels import geodesic_area_ha
 from qinglu.registry import actions as registry
-from qinglu.registry.actions import get_project, system_account
-from qinglu.registry.models import Issuance, UnitBlock
+from qinglu.registry.actions import get_project, held_units, system_account
 
 
 def burned_geometry(geojson: dict[str, Any]) -> BaseGeometry:
@@ -103,15 +102,6 @@ def credited_by_parcel(session: Session, project_id: int) -> dict[str, float]:
     return credited
 
 
-def _buffer_available(session: Session, account_id: int) -> int:
-    total = session.scalar(
-        select(func.sum(UnitBlock.serial_end - UnitBlock.serial_start + 1))
-        .join(Issuance, Issuance.id == UnitBlock.issuance_id)
-        .where(UnitBlock.account_id == account_id, UnitBlock.state == "held",
-               Issuance.product == "FCS"))
-    return int(total or 0)
-
-
 def units_up(tonnes: float) -> int:
     """tCO2e -> hundredths, rounded up; 6-place rounding first absorbs float noise."""
     if tonnes <= 0:
@@ -168,7 +158,7 @@ def reverse(session: Session, *, case_id: int, actor: str,
                            f"the reversal of case {case.number} is recorded already")
         affected = assess(ctx.session, case.burned_polygon)
         buffer = system_account(ctx.session, "buffer")
-        available = _buffer_available(ctx.session, buffer.id)
+        available = held_units(ctx.session, buffer.id, "FCS")
         results = []
         for project_id, entry in sorted(affected.items()):
             project = get_project(ctx.session, project_id)

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.core.errors import Conflict, InvalidInput
+from qinglu.core.errors import Conflict, InvalidInput, UnknownHolder
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.quantities import format_quantity
 from qinglu.forestry.errors import ImportRefused
@@ -38,8 +38,13 @@ from qinglu.forestry.parcels import species_names
 from qinglu.methods import forest
 from qinglu.methods import trees as method
 from qinglu.registry import actions as registry
-from qinglu.registry.actions import accounts_of, get_project, system_account
-from qinglu.registry.models import Holder
+from qinglu.registry.actions import (
+    accounts_of,
+    get_holder,
+    get_project,
+    holder_by_id_number,
+    system_account,
+)
 
 # China's extent in lon/lat; anything outside is refused (e.g. projected metres).
 LON_RANGE, LAT_RANGE = (73.0, 136.0), (3.0, 54.0)
@@ -128,11 +133,11 @@ def _owner(session: Session, row: dict[str, Any], cache: dict[str, tuple[int, st
     holder = None
     if holder_id is not None:
         try:
-            holder = session.get(Holder, int(holder_id))
-        except (TypeError, ValueError):
+            holder = get_holder(session, int(holder_id))
+        except (TypeError, ValueError, UnknownHolder):
             holder = None
     elif id_number is not None:
-        holder = session.scalar(select(Holder).where(Holder.id_number == str(id_number).strip()))
+        holder = holder_by_id_number(session, str(id_number))
     else:
         raise ValueError("缺少户主 missing owner household (owner_id_number or owner_holder_id)")
     if holder is None:

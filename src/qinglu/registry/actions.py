@@ -49,6 +49,7 @@ from qinglu.core.serials import format_serial, parse_serial
 from qinglu.db.engine import on_postgres
 from qinglu.db.raw import Db, RawQuery
 from qinglu.registry import blocks, stats
+from qinglu.registry.audit import audit
 from qinglu.registry.blocks import Place
 from qinglu.registry.models import (
     ACCOUNT_KINDS,
@@ -150,6 +151,21 @@ def get_account(session: Session, account_id: int) -> Account:
 
 def unknown_account(account_id: int | str) -> UnknownAccount:
     return UnknownAccount(f"账户 {account_id} 不存在", f"account {account_id} does not exist")
+
+
+def holder_by_id_number(session: Session, id_number: str) -> Holder | None:
+    """The holder registered under an ID number or credit code, if any."""
+    return session.scalar(select(Holder).where(Holder.id_number == id_number.strip()))
+
+
+def held_units(session: Session, account_id: int, product: str) -> int:
+    """Units of a product an account holds free (not in escrow), in base units."""
+    total = session.scalar(
+        select(func.sum(UnitBlock.serial_end - UnitBlock.serial_start + 1))
+        .join(Issuance, Issuance.id == UnitBlock.issuance_id)
+        .where(UnitBlock.account_id == account_id, UnitBlock.state == "held",
+               Issuance.product == product))
+    return int(total or 0)
 
 
 def accounts_of(session: Session, holder_id: int, kind: str | None = None) -> list[Account]:
@@ -382,6 +398,15 @@ def public_totals(session: Session) -> dict[str, Any]:
 def public_retirements(session: Session) -> list[dict[str, Any]]:
     """The latest retirements as the public registry shows them."""
     return stats.recent_retirements(session)
+
+
+def audit_ledger(session: Session) -> dict[str, Any]:
+    """Recompute the hash chain, replay every recorded move against the unit blocks and
+    check tiling and conservation; the head is read in the same session."""
+    report = audit(session)
+    sequence, digest = ledger_head(session)
+    return {"valid": report.ok, "entries": sequence, "head": digest,
+            "first_bad_entry": report.first_bad_entry, "problems": report.problems}
 
 
 def ledger_head_view(session: Session) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qinglu.core.identifiers import mask_person_name, region_name
+from qinglu.core.identifiers import public_beneficiary, region_name
 from qinglu.core.quantities import format_quantity
 from qinglu.registry.models import Issuance, Project, Retirement, UnitBlock
 
@@ -50,15 +50,8 @@ def recent_retirements(session: Session, limit: int = 50) -> list[dict[str, Any]
     rows = session.scalars(select(Retirement).order_by(Retirement.id.desc()).limit(limit))
     return [
         {"id": r.id, "product": r.product, "quantity": format_quantity(r.product, r.quantity),
-         "beneficiary": mask_person_name(r.beneficiary) if _looks_personal(r.beneficiary)
-         else r.beneficiary,
+         "beneficiary": public_beneficiary(r.beneficiary),
          "purpose": r.purpose, "case_ref": r.case_ref, "serials": r.serials,
          "date": r.created_at.date().isoformat()}
         for r in rows
     ]
-
-
-def _looks_personal(name: str) -> bool:
-    """Short all-Chinese names are people's; organisations' names are longer."""
-    stripped = name.strip()
-    return 2 <= len(stripped) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in stripped)
