@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from qinglu.db.engine import make_engine, make_session_factory
@@ -70,6 +71,7 @@ def _seed_public(url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_fixtures_ignore_a_qinglu_database_in_public(pg_databases: PostgresDatabases,
                                                      tmp_path: Path) -> None:
     # A scratch base database whose public schema is a migrated, non-empty Qinglu database.

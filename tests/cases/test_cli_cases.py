@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from qinglu.cli import app
@@ -20,6 +21,7 @@ def run(url: str, *args: str, ok: bool = True) -> Any:
     return json.loads(result.stdout) if ok else result.output
 
 
+@pytest.mark.slow
 def test_case_commands(database_url: str, tmp_path: Path) -> None:
     url = database_url
     centre = run(url, "registry", "holder", "add", "--kind", "org", "--name", "剑河县碳汇中心",

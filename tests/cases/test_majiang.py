@@ -20,6 +20,8 @@ from qinglu.registry.actions import balance, find_serial
 from qinglu.registry.audit import audit
 from qinglu.registry.models import Retirement
 
+pytestmark = pytest.mark.slow  # each test loads the whole demo
+
 
 def extract_text(path: Path, reader: PdfReader) -> str:
     """pdftotext when poppler is installed; else pypdf, whose decoding of fpdf2's

@@ -22,6 +22,7 @@ def client(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestC
         yield test_client
 
 
+@pytest.mark.slow
 def test_trees_page(client: TestClient, session: Session) -> None:
     made = load_demo(session)
     accounts.add_user(session, name="op", role="operator", password="correct horse")

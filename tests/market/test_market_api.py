@@ -187,6 +187,7 @@ def live_pg(pg_database_url: str, monkeypatch: pytest.MonkeyPatch
         yield base, pg_database_url
 
 
+@pytest.mark.slow
 def test_fifty_buyers_race_for_the_last_units(live_pg: tuple[str, str]) -> None:
     base, url = live_pg
     engine = make_engine(url)

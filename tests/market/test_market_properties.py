@@ -249,6 +249,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
     return MarketMachine
 
 
+@pytest.mark.slow
 def test_random_market_sequences_match_the_model(
         session_factory: sessionmaker[Session]) -> None:
     run_state_machine_as_test(

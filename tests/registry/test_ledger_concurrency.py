@@ -79,6 +79,7 @@ def _run_random_load(factory: sessionmaker[Session], workers: int, ops_per_worke
         assert report.ok, report.problems[:5]
 
 
+@pytest.mark.slow
 def test_many_concurrent_transfers_on_postgresql(pg_database_url: str) -> None:
     from qinglu.db.engine import make_engine, make_session_factory
 
@@ -90,6 +91,7 @@ def test_many_concurrent_transfers_on_postgresql(pg_database_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_concurrent_transfers_on_sqlite(sqlite_database_url: str) -> None:
     from qinglu.db.engine import make_engine, make_session_factory
 

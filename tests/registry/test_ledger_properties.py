@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -164,6 +165,7 @@ def make_machine(factory: sessionmaker[Session]) -> type[RuleBasedStateMachine]:
     return LedgerMachine
 
 
+@pytest.mark.slow
 def test_random_sequences_keep_the_invariants(session_factory: sessionmaker[Session]) -> None:
     machine = make_machine(session_factory)
     run_state_machine_as_test(

@@ -75,6 +75,7 @@ def test_pages_need_the_right_role(client: TestClient) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/login"
 
 
+@pytest.mark.slow
 def test_verification_page(client: TestClient, session: Session) -> None:
     from qinglu.demo import load_demo
     from qinglu.documents import actions as documents

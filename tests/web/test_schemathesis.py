@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -20,6 +21,8 @@ from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.db.migrate import upgrade
 from qinglu.demo import load_demo
 from qinglu.web.app import create_app
+
+pytestmark = pytest.mark.slow
 
 _state: dict[str, Any] = {}
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
