@@ -11,7 +11,7 @@ import configparser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FEATURES = ("registry", "cases", "market", "forestry", "documents", "accounts")
+FEATURES = ("registry", "cases", "market", "forestry", "documents", "accounts", "basins")
 OPEN_TO_OTHERS = {"__init__", "actions", "signing", "pdf"}
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from qinglu.accounts.cli import app as user_app
+from qinglu.basins.cli import app as basin_app
+from qinglu.basins.cli import water_app
 from qinglu.cases.cli import app as case_app
 from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, session_for
 from qinglu.documents.cli import app as certificate_app
@@ -33,6 +35,8 @@ app.add_typer(parcel_app, name="parcel")
 app.add_typer(market_app, name="market")
 app.add_typer(monitoring_app, name="monitoring")
 app.add_typer(tree_app, name="tree")
+app.add_typer(basin_app, name="basin")
+app.add_typer(water_app, name="water")
 
 
 @db_app.command("upgrade")

@@ -7,12 +7,15 @@ twice changes nothing: every write carries an idempotency key.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from qinglu.basins import actions as basins
 from qinglu.cases import actions as cases
 from qinglu.core.identifiers import resident_id_check_char, uscc_check_char
 from qinglu.core.principal import Principal
@@ -338,10 +341,41 @@ def load_market(session: Session, made: dict[str, Any]) -> dict[str, Any]:
             "voucher": paid["voucher_number"]}
 
 
+def load_basins(session: Session) -> dict[str, Any]:
+    """The 赤水河 basin in the form of Guizhou's 2023 rules: three sections between 毕节,
+    遵义 and the province, a year (2024) of monthly data, its monthly statements and the
+    yearly settlement. Sections, targets and amounts are labelled examples (the rules'
+    own are not published); the monitoring figures are made up."""
+    folder = Path(basins.__file__).parent / "demo"
+    spec = json.loads((folder / "chishui.json").read_text(encoding="utf-8"))
+    code = spec["basin"]["code"]
+    key = load_or_create_key()
+    basins.add_basin(session, ACTOR, **spec["basin"], idempotency_key=_key(f"basin:{code}"))
+    for party in spec["parties"]:
+        basins.add_party(session, ACTOR, **party,
+                         idempotency_key=_key(f"basin-party:{party['region']}"))
+    for section in spec["sections"]:
+        basins.add_section(session, ACTOR, basin=code, example=True, **section,
+                           idempotency_key=_key(f"basin-section:{code}:{section['code']}"))
+    basins.add_agreement(session, ACTOR, spec["agreement"],
+                         idempotency_key=_key(f"basin-agreement:{spec['agreement']['code']}"))
+    monitoring = folder / "chishui_2024.csv"
+    basins.import_monitoring(session, ACTOR, key, basin=code, filename=monitoring.name,
+                             content=monitoring.read_bytes(),
+                             idempotency_key=_key(f"basin-monitoring:{code}:2024"))
+    assessed = basins.assess(session, ACTOR, key, basin=code, year=2024,
+                             idempotency_key=_key(f"basin-assess:{code}:2024"))
+    settled = basins.settle(session, ACTOR, key, basin=code, year=2024,
+                            idempotency_key=_key(f"basin-settle:{code}:2024"))
+    return {"basin": code, "year": 2024, "monthly_statements": assessed["new_statements"],
+            "settlements": settled["pairs"]}
+
+
 def load_demo(session: Session) -> dict[str, Any]:
     made = load_registry(session)
     made["forestry"] = load_forestry(session, made)
     made["market"] = load_market(session, made)
+    made["basins"] = load_basins(session)
     made["cases"] = {
         "majiang": load_majiang_case(session, made),
         "polygon": load_polygon_case(session, made),

@@ -1,6 +1,7 @@
 """Every feature's tables, imported so that metadata is complete for Alembic."""
 
 from qinglu.accounts import models as accounts_models  # noqa: F401
+from qinglu.basins import models as basins_models  # noqa: F401
 from qinglu.cases import models as cases_models  # noqa: F401
 from qinglu.core import models as core_models  # noqa: F401
 from qinglu.db.base import Base

@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from qinglu import __version__
 from qinglu.accounts import api as auth_api
 from qinglu.accounts.actions import LoginLimiter
+from qinglu.basins import api as basins_api
+from qinglu.basins import pages as basins_pages
 from qinglu.cases import api as cases_api
 from qinglu.cases import pages as cases_pages
 from qinglu.db.engine import var_dir
@@ -121,12 +123,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.router.routes.extend([*documents_api.hot_router.routes, *registry_api.hot_router.routes])
     for router in (documents_api.router, registry_api.router, auth_api.router,
                    cases_api.router, methods_api.router, forestry_api.router,
-                   market_api.router):
+                   market_api.router, basins_api.router):
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for page_router in (pages.router, registry_pages.router, documents_pages.router,
-                        cases_pages.router):
+                        cases_pages.router, basins_pages.router):
         app.include_router(page_router)
     app.include_router(monitoring_pages_router)
     app.include_router(market_pages_router)

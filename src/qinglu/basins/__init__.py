@@ -1,0 +1,1 @@
+"""Horizontal basin compensation: basins, sections, parties, rules, monitoring, statements."""
