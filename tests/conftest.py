@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 import qinglu
+from qinglu.db import server_functions
 from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.db.migrate import MIGRATIONS, upgrade
 
@@ -83,11 +84,14 @@ def schema_files() -> list[Path]:
     """Everything `upgrade()` builds a database from: migrations, itself, server-side SQL."""
     package = Path(qinglu.__file__).parent
     files = [*MIGRATIONS.rglob("*.py"), *MIGRATIONS.rglob("*.mako"),
-             package / "db" / "migrate.py", *package.rglob("*.sql")]
+             package / "db" / "migrate.py", package / "db" / "server_functions.py",
+             *package.rglob("*.sql")]
     return sorted(set(files))
 
 
 def schema_fingerprint() -> str:
+    """Names the template: changes with any migration, any .sql file, or any Python
+    constant rendered into the SQL (server_functions.fingerprint hashes the rendered text)."""
     package = Path(qinglu.__file__).parent
     digest = hashlib.sha256()
     for path in schema_files():
@@ -95,6 +99,7 @@ def schema_fingerprint() -> str:
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
+    digest.update(server_functions.fingerprint().encode())
     return digest.hexdigest()[:16]
 
 
