@@ -161,7 +161,7 @@ def test_a_month_where_volume_attains_and_the_minimum_flow_does_not() -> None:
 
 
 def test_class_steps_both_ways_and_one_way() -> None:
-    klass = np.array([0, 1, 2, 5], dtype=np.int8)  # I, II, III, 劣V against target II
+    klass = np.array([0, 1, 2, 5], dtype=np.int64)  # I, II, III, 劣V against target II
     target = np.full(4, 1, dtype=np.int64)
     amount = np.full(4, 20 * WAN, dtype=np.int64)
     steps, two_way = basin.class_step_lines(klass, target, amount, amount,

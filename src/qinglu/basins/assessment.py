@@ -134,7 +134,7 @@ def _step_lines(items: list[Item]) -> tuple[method.StepBatch | None, list[Any]]:
     rules = [rif.parsed for _, rif in evals]
     batch = method.StepBatch(
         row=np.array([i for i, _ in evals], dtype=np.int64),
-        klass=np.array([classes[i][0] for i, _ in evals], dtype=np.int8),
+        klass=np.array([classes[i][0] for i, _ in evals], dtype=np.int64),
         target=np.array([r.target_class for r in rules], dtype=np.int64),  # type: ignore[union-attr]
         better=np.array([r.better_fen for r in rules], dtype=np.int64),  # type: ignore[union-attr]
         worse=np.array([r.worse_fen for r in rules], dtype=np.int64),  # type: ignore[union-attr]

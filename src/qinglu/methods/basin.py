@@ -93,13 +93,20 @@ def fen_of_fraction(value: Fraction) -> int:
 
 def scaled_fen(amount: Ints, rate: Ints, scale: int) -> Ints:
     """round_half_up(amount × rate / scale), exactly, in int64 (half away from zero, the
-    money rule): amount and rate split so no product exceeds 2^63 for |amount| ≤ 5e18,
-    rate ≤ 1e8 and scale = 1e10."""
-    sign = np.sign(amount)
-    whole, rest = np.divmod(np.abs(amount), scale)
-    carry, remainder = np.divmod(rest * rate, scale)
-    fen = whole * rate + carry + (2 * remainder >= scale)
-    return (sign * fen).astype(np.int64)
+    money rule). When no product can pass 2^63 it is one integer division; otherwise
+    amount and rate are split so that none does, for |amount| ≤ 5e18, rate ≤ 1e8 and
+    scale = 1e10."""
+    if not amount.size:
+        return amount.copy()
+    magnitude = np.abs(amount)
+    half = scale // 2
+    if int(magnitude.max()) * int(rate.max()) + half < 2**63:
+        fen = (magnitude * rate + half) // scale
+    else:
+        whole, rest = np.divmod(magnitude, scale)
+        carry, remainder = np.divmod(rest * rate, scale)
+        fen = whole * rate + carry + (2 * remainder >= scale)
+    return np.where(amount < 0, -fen, fen)
 
 
 # --- monthly formulas, vectorised ----------------------------------------------------
@@ -116,10 +123,10 @@ def load_lines(measured: Ints, target: Ints, volume: Ints, rate: Ints, two_way: 
     return excess, -scaled_fen(charged, rate, EXCESS_PER_TONNE)
 
 
-def class_step_lines(klass: npt.NDArray[np.int8], target: Ints, better: Ints, worse: Ints,
+def class_step_lines(klass: Ints, target: Ints, better: Ints, worse: Ints,
                      two_way: Bools) -> tuple[Ints, Ints]:
     """Class-step amounts per row: (classes better than the target, to_upstream in fen)."""
-    steps = target - klass.astype(np.int64)
+    steps = target - klass
     paid = np.where(steps > 0, np.where(two_way, steps * better, 0), steps * worse)
     return steps, paid.astype(np.int64)
 
@@ -135,7 +142,7 @@ def sum_by(index: Ints, values: Ints, size: int) -> Ints:
     """Exact integer sums of `values` grouped by `index` (0..size-1). bincount adds in
     float64, which is exact while every partial sum stays below 2^53 fen (checked);
     beyond that the sums are taken in int64."""
-    if int(np.abs(values).sum()) < FLOAT_EXACT:
+    if not values.size or int(np.abs(values).max()) * values.size < FLOAT_EXACT:
         return np.bincount(index, weights=values, minlength=size).astype(np.int64)
     out = np.zeros(size, dtype=np.int64)
     np.add.at(out, index, values)
@@ -145,9 +152,9 @@ def sum_by(index: Ints, values: Ints, size: int) -> Ints:
 def net_by_pair(pair: Ints, to_upstream: Ints, pairs: int) -> tuple[Ints, Ints, Ints]:
     """Per pair of parties: (paid downstream→upstream, paid upstream→downstream, net to
     upstream), in fen. Two-way payments net."""
-    up = sum_by(pair, np.where(to_upstream > 0, to_upstream, 0), pairs)
-    down = sum_by(pair, np.where(to_upstream < 0, -to_upstream, 0), pairs)
-    return up, down, up - down
+    up = sum_by(pair, np.maximum(to_upstream, 0), pairs)
+    net = sum_by(pair, to_upstream, pairs)
+    return up, up - net, net
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,7 @@ class StepBatch:
     """Class-step evaluations: one per (monitoring row, rule); `row` says which row."""
 
     row: Ints
-    klass: npt.NDArray[np.int8]
+    klass: Ints
     target: Ints
     better: Ints
     worse: Ints

@@ -108,29 +108,29 @@ def limits_on(waterbody: str, on: date) -> Limits:
     return Limits(waterbody, on, by_indicator, tuple(used))
 
 
-def indicator_classes(values: Ints, limits: Ints) -> npt.NDArray[np.int8]:
+def indicator_classes(values: Ints, limits: Ints) -> Ints:
     """The class index (0 = I ... 5 = 劣V) of each value; MISSING values give -1."""
-    classes = np.searchsorted(limits, values, side="left").astype(np.int8)
-    return np.where(values < 0, np.int8(-1), classes)
+    classes = np.searchsorted(limits, values, side="left")
+    return np.where(values < 0, -1, classes) if values.size and values.min() < 0 else classes
 
 
 def classify_batch(concentrations: Mapping[str, Ints], limits: Limits
-                   ) -> tuple[npt.NDArray[np.int8], dict[str, npt.NDArray[np.int8]]]:
+                   ) -> tuple[Ints, dict[str, Ints]]:
     """Classes of many samples of one kind of water body: (worst class index, the class
     index of each assessed indicator). CODMn, NH3-N and TP are required in every sample."""
-    per: dict[str, npt.NDArray[np.int8]] = {}
+    per: dict[str, Ints] = {}
     for indicator, values in concentrations.items():
         if indicator not in limits.by_indicator:
             continue  # e.g. a river's TN: kept, not assessed
-        if indicator in REQUIRED and bool(np.any(values < 0)):
+        if indicator in REQUIRED and values.size and values.min() < 0:
             raise WaterInputError(f"缺少 {indicator} 的监测值", f"{indicator} is missing")
         per[indicator] = indicator_classes(values, limits.by_indicator[indicator])
     missing = [name for name in REQUIRED if name not in per]
     if missing:
         raise WaterInputError(f"缺少指标 {', '.join(missing)}",
                               f"missing indicators {', '.join(missing)}")
-    worst = np.maximum.reduce([per[name] for name in per])
-    return worst.astype(np.int8), per
+    worst = np.maximum.reduce(list(per.values()))
+    return worst, per
 
 
 @dataclass(frozen=True)
