@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -275,3 +276,54 @@ def test_assessing_again_changes_nothing(session: Session, demo: dict[str, Any])
     settled = actions.settle(session, OPERATOR, key, basin="chishui", year=2024)
     assert (settled["new_statements"], settled["unchanged"]) == (0, 2)
     assert load_basins(session) == demo
+
+
+def test_yearly_rules_joint_fund_and_p_index_settle_from_the_years_rows(
+        session: Session) -> None:
+    """The 2018 Chishui fund (ratios from the cited parameter file) over 2019's data where
+    both sections attain Class II on the annual mean: Yunnan +4,000万, Guizhou −2,000万,
+    Sichuan −2,000万; and a P-index rule on the same data (structure only)."""
+    for region, name, level in (("530000", "云南省", "province"), ("520000", "贵州省", "province"),
+                                ("510000", "四川省", "province")):
+        actions.add_party(session, OPERATOR, region=region, name=name, level=level)
+    actions.add_basin(session, OPERATOR, code="chishui3", name="赤水河（云贵川）")
+    for code, up, down in (("QSP", "530000", "520000"), ("LYX", "520000", "510000")):
+        actions.add_section(session, OPERATOR, basin="chishui3", code=code, name=code,
+                            kind="quality", upstream=up, downstream=down)
+    figures = actions.rule_template("chishui2018_fund", date(2019, 1, 1))["figures"]
+    ratios = {kind: {r: figures[f"{kind}.{r}"]["value"] for r in ("530000", "520000", "510000")}
+              for kind in ("contribution", "allocation")}
+    actions.add_agreement(session, OPERATOR, {
+        "code": "chishui-2018-fund", "name": "赤水河流域横向生态补偿协议", "basin": "chishui3",
+        "valid_from": "2018-01-01", "valid_to": "2020-12-31",
+        "source": figures["total"]["source"], "rules": [
+            {"kind": "joint_fund", "params": {
+                "total": figures["total"]["value"], "amount_unit": "元", "target_class": "II",
+                "contributions": ratios["contribution"], "allocations": ratios["allocation"],
+                "clauses": [{"section": "QSP", "cut_from": {"530000": "1"},
+                             "paid_to": {"520000": "1", "510000": "1"}},
+                            {"section": "LYX", "cut_from": {"520000": "1"},
+                             "paid_to": {"510000": "1"}}]}},
+            {"kind": "p_index", "section": "LYX", "params": {
+                "k0": "0.85", "weights": {"CODMn": "0.5", "TP": "0.5"},
+                "baselines": {"CODMn": "3", "TP": "0.1"}, "concentration_unit": "mg/L",
+                "threshold": "1", "amount": "1", "amount_unit": "万元"}}]})
+    rows = "".join(f"{code},2019-{m:02d},{cod},0.3,{tp},,\n" for code in ("QSP", "LYX")
+                   for m, (cod, tp) in enumerate([("2.5", "0.06"), ("3.5", "0.12")] * 6, 1))
+    actions.import_monitoring(session, OPERATOR, load_or_create_key(), basin="chishui3",
+                              filename="2019.csv", content=(HEADER + rows).encode())
+    actions.settle(session, OPERATOR, load_or_create_key(), basin="chishui3", year=2019)
+    settled = actions.basin_detail(session, OPERATOR, "chishui3", 2019)["settlements"]
+    fund = {s["party_a"]: (s["payer"], s["net_yuan"]) for s in settled
+            if "joint fund" in s["party_b"]}
+    assert fund == {"云南省 (530000)": ("赤水河流域横向生态补偿协议 联合基金 joint fund",
+                                      "40000000.00"),
+                    "贵州省 (520000)": ("贵州省 (520000)", "20000000.00"),
+                    "四川省 (510000)": ("四川省 (510000)", "20000000.00")}
+    # Annual means CODMn 3.0, TP 0.09: P = 0.85 × (0.5 × 1 + 0.5 × 0.9) = 0.8075 ≤ 1, so
+    # Sichuan (downstream of LYX) pays Guizhou 1万.
+    p_index = next(s for s in settled if s["party_b"] == "贵州省 (520000)")
+    assert (p_index["payer"], p_index["payee"], p_index["net_yuan"]) == (
+        "四川省 (510000)", "贵州省 (520000)", "10000.00")
+    line = actions.statement_view(session, OPERATOR, p_index["number"])["lines"][0]
+    assert line["p"] == "0.8075" and len(line["monitoring"]) == 12
