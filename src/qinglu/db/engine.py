@@ -44,9 +44,22 @@ def make_engine(url: str | None = None, *, server_functions: bool = True,
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _in_utc)
     if not server_functions:
         engine = engine.execution_options(**{SERVER_FUNCTIONS_OPTION: False})
     return engine
+
+
+def _in_utc(dbapi_connection: Any, _record: Any) -> None:
+    """Every session in UTC, whatever the server's TimeZone (often Asia/Shanghai here).
+
+    Timestamps read back then carry +00:00, as SQLite's (naive UTC) do, so what an entry
+    records (an order's expiry, say) does not depend on the server's setting, and the
+    Python path writes the same text as the server path's functions, which write UTC."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
