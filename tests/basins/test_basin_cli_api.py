@@ -54,6 +54,7 @@ def _excel(path: Path, rows: list[list[object]]) -> None:
     book.save(path)
 
 
+@pytest.mark.slow
 def test_cli_year_from_files(database_url: str, tmp_path: Path) -> None:
     _setup(database_url, tmp_path)
     csv_file = TEMPLATE.with_name("chishui_2024.csv")
@@ -123,6 +124,7 @@ def token(client: TestClient, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
+@pytest.mark.slow
 def test_api_reads_writes_and_roles(client: TestClient) -> None:
     assert client.get("/api/v1/basins?year=2024").status_code == 401
     assert client.get("/api/v1/basins?year=2024",

@@ -314,8 +314,10 @@ def add_agreement(session: Session, who: Who, spec: Mapping[str, Any],
     return _write(session, "agreement.add", actor, request, action, idempotency_key)
 
 
-def rule_template(rule_set: str, on: date) -> dict[str, Any]:
-    """The cited figures of a known rule set valid on a date (values, units, sources)."""
+def rule_template(rule_set: str, on: date | None) -> dict[str, Any]:
+    """The cited figures of a known rule set valid on a date (values, units, sources);
+    without a date, those in force today."""
+    on = on or date.today()
     return {"rule_set": rule_set, "date": on.isoformat(),
             "figures": {name: {"value": f"{value:f}", **parameter}
                         for name, (value, parameter) in
@@ -466,10 +468,18 @@ def _sections(session: Session, basin: Basin) -> list[BasinSection]:
                                 .order_by(BasinSection.position, BasinSection.id)))
 
 
-def basin_detail(session: Session, who: Who, code: str, year: int) -> dict[str, Any]:
+def shown_year(year: int | None, today: date | None = None) -> int:
+    """The year a view shows when none is asked for: the last whole year (the latest one
+    that can be settled)."""
+    return year if year is not None else (today or date.today()).year - 1
+
+
+def basin_detail(session: Session, who: Who, code: str, year: int | None) -> dict[str, Any]:
     """A basin for its page: sections (with parties and coordinates), agreements, and
-    for the year each section's monthly class and money, and the current settlements."""
+    for the year (default: the last whole one) each section's monthly class and money,
+    and the current settlements."""
     _reader(who)
+    year = shown_year(year)
     basin = get_basin(session, code)
     parties = _parties(session)
     sections = _sections(session, basin)
@@ -495,10 +505,11 @@ def basin_detail(session: Session, who: Who, code: str, year: int) -> dict[str, 
     }
 
 
-def overview(session: Session, who: Who, year: int) -> dict[str, Any]:
+def overview(session: Session, who: Who, year: int | None) -> dict[str, Any]:
     """The province's overview: every basin's sections, statements and money for the
-    year, and each party's net position over all basins."""
+    year (default: the last whole one), and each party's net position over all basins."""
     _reader(who)
+    year = shown_year(year)
     basins = list(session.scalars(select(Basin).order_by(Basin.id)))
     parties = _parties(session)
     by_name = {statements.party_label(p): p for p in parties.values()}
@@ -626,10 +637,11 @@ def statement_csv(session: Session, who: Who, number: str) -> str:
     return statements.to_csv(rows)
 
 
-def year_csv(session: Session, who: Who, basin: str, year: int) -> str:
+def year_csv(session: Session, who: Who, basin: str, year: int | None) -> str:
     """Every current statement line of a basin's year (monthly statements, then the
     settlements), one CSV: each figure with the statement, rule and row it came from."""
     _reader(who)
+    year = shown_year(year)
     found = get_basin(session, basin)
     sections = {s.id: s for s in _sections(session, found)}
     monthly = assessment.current_assessments(session, list(sections),

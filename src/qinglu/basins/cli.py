@@ -67,8 +67,8 @@ def water_class(
 ) -> None:
     """水质类别 Water class by GB 3838-2002 Table 1 (the worst indicator sets it)."""
     result = water.classify(water.water_input(
-        {"codmn": codmn, "nh3n": nh3n, "tp": tp, "tn": tn, "lake": lake}, unit="mg/L",
-        on=_date(on))).to_json_dict()
+        {"codmn": codmn, "nh3n": nh3n, "tp": tp, "tn": tn, "lake": lake},
+        unit=water.OPTION_UNIT, on=_date(on))).to_json_dict()
     if as_json:
         emit(result, True)
         return
@@ -105,8 +105,7 @@ def charge(
     result = basin.load_charge_input(
         {"indicator": indicator, "measured": measured, "target": target, "volume": volume,
          "rate": rate, "direction": direction},
-        units={"measured": "mg/L", "target": "mg/L", "volume": "m3", "rate": "万元/t"},
-    ).to_json_dict()
+        units=basin.OPTION_UNITS).to_json_dict()
     emit(result if as_json else {k: v for k, v in result.items() if k != "method"}, as_json,
          "污染负荷补偿 Pollutant-load charge")
 
@@ -187,11 +186,12 @@ def add_agreement(
 def template(
     rule_set: Annotated[str, typer.Argument(help="guizhou2014_chishui | chishui2018_fund | "
                                             "xinan2012_p_index")],
-    on: Annotated[str, typer.Option("--date", help="日期 date (YYYY-MM-DD)")],
+    on: Annotated[str | None, typer.Option("--date", help="日期 date (YYYY-MM-DD; 默认今天 "
+                                           "default today)")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """引用的规则参数 The cited figures of a known rule set valid on a date."""
-    result = actions.rule_template(rule_set, _date(on) or date.today())
+    result = actions.rule_template(rule_set, _date(on))
     if as_json:
         emit(result, True)
         return

@@ -4,7 +4,6 @@ statement with the rows behind every figure (and its verification, for anyone)."
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,18 +41,12 @@ def _render(request: Request, template: str, user: Principal | None, **context: 
         "colours": CLASS_COLOURS, **context})
 
 
-def _year(year: int | None) -> int:
-    """The year a page shows when none is asked for: the last whole year."""
-    return year if year is not None else date.today().year - 1
-
-
 @router.get("/basins", response_class=HTMLResponse)
 def overview_page(request: Request, session: SessionDep, user: UserDep,
                   year: Year = None) -> HTMLResponse:
     who = require_user(user, *READERS)
-    shown = _year(year)
-    return _render(request, "basins.html", user, data=actions.overview(session, who, shown),
-                   year=shown)
+    data = actions.overview(session, who, year)
+    return _render(request, "basins.html", user, data=data, year=data["year"])
 
 
 @router.get("/basins/statements/{number}", response_class=HTMLResponse)
@@ -89,11 +82,9 @@ def statement_csv(number: str, session: SessionDep, user: UserDep) -> Response:
 @router.get("/basins/{code}/statements.csv", response_class=Response)
 def year_csv(code: str, session: SessionDep, user: UserDep, year: Year = None) -> Response:
     who = require_user(user, *READERS)
-    shown = _year(year)
-    return Response(actions.year_csv(session, who, code, shown),
+    return Response(actions.year_csv(session, who, code, year),
                     media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{code}-{shown}.csv"'})
+                    headers={"Content-Disposition": f'attachment; filename="{code}.csv"'})
 
 
 def schematic(detail: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +110,6 @@ def schematic(detail: dict[str, Any]) -> dict[str, Any]:
 def basin_page(request: Request, code: str, session: SessionDep, user: UserDep,
                year: Year = None) -> HTMLResponse:
     who = require_user(user, *READERS)
-    detail = actions.basin_detail(session, who, code, _year(year))
+    detail = actions.basin_detail(session, who, code, year)
     return _render(request, "basin.html", user, basin=detail, chart=schematic(detail))
 

@@ -494,6 +494,12 @@ class LoadCharge:
         }
 
 
+# The units of the `qinglu basin charge` options (their public names keep bare numbers:
+# `--volume 1e7 --rate 1`); a value may still carry its own unit of the same kind.
+OPTION_UNITS: dict[str, str | None] = {"measured": "mg/L", "target": "mg/L", "volume": "m3",
+                                       "rate": "万元/t"}
+
+
 def load_charge_input(given: Mapping[str, Any], *, units: Mapping[str, str | None]
                       ) -> LoadCharge:
     """One pollutant-load charge from what a caller gave: indicator, measured, target,

@@ -40,6 +40,9 @@ INDICATOR_NAMES = {"CODMn": "高锰酸盐指数 CODMn", "NH3-N": "氨氮 NH3-N",
 CLASSES = ("I", "II", "III", "IV", "V", "劣V")
 WATERBODIES = ("river", "lake")
 MISSING = -1  # a concentration not measured, in the batch arrays
+# The unit of `qinglu water class --codmn X --nh3n Y --tp Z` (public names keep bare
+# numbers); a value may still carry its own unit (e.g. 80μg/L).
+OPTION_UNIT = "mg/L"
 Ints = npt.NDArray[np.int64]
 
 
@@ -53,7 +56,7 @@ def _table() -> ParameterTable:
 
 def class_index(name: str) -> int:
     """'II' -> 1; '劣V' -> 5; refused otherwise."""
-    text = name.strip().upper().replace("类", "").replace("劣V", "劣V")
+    text = name.strip().upper().replace("类", "")
     aliases = {"1": "I", "2": "II", "3": "III", "4": "IV", "5": "V", "6": "劣V", "WORSE-V": "劣V"}
     text = aliases.get(text, text)
     if text not in CLASSES:
