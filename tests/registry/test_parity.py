@@ -48,7 +48,7 @@ from qinglu.market import actions as market
 from qinglu.registry import actions as registry
 from tests import factories as f
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # some ten seconds of random sequences
 
 A = "parity"
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
