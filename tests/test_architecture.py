@@ -11,7 +11,8 @@ import configparser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FEATURES = ("registry", "cases", "market", "forestry", "documents", "accounts", "basins")
+FEATURES = ("registry", "cases", "market", "forestry", "documents", "accounts", "basins",
+            "green")
 OPEN_TO_OTHERS = {"__init__", "actions", "signing", "pdf"}
 
 

@@ -20,7 +20,8 @@ PARAMETER_DIR = Path(__file__).parent / "parameters"
 VALUE_COLUMNS = ("value", "unit", "source", "valid_from", "valid_to", "status")
 KNOWN_UNITS = frozenset({"g/kg DM", "t DM/ha", "fraction", "kgCO2e/kg", "t DM/m3", "ratio",
                          "t C/t DM", "kg", "exponent",
-                         "mg/L", "万元/t", "元"})  # water limits and basin rules (basin.py)
+                         "mg/L", "万元/t", "元",  # water limits and basin rules (basin.py)
+                         "kgCO2/kWh"})  # grid emission factors (green.py)
 # "unconfirmed": kept for the record but not checked in its original; a method must
 # refuse to use it unless the caller gives an override file (see methods/forest.py).
 # "policy": a registry rule (e.g. the buffer share), sourced to the decision, not a measurement.

@@ -29,6 +29,7 @@ from qinglu.documents import pages as documents_pages
 from qinglu.documents.signing import load_or_create_key
 from qinglu.forestry import api as forestry_api
 from qinglu.forestry.pages import router as monitoring_pages_router
+from qinglu.green import api as green_api
 from qinglu.market import api as market_api
 from qinglu.market.actions import expire_due
 from qinglu.market.pages import router as market_pages_router
@@ -123,7 +124,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.router.routes.extend([*documents_api.hot_router.routes, *registry_api.hot_router.routes])
     for router in (documents_api.router, registry_api.router, auth_api.router,
                    cases_api.router, methods_api.router, forestry_api.router,
-                   market_api.router, basins_api.router):
+                   market_api.router, basins_api.router, green_api.router):
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -1,0 +1,1 @@
+"""Green electricity: power projects, green certificates (GEC, 绿证) and green-power claims."""
