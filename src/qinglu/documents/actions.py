@@ -19,16 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from qinglu.core.errors import Conflict, NotFound
+from qinglu.core.errors import Conflict, InvalidInput, NotFound
 from qinglu.core.identifiers import region_name
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.money import cny_capital
 from qinglu.core.serials import parse_serial
 from qinglu.db.engine import var_dir
 from qinglu.documents import pdf
-from qinglu.documents.models import DOCUMENT_KINDS, Certificate
+from qinglu.documents.models import DOCUMENT_KINDS, Certificate, IssuedFile
+from qinglu.documents.pdfsign import PdfSigningKey, check_pdf, load_or_create_pdf_key, sha256_hex
 from qinglu.documents.qr import parse_verification_url, verification_url
 from qinglu.documents.signing import RegistryKey, encode_payload
 from qinglu.documents.verification import (  # noqa: F401 (callers verify through records)
@@ -47,8 +48,40 @@ class UnknownCertificate(NotFound):
     code = "unknown-certificate"
 
 
-def base_url() -> str:
-    return os.environ.get("QINGLU_BASE_URL", "http://127.0.0.1:8000")
+# What `qinglu serve` listens on by default: the address of last resort, used only where
+# there is neither a configured address nor a request (the command line says so).
+LOCAL_SERVE_URL = "http://127.0.0.1:8000"
+
+
+def base_url(served: str | None = None) -> str:
+    """The public address links and QR codes point to: QINGLU_BASE_URL when the operator
+    configured one, else the address the request actually reached (or the command line's
+    --base-url), else the local `qinglu serve` address."""
+    configured = os.environ.get("QINGLU_BASE_URL", "").strip()
+    if configured:
+        return configured.rstrip("/")
+    return (served or LOCAL_SERVE_URL).rstrip("/")
+
+
+def address_note(served: str | None = None) -> str:
+    """Which address a document's links use, and why: what the command line prints."""
+    if os.environ.get("QINGLU_BASE_URL", "").strip():
+        return f"链接地址 links: {base_url()} (QINGLU_BASE_URL)"
+    if served:
+        return f"链接地址 links: {base_url(served)} (--base-url)"
+    return (f"链接地址 links: {LOCAL_SERVE_URL}（未设定 QINGLU_BASE_URL，仅本机可用 / "
+            "QINGLU_BASE_URL not set: a local address only)")
+
+
+def pdf_key() -> PdfSigningKey:
+    """The registry's PDF signing key and certificate (made once under var/keys)."""
+    return load_or_create_pdf_key()
+
+
+def published_keys(key: RegistryKey) -> dict[str, Any]:
+    """What /api/v1/keys publishes: the Ed25519 key of the QR payloads (a JWK) and the
+    certificate of the PDF signatures with its SHA-256 fingerprint."""
+    return {"keys": [key.jwk()], "pdf_signing": pdf_key().published()}
 
 
 def documents_dir() -> Path:
@@ -158,32 +191,83 @@ def document_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def render_pdf(record: Certificate) -> bytes:
+def render_pdf(session: Session, record: Certificate, served_url: str | None = None) -> bytes:
+    """The document's PDF, signed PAdES-B-B by the registry's certificate; the file's
+    SHA-256 is recorded (and committed) before the file is handed out."""
     _prefix, title_zh, title_en = DOCUMENT_KINDS[record.kind]
     payload = encode_payload(record.facts, record.signature)
-    return pdf.render_signed(pdf.SignedDoc(
+    unsigned = pdf.render_signed(pdf.SignedDoc(
         number=record.number, title_zh=title_zh, title_en=title_en,
         rows=document_rows(record.facts), issuer=str(record.facts["issuer"]),
-        verify_url=verification_url(base_url(), record.number, payload), payload=payload,
-        serials=record.facts["serials"]))
+        verify_url=verification_url(base_url(served_url), record.number, payload),
+        payload=payload, serials=record.facts["serials"]))
+    key = pdf_key()
+    signed = key.sign(unsigned)
+    session.add(IssuedFile(certificate_id=record.id, sha256=sha256_hex(signed),
+                           size=len(signed), signer_fingerprint=key.fingerprint))
+    session.commit()
+    return signed
 
 
-def certificate_pdf(session: Session, number: str) -> bytes:
-    return render_pdf(get_certificate(session, number))
+def certificate_pdf(session: Session, number: str, served_url: str | None = None) -> bytes:
+    return render_pdf(session, get_certificate(session, number), served_url)
 
 
-def write_pdf(record: Certificate, directory: Path | None = None) -> Path:
+def write_pdf(record: Certificate, directory: Path | None = None,
+              served_url: str | None = None) -> Path:
+    """Write a loaded certificate's signed PDF (its own session records the file)."""
+    session = object_session(record)
+    if session is None:
+        raise ValueError("the certificate is not attached to a session")
+    return write_certificate_pdf(session, record.number, directory, served_url)
+
+
+def write_certificate_pdf(session: Session, number: str, directory: Path | None = None,
+                          served_url: str | None = None) -> Path:
+    """Write a certificate's or voucher's signed PDF (under var/documents unless told)."""
+    record = get_certificate(session, number)
     directory = directory or documents_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{record.number}.pdf"
-    path.write_bytes(render_pdf(record))
+    path.write_bytes(render_pdf(session, record, served_url))
     return path
 
 
-def write_certificate_pdf(session: Session, number: str, directory: Path | None = None
-                          ) -> Path:
-    """Write a certificate's or voucher's PDF (under var/documents unless told)."""
-    return write_pdf(get_certificate(session, number), directory)
+def verify_file(session: Session, key: RegistryKey, data: bytes) -> Verification:
+    """A presented PDF: the file this registry issued (its signature holds, by the
+    registry's certificate, over the whole file, and its SHA-256 is one the registry
+    recorded) and facts that match the ledger now; else exactly what differs."""
+    try:
+        number, payload = pdf.extract_payload(data)
+    except InvalidInput:
+        number, payload = None, None
+    signature = check_pdf(data, pdf_key())
+    digest = sha256_hex(data)
+    recorded = session.scalar(select(IssuedFile).where(IssuedFile.sha256 == digest))
+    result = (verify_certificate(session, key, number=number, payload=payload)
+              if number else Verification(None))
+    problems = list(result.problems)
+    result.problems, result.valid = [], True
+    if not signature.signed:
+        result.fail("文件没有签名：不是本登记簿签发的文件",
+                    "the file carries no signature: not a file this registry issued")
+    elif not signature.ours:
+        result.fail(f"由其他密钥签名（{signature.signer}）",
+                    f"signed by another key ({signature.signer})")
+    elif not (signature.intact and signature.whole_file):
+        result.fail("文件在签名后被改动", "changed after signing")
+    elif recorded is None:
+        result.fail("不是本登记簿签发的文件（登记簿无此文件的 SHA-256）",
+                    "not a file this registry issued (its SHA-256 is not on record)")
+    if number is None:
+        result.fail("文件中没有凭证编号", "the file names no document number")
+    for problem in problems:
+        result.valid = False
+        result.problems.append(problem)
+    result.file = {"sha256": digest, "signed": signature.signed, "signer": signature.signer,
+                   "signature_intact": signature.intact, "covers_whole_file":
+                   signature.whole_file, "issued_by_registry": recorded is not None}
+    return result
 
 
 def retire(session: Session, key: RegistryKey, *, from_account: int, product: str,
@@ -229,3 +313,14 @@ def certify_retirement(session: Session, key: RegistryKey, *, retirement_id: int
     return run_write(session, kind="certificate.issue", actor=actor,
                      request={"retirement_id": retirement_id}, action=action,
                      idempotency_key=idempotency_key)
+
+
+def verify_upload(session: Session, key: RegistryKey, data: bytes,
+                  limit: int) -> Verification:
+    """An uploaded file, refused unread when larger than any document the registry makes."""
+    if len(data) > limit:
+        result = Verification(None)
+        result.fail("文件过大，不是本登记簿签发的文件",
+                    "the file is too large: not a file this registry issued")
+        return result
+    return verify_file(session, key, data)

@@ -29,8 +29,9 @@ def registry_key(request: Request) -> RegistryKey:
 
 @router.get("/keys")
 def keys(request: Request) -> dict[str, Any]:
-    """The registry's public signing key(s), as a JWK set."""
-    return {"keys": [registry_key(request).jwk()]}
+    """The registry's public keys: the Ed25519 key of the QR payloads and checkpoints (a
+    JWK set), and the certificate of the PDF signatures with its SHA-256 fingerprint."""
+    return documents.published_keys(registry_key(request))
 
 
 @router.get("/certificates/{number}")
@@ -58,8 +59,11 @@ async def verify(number: str, request: Request,
 
 @router.get("/certificates/{number}/pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
-def certificate_pdf(number: str, session: SessionDep) -> Response:
-    return Response(documents.certificate_pdf(session, number), media_type="application/pdf",
+def certificate_pdf(number: str, request: Request, session: SessionDep) -> Response:
+    """The document's PDF, signed (PAdES); its links use the address this request reached
+    unless QINGLU_BASE_URL is configured."""
+    data = documents.certificate_pdf(session, number, str(request.base_url))
+    return Response(data, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
 
 

@@ -22,6 +22,10 @@ from qinglu.cli_common import (
 from qinglu.documents import actions as documents
 from qinglu.documents.signing import load_or_create_key
 
+BaseUrlOption = Annotated[str | None, typer.Option(
+    "--base-url", help="链接与二维码的公开地址 / public address for links and the QR "
+    "(default: QINGLU_BASE_URL)")]
+
 app = typer.Typer(help="证书 Certificates and vouchers", no_args_is_help=True)
 
 
@@ -33,11 +37,18 @@ def verify(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """核验 Verify a certificate: exit 0 only when it is valid, else say what differs."""
-    number, payload = documents.resolve(reference)
+    """核验 Verify a certificate: exit 0 only when it is valid, else say what differs.
+
+    A PDF is checked as a file: its PAdES signature, its SHA-256 against the files the
+    registry issued, then its facts against the ledger now."""
+    path = Path(reference)
     with session_for(db) as session:
-        result = documents.verify_certificate(session, load_or_create_key(), number=number,
-                                            payload=payload)
+        if path.suffix.lower() == ".pdf" and path.is_file():
+            result = documents.verify_file(session, load_or_create_key(), path.read_bytes())
+        else:
+            number, payload = documents.resolve(reference)
+            result = documents.verify_certificate(session, load_or_create_key(),
+                                                  number=number, payload=payload)
     if as_json:
         emit(result.as_dict(), True)
     elif result.valid:
@@ -51,11 +62,13 @@ def verify(
 def write_pdf(
     number: Annotated[str, typer.Argument(help="编号 / certificate number")],
     out: Annotated[Path | None, typer.Option("--out", help="输出文件夹 / folder")] = None,
+    base_url: BaseUrlOption = None,
     db: DbOption = None,
 ) -> None:
-    """生成 PDF Write a certificate's or voucher's PDF."""
+    """生成 PDF Write a certificate's or voucher's signed PDF."""
     with session_for(db) as session:
-        path = documents.write_certificate_pdf(session, number, out)
+        path = documents.write_certificate_pdf(session, number, out, base_url)
+    console.print(documents.address_note(base_url))
     console.print(str(path))
 
 
@@ -64,6 +77,7 @@ def write_pdf(
 def issue(
     retirement: Annotated[int, typer.Argument(help="注销 id / retirement id")],
     out: Annotated[Path | None, typer.Option("--out", help="PDF 文件夹 / folder")] = None,
+    base_url: BaseUrlOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
     key: KeyOption = None,
@@ -73,5 +87,7 @@ def issue(
         result = documents.certify_retirement(session, load_or_create_key(),
                                               retirement_id=retirement, actor=actor(),
                                               idempotency_key=key)
-        path = documents.write_certificate_pdf(session, result["certificate_number"], out)
-    emit({**result, "pdf": str(path)}, as_json, "注销证明 Retirement certificate")
+        path = documents.write_certificate_pdf(session, result["certificate_number"], out,
+                                               base_url)
+    emit({**result, "pdf": str(path), "links": documents.address_note(base_url)}, as_json,
+         "注销证明 Retirement certificate")

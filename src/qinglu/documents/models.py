@@ -35,3 +35,17 @@ class Certificate(Base):
     signature: Mapped[str] = mapped_column(String(120))
     key_id: Mapped[str] = mapped_column(String(32))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IssuedFile(Base):
+    """A PDF the registry handed out: its SHA-256, so any later copy can be matched
+    byte for byte (a signed PDF differs each time it is made: its signing time)."""
+
+    __tablename__ = "issued_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    signer_fingerprint: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

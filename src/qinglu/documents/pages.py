@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from qinglu.documents import actions as documents
@@ -24,6 +24,21 @@ def verify_link(request: Request, number: str, session: SessionDep, user: UserDe
     """Where a certificate's QR code leads: the number and its signed payload."""
     return render(request, "verify.html", user, number=number,
                   result=_verify(request, session, number, p))
+
+
+# A certificate PDF is some 100 kB; anything far larger is not one of ours.
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+@router.post("/verify/file", response_class=HTMLResponse)
+def verify_upload(request: Request, session: SessionDep, user: UserDep,
+                  file: UploadFile = File(...)) -> HTMLResponse:
+    """An uploaded PDF: the file the registry issued, or what differs."""
+    data = file.file.read(MAX_UPLOAD + 1)
+    result = documents.verify_upload(session, request.app.state.registry_key, data,
+                                     MAX_UPLOAD)
+    return render(request, "verify.html", user, number=result.number or "", result=result,
+                  uploaded=file.filename or "")
 
 
 def _verify(request: Request, session: SessionDep, number: str,

@@ -83,14 +83,18 @@ class Verification:
     valid: bool = True
     problems: list[str] = field(default_factory=list)
     facts: dict[str, Any] | None = None
+    file: dict[str, Any] | None = None  # a presented PDF: its hash and signature
 
     def fail(self, zh: str, en: str) -> None:
         self.valid = False
         self.problems.append(f"{zh} / {en}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "valid": self.valid, "problems": self.problems,
-                "facts": self.facts}
+        answer = {"number": self.number, "valid": self.valid, "problems": self.problems,
+                  "facts": self.facts}
+        if self.file is not None:
+            answer["file"] = self.file
+        return answer
 
 
 def retirement_facts_of(*, retirement_id: int, product: str, quantity: int, beneficiary: str,
@@ -172,7 +176,8 @@ def _check_retirement(db: Db, result: Verification, stored: dict[str, Any],
         result.fail("注销记录与账本不符", "the retirement record differs from the ledger")
     for serial in stored.get("serials", []):
         if not _retired_by(serial, blocks):
-            result.fail(f"单位 {serial} 未按此注销", f"units {serial} are not retired by it")
+            result.fail(f"单位未注销：{serial} 不在此注销中",
+                        f"units not retired: {serial} is not retired by it")
 
 
 def _check_retirement_row(db: Db, result: Verification,
