@@ -4,9 +4,9 @@ N client processes (default 4) each, for a fixed time, place an order on one of 
 open listings (20 sellers' listings, random lots) and confirm its payment at once,
 so every trade is: an order write (listing row locked, reservation), then a
 settlement write (units out of escrow to the buyer, order settled, trade voucher
-signed and stored); on PostgreSQL both run in the server-side functions of migration
-0011, as in production. Then, in the same run, the same clients do plain transfers for
-the same time among the same accounts (bench/ledger.py's workload). Prints trades/s,
+signed and stored); on PostgreSQL both run in the server-side functions of
+`market/sql/`, as in production. Then, in the same run, the same clients do plain
+transfers for the same time among the same accounts (bench/ledger.py's workload). Prints trades/s,
 p50/p99 of a whole trade, transfers/s, and `ratio=<trades / transfers>` last.
 
     .venv/bin/python bench/market.py [--clients 4] [--seconds 10]
