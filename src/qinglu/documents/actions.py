@@ -30,8 +30,17 @@ from qinglu.db.engine import var_dir
 from qinglu.documents import pdf
 from qinglu.documents.models import DOCUMENT_KINDS, Certificate, IssuedFile
 from qinglu.documents.pdfsign import PdfSigningKey, check_pdf, load_or_create_pdf_key, sha256_hex
-from qinglu.documents.qr import parse_verification_url, verification_url
-from qinglu.documents.signing import RegistryKey, encode_payload
+from qinglu.documents.qr import (
+    OfflineCheck,
+    document_address,
+    document_qr,
+    load_public_key,
+    parse_verification_url,
+    qr_claims,
+    sign_claims,
+    verify_offline,
+)
+from qinglu.documents.signing import RegistryKey, encode_payload, load_or_create_key
 from qinglu.documents.verification import (  # noqa: F401 (callers verify through records)
     Verification,
     retirement_facts_of,
@@ -191,16 +200,20 @@ def document_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def render_pdf(session: Session, record: Certificate, served_url: str | None = None) -> bytes:
+def render_pdf(record: Certificate, served_url: str | None = None) -> bytes:
     """The document's PDF, signed PAdES-B-B by the registry's certificate; the file's
-    SHA-256 is recorded (and committed) before the file is handed out."""
+    SHA-256 is recorded (and committed, in the record's session) before it is handed out."""
+    session = object_session(record)
+    if session is None:
+        raise ValueError("the certificate is not attached to a session")
     _prefix, title_zh, title_en = DOCUMENT_KINDS[record.kind]
     payload = encode_payload(record.facts, record.signature)
+    address = document_address(base_url(served_url), record.number)
     unsigned = pdf.render_signed(pdf.SignedDoc(
         number=record.number, title_zh=title_zh, title_en=title_en,
         rows=document_rows(record.facts), issuer=str(record.facts["issuer"]),
-        verify_url=verification_url(base_url(served_url), record.number, payload),
-        payload=payload, serials=record.facts["serials"]))
+        verify_url=address, payload=payload, serials=record.facts["serials"],
+        qr=document_qr(address, offline_text(record))))
     key = pdf_key()
     signed = key.sign(unsigned)
     session.add(IssuedFile(certificate_id=record.id, sha256=sha256_hex(signed),
@@ -209,8 +222,25 @@ def render_pdf(session: Session, record: Certificate, served_url: str | None = N
     return signed
 
 
+def offline_text(record: Certificate, key: RegistryKey | None = None) -> str:
+    """The QR's offline-checkable text of a document (COSE_Sign1 over its CBOR claims)."""
+    return sign_claims(key or load_or_create_key(), qr_claims({**record.facts,
+                                                               "order_id": record.order_id}))
+
+
+def document_qr_text(session: Session, number: str, served_url: str | None = None) -> str:
+    """Exactly what a document's QR code holds: its page's address, "#", the offline text."""
+    record = get_certificate(session, number)
+    return f"{document_address(base_url(served_url), number)}#{offline_text(record)}"
+
+
+def verify_qr_offline(text: str, public_key_file: bytes) -> OfflineCheck:
+    """A scanned QR checked with the published key alone: no network, no database."""
+    return verify_offline(text, load_public_key(public_key_file))
+
+
 def certificate_pdf(session: Session, number: str, served_url: str | None = None) -> bytes:
-    return render_pdf(session, get_certificate(session, number), served_url)
+    return render_pdf(get_certificate(session, number), served_url)
 
 
 def write_pdf(record: Certificate, directory: Path | None = None,
@@ -229,7 +259,7 @@ def write_certificate_pdf(session: Session, number: str, directory: Path | None 
     directory = directory or documents_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{record.number}.pdf"
-    path.write_bytes(render_pdf(session, record, served_url))
+    path.write_bytes(render_pdf(record, served_url))
     return path
 
 

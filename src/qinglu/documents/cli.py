@@ -34,13 +34,27 @@ app = typer.Typer(help="证书 Certificates and vouchers", no_args_is_help=True)
 def verify(
     reference: Annotated[str, typer.Argument(
         help="编号、PDF 文件或二维码网址 / number, PDF or QR URL")],
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="离线核验二维码内容 / check a scanned QR text with --key, no network")
+    ] = False,
+    public_key: Annotated[Path | None, typer.Option(
+        "--key", help="公布的公钥文件（/api/v1/keys 的 JSON 或 PEM）/ the published key")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """核验 Verify a certificate: exit 0 only when it is valid, else say what differs.
 
     A PDF is checked as a file: its PAdES signature, its SHA-256 against the files the
-    registry issued, then its facts against the ledger now."""
+    registry issued, then its facts against the ledger now. With --offline the argument
+    is the QR code's text, checked with the published key alone."""
+    if offline:
+        if public_key is None:
+            raise fail("--offline 需要 --key / --offline needs --key FILE")
+        check = documents.verify_qr_offline(reference, public_key.read_bytes())
+        emit(check.as_dict(), as_json, "离线核验 Offline check")
+        if not check.valid:
+            raise fail("; ".join(check.problems))
+        return
     path = Path(reference)
     with session_for(db) as session:
         if path.suffix.lower() == ".pdf" and path.is_file():
@@ -55,6 +69,18 @@ def verify(
         console.print(f"[green]有效 VALID[/green] {result.number}")
     if not result.valid:
         raise fail(f"{result.number}: " + "; ".join(result.problems))
+
+
+@app.command("qr")
+@handle_errors
+def qr_text(
+    number: Annotated[str, typer.Argument(help="编号 / certificate number")],
+    base_url: BaseUrlOption = None,
+    db: DbOption = None,
+) -> None:
+    """二维码内容 Print exactly what a document's QR code holds."""
+    with session_for(db) as session:
+        console.print(documents.document_qr_text(session, number, base_url), soft_wrap=True)
 
 
 @app.command("pdf")

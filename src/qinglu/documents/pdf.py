@@ -11,6 +11,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
@@ -36,6 +37,7 @@ class SignedDoc:
     verify_url: str
     payload: str
     serials: Sequence[str] = field(default_factory=tuple)
+    qr: segno.QRCode | None = None  # the printed code; else one of verify_url
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def render_signed(doc: SignedDoc) -> bytes:
     _table(pdf, [*doc.rows, *serial_rows])
     pdf.ln(6)
     y = max(pdf.get_y(), pdf.h - 78)
-    pdf.image(io.BytesIO(qr_png(doc.verify_url)), x=pdf.w - 18 - 42, y=y, w=42, h=42)
+    pdf.image(io.BytesIO(qr_png(doc.qr or doc.verify_url)), x=pdf.w - 18 - 42, y=y, w=42, h=42)
     pdf.set_xy(18, y + 4)
     pdf.set_font("cjk", size=10.5)
     pdf.multi_cell(pdf.epw - 48, 6, f"签发机构 Issued by：{doc.issuer}",
@@ -120,9 +122,11 @@ def render_signed(doc: SignedDoc) -> bytes:
     pdf.set_font("cjk", size=8.5)
     pdf.set_text_color(90, 90, 90)
     pdf.multi_cell(pdf.epw - 48, 5,
-                   "本凭证由青绿登记簿以 Ed25519 签名；扫描二维码或在验证页输入编号即可核验。\n"
-                   "Signed by the Qinglu registry (Ed25519). Scan the QR code or enter the "
-                   "number on the verification page to check it.")
+                   "本文件由青绿登记簿以其证书签名（PAdES），二维码所载内容以 Ed25519 签名，"
+                   "可离线核验；扫描二维码、上传本文件或在验证页输入编号即可核验。\n"
+                   "This file is signed by the Qinglu registry's certificate (PAdES) and the "
+                   "QR code's content with Ed25519, checkable offline. Scan the QR code, "
+                   "upload this file or enter the number on the verification page.")
     return bytes(pdf.output())
 
 

@@ -176,8 +176,7 @@ def _check_retirement(db: Db, result: Verification, stored: dict[str, Any],
         result.fail("注销记录与账本不符", "the retirement record differs from the ledger")
     for serial in stored.get("serials", []):
         if not _retired_by(serial, blocks):
-            result.fail(f"单位未注销：{serial} 不在此注销中",
-                        f"units not retired: {serial} is not retired by it")
+            result.fail(f"单位 {serial} 未按此注销", f"units {serial} are not retired by it")
 
 
 def _check_retirement_row(db: Db, result: Verification,
