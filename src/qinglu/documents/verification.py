@@ -56,6 +56,16 @@ CERTIFICATE_SQL = RawQuery("""
 
 PROJECT_NAME_SQL = RawQuery("SELECT name FROM projects WHERE id = :id")
 
+# The states of the unit blocks a trade's serial range now lies in (by project, vintage,
+# product and overlap), to say whether the units a voucher transferred are held or retired.
+RANGE_STATES_SQL = RawQuery("""
+    SELECT b.state, b.serial_start, b.serial_end
+    FROM unit_blocks b
+    JOIN issuances i ON i.id = b.issuance_id
+    WHERE i.project_id = :project_id AND i.vintage = :vintage AND i.product = :product
+      AND b.serial_end >= :start AND b.serial_start <= :end
+""")
+
 TRADE_SQL = RawQuery("""
     SELECT o.id, o.quantity, o.amount, o.payment_reference, o.serials, o.status,
            l.product, e.body AS entry_body
@@ -84,6 +94,8 @@ class Verification:
     problems: list[str] = field(default_factory=list)
     facts: dict[str, Any] | None = None
     file: dict[str, Any] | None = None  # a presented PDF: its hash and signature
+    # What the document is and what the ledger says of its units now (only when valid).
+    statement: dict[str, str] | None = None
 
     def fail(self, zh: str, en: str) -> None:
         self.valid = False
@@ -94,6 +106,8 @@ class Verification:
                   "facts": self.facts}
         if self.file is not None:
             answer["file"] = self.file
+        if self.statement is not None and self.valid:
+            answer["statement"] = self.statement
         return answer
 
 
@@ -244,9 +258,65 @@ def verify_certificate(db: Db, key: RegistryKey, *,
         _compare(result, presented, stored)
     if rows[0]["order_id"] is not None:
         _check_trade(db, result, stored, rows[0]["order_id"])
+        result.statement = _trade_statement(db, stored)
     else:
         _check_retirement(db, result, stored, rows)
+        result.statement = retirement_statement(stored)
     return result
+
+
+def retirement_statement(facts: dict[str, Any]) -> dict[str, str]:
+    """A retirement's document (a retirement certificate, a carbon-neutral certificate, a
+    case's voucher, a green-power claim): its units were retired, for its beneficiary."""
+    if facts.get("product") == "GEC":
+        return {"zh": f"有效：此凭证由青绿登记簿签发，所载绿证 {facts.get('quantity')} "
+                      f"{facts.get('unit', '')} 已为 {facts.get('beneficiary')} 核销。",
+                "en": f"Valid: issued by the Qinglu registry; its green certificates "
+                      f"({facts.get('quantity')} {facts.get('unit', '')}) were cancelled "
+                      f"for {facts.get('beneficiary')}."}
+    return {"zh": f"有效：此凭证由青绿登记簿签发，所载 {facts.get('quantity')} "
+                  f"{facts.get('unit', '')} 已为 {facts.get('beneficiary')} 注销。",
+            "en": f"Valid: issued by the Qinglu registry; its units ({facts.get('quantity')} "
+                  f"{facts.get('unit', '')}) are retired for {facts.get('beneficiary')}."}
+
+
+def _trade_statement(db: Db, facts: dict[str, Any]) -> dict[str, str]:
+    """A trade voucher: its units were transferred to the buyer on its date; whether they
+    are now still held or retired is what the ledger says now."""
+    states = _range_states(db, facts.get("serials", []))
+    retired = states.get("retired", 0)
+    total = sum(states.values())
+    if total and retired == total:
+        now_zh, now_en = "现已全部注销", "they are now retired"
+    elif retired:
+        now_zh, now_en = (f"其中 {retired} 个基本单位现已注销，其余未注销",
+                          f"{retired} base units of them are now retired, the rest not")
+    else:
+        now_zh, now_en = "现仍持有、未注销", "they are held, not retired"
+    buyer, day = facts.get("buyer"), facts.get("date")
+    quantity = f"{facts.get('quantity')} {facts.get('unit', '')}".strip()
+    return {"zh": f"有效：此交易凭证由青绿登记簿签发。所载 {quantity} 已于 {day} 转让给买方 "
+                  f"{buyer}，{now_zh}；交易凭证本身不表示单位已注销。",
+            "en": f"Valid: a trade voucher issued by the Qinglu registry. Its {quantity} "
+                  f"were transferred to the buyer {buyer} on {day}; {now_en}. A trade "
+                  "voucher does not by itself mean the units are retired."}
+
+
+def _range_states(db: Db, serials: Sequence[str]) -> dict[str, int]:
+    """Base units of these serial ranges in each state, as the unit blocks say now."""
+    counts: dict[str, int] = {}
+    for text in serials:
+        try:
+            wanted = parse_serial(text)
+        except InvalidSerial:
+            continue
+        for block in RANGE_STATES_SQL.rows(db, {
+                "project_id": wanted.project_id, "vintage": wanted.vintage,
+                "product": wanted.product, "start": wanted.start, "end": wanted.end}):
+            overlap = (min(block["serial_end"], wanted.end)
+                       - max(block["serial_start"], wanted.start) + 1)
+            counts[block["state"]] = counts.get(block["state"], 0) + max(0, overlap)
+    return counts
 
 
 def _check_trade(db: Db, result: Verification, stored: dict[str, Any],
