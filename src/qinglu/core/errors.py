@@ -74,6 +74,12 @@ class InsufficientUnits(Conflict):
     code = "insufficient-units"
 
 
+class NotTradable(Conflict):
+    """A product's rules forbid the move (not tradable, expired, out of its scope)."""
+
+    code = "not-tradable"
+
+
 class AccountKindNotAllowed(Conflict):
     code = "account-kind-not-allowed"
 

@@ -85,6 +85,11 @@ class Co2Result:
         return self.co2_kg / 1000
 
     @property
+    def co2_t_text(self) -> str:
+        """The tonnes exactly, without trailing zeros: '26.83'."""
+        return f"{self.co2_t.normalize():f}"
+
+    @property
     def factor_name(self) -> str:
         zh, en = FACTORS[self.factor]
         where = REGIONS[self.region] + ("" if self.region == "national" else "区域")
@@ -121,6 +126,17 @@ def co2_of(kwh: int, year: int, factor: str | None = None,
     per_kwh = Decimal(repr(found.value))
     return Co2Result(kwh, year, factor, region, per_kwh, found.source, found.status,
                      kwh * per_kwh)
+
+
+def latest_year(factor: str | None, region: str | None, up_to: int) -> int:
+    """The latest year up to `up_to` with a published factor (published two years or so
+    after the year they describe): what a claim uses when it names no year."""
+    factor, region = factor or DEFAULT_FACTOR, region or DEFAULT_REGION
+    for year in range(up_to, up_to - 10, -1):
+        if _table().get((factor, region), date(year, 7, 1)) is not None:
+            return year
+    raise GreenInputError(f"{up_to} 年及以前无{REGIONS.get(region, region)}的该排放因子",
+                          f"no {factor} factor for {region} up to {up_to}")
 
 
 def certificates_for(kwh: int, carried_kwh: int = 0) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -327,20 +328,30 @@ def add_project(
     }
 
     def action(ctx: WriteContext) -> dict[str, Any]:
-        if owner_holder_id is not None:
-            get_holder(ctx.session, owner_holder_id)
-        project = Project(
-            name=name, product=product, region=region, methodology=methodology,
-            owner_holder_id=owner_holder_id,
-        )
-        ctx.session.add(project)
-        ctx.session.flush()
-        return project_view(project)
+        return add_project_in(ctx, name=name, product=product, region=region,
+                              methodology=methodology, owner_holder_id=owner_holder_id)
 
     return run_write(
         session, kind="project.add", actor=actor, request=request, action=action,
         idempotency_key=idempotency_key,
     )
+
+
+def add_project_in(ctx: WriteContext, *, name: str, product: str, region: str,
+                   methodology: str, owner_holder_id: int | None = None) -> dict[str, Any]:
+    """The project itself, inside a caller's ledger write (a power project's filing)."""
+    product_spec(product)
+    if owner_holder_id is not None:
+        get_holder(ctx.session, owner_holder_id)
+    project = Project(
+        name=_require_text("项目名称 project name", name), product=product,
+        region=validate_region(region),
+        methodology=_require_text("方法学 methodology", methodology, limit=64),
+        owner_holder_id=owner_holder_id,
+    )
+    ctx.session.add(project)
+    ctx.session.flush()
+    return project_view(project)
 
 
 def get_project(session: Session, project_id: int) -> Project:
@@ -503,9 +514,11 @@ def issue(
 
 
 def issue_in(ctx: WriteContext, *, project_id: int, vintage: int, quantity: int,
-             to_account: int) -> dict[str, Any]:
+             to_account: int, tradable: bool = True,
+             valid_to: date | None = None) -> dict[str, Any]:
     """The issuance itself, inside a caller's ledger write (a monitoring report's issuance
-    puts the owner's and the buffer's parts on one entry)."""
+    puts the owner's and the buffer's parts on one entry). `tradable` and `valid_to` are
+    the product's rules for these units (a green certificate's, from green/actions.py)."""
     _check_quantity(quantity)
     project = get_project(ctx.session, project_id)
     _check_destination(_lock_accounts(ctx.session, to_account)[to_account])
@@ -517,15 +530,19 @@ def issue_in(ctx: WriteContext, *, project_id: int, vintage: int, quantity: int,
     end = start + quantity - 1
     product.next_serial = end + 1
     issuance = Issuance(project_id=project.id, product=project.product, vintage=vintage,
-                        quantity=quantity, serial_start=start, serial_end=end)
+                        quantity=quantity, serial_start=start, serial_end=end,
+                        tradable=tradable, valid_to=valid_to)
     ctx.session.add(issuance)
     ctx.session.flush()
     ctx.session.add(UnitBlock(issuance_id=issuance.id, account_id=to_account,
                               serial_start=start, serial_end=end, state="held"))
     ctx.moves.append([issuance.id, start, end, None, to_account, "held"])
     serial = format_serial(project.product, project.region, project.id, vintage, start, end)
-    return {"id": issuance.id, "product": project.product, "quantity": quantity,
-            "serials": [serial]}
+    result = {"id": issuance.id, "product": project.product, "quantity": quantity,
+              "serials": [serial]}
+    if not tradable or valid_to is not None:  # only a ruled issuance says so (parity)
+        result.update(tradable=tradable, valid_to=valid_to.isoformat() if valid_to else None)
+    return result
 
 
 def transfer(
@@ -554,14 +571,15 @@ def transfer(
                     "quantity": quantity, "project_id": project_id, "vintage": vintage,
                     "actor": actor},
             translate=lambda state, detail: _transfer_refusal(
-                state, detail, from_account, product, quantity),
+                session, state, detail, from_account, product, quantity),
             idempotency_key=idempotency_key)
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         accounts = _lock_source(ctx.session, from_account, to_account)
         _check_destination(accounts[to_account])
         whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
-                                  quantity=quantity, project_id=project_id, vintage=vintage)
+                                  quantity=quantity, project_id=project_id, vintage=vintage,
+                                  trade=True)
         serials = blocks.move(ctx.session, whole, part, Place(to_account, "held"), ctx.moves,
                               from_account)
         return {"product": product, "quantity": quantity, "from_account": from_account,
@@ -576,11 +594,13 @@ TRANSFER_SQL = ("SELECT qinglu_transfer(:from_account, :to_account, :product, :q
                 ":project_id, :vintage, :actor, :key, :request)")
 
 
-def _transfer_refusal(state: str, detail: str, from_account: int, product: str,
-                      quantity: int) -> QingluError | None:
-    """The function's refusals, as the same domain errors the Python path raises."""
+def _transfer_refusal(session: Session, state: str, detail: str, from_account: int,
+                      product: str, quantity: int) -> QingluError | None:
+    """The function's refusals, as the same domain errors the Python path raises (a
+    shortfall the product's rules explain says so on both paths)."""
     if state == "QL004":
-        return blocks.insufficient(from_account, product, quantity, quantity - int(detail or 0))
+        return blocks.shortfall(session, from_account, product, quantity,
+                                quantity - int(detail or 0), trade=True)
     return account_refusal(state, detail)
 
 
@@ -708,6 +728,34 @@ def cancel_in(ctx: WriteContext, *, from_account: int, product: str, quantity: i
             "from_account": from_account, "reason": reason, "serials": serials}
 
 
+def expire_in(ctx: WriteContext, *, product: str, day: date) -> dict[str, Any]:
+    """Cancel every held unit of `product` whose validity ended before `day`, one
+    cancellation per account, inside a caller's ledger write (green/actions.py's expiry
+    job). Expired units cannot move before this runs either (blocks.take)."""
+    found = blocks.expired(ctx.session, product, day)
+    target = system_account(ctx.session, "cancellation")
+    _lock_accounts(ctx.session, target.id, *found)
+    cancelled = []
+    for account_id, taken in found.items():
+        quantity = sum(block.quantity for block in taken)
+        reason = f"有效期届满核销 expired before {day.isoformat()}"
+        record = Cancellation(account_id=account_id, product=product, quantity=quantity,
+                              reason=reason, serials=[])
+        ctx.session.add(record)
+        ctx.session.flush()
+        record.serials = blocks.move(
+            ctx.session, taken, None,
+            Place(target.id, "cancelled", cancellation_id=record.id), ctx.moves, account_id)
+        cancelled.append({"id": record.id, "account_id": account_id, "quantity": quantity,
+                          "serials": record.serials})
+    return {"product": product, "day": day.isoformat(), "cancellations": cancelled,
+            "quantity": sum(c["quantity"] for c in cancelled)}
+
+
+def account_holder_id(session: Session, account_id: int) -> int:
+    return get_account(session, account_id).holder_id
+
+
 def hold(
     session: Session,
     *,
@@ -747,7 +795,7 @@ def hold_in(
     """The hold itself, inside a caller's ledger write (a case agreement uses it)."""
     _lock_source(ctx.session, from_account)
     whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
-                              quantity=quantity, project_id=project_id)
+                              quantity=quantity, project_id=project_id, trade=True)
     record = Hold(account_id=from_account, product=product, quantity=quantity,
                   purpose=purpose, status="pending")
     ctx.session.add(record)
@@ -833,7 +881,7 @@ def settle_in(ctx: WriteContext, *, hold_id: int, to_account: int,
     amount = record.quantity if quantity is None else quantity
     whole, part = blocks.take(ctx.session, account_id=record.account_id,
                               product=record.product, quantity=amount, state="escrow",
-                              hold_id=record.id)
+                              hold_id=record.id, trade=True)
     serials = blocks.move(ctx.session, whole, part, Place(to_account, "held"), ctx.moves,
                           record.account_id)
     record.quantity -= amount
@@ -853,7 +901,7 @@ def release_in(ctx: WriteContext, *, hold_id: int, quantity: int | None = None
     amount = record.quantity if quantity is None else quantity
     whole, part = blocks.take(ctx.session, account_id=record.account_id,
                               product=record.product, quantity=amount, state="escrow",
-                              hold_id=record.id)
+                              hold_id=record.id, current_only=False)
     serials = blocks.move(ctx.session, whole, part, Place(record.account_id, "held"),
                           ctx.moves, record.account_id)
     record.quantity -= amount

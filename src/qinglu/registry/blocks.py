@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from qinglu.core.errors import InsufficientUnits
+from qinglu.core.errors import InsufficientUnits, NotTradable
 from qinglu.core.quantities import format_quantity, product_spec
 from qinglu.core.serials import format_serial
 from qinglu.registry.models import Issuance, Project, UnitBlock
@@ -73,11 +74,16 @@ def take(
     hold_id: int | None = None,
     project_id: int | None = None,
     vintage: int | None = None,
+    trade: bool = False,
+    current_only: bool = True,
 ) -> tuple[list[Block], tuple[Block, int] | None]:
     """Lock the source's blocks and choose `quantity` units in serial order.
 
     Returns the whole blocks taken, and (block, units needed) when the last block
-    is taken only in part. Nothing is written yet.
+    is taken only in part. Nothing is written yet. Units past their issuance's
+    `valid_to` are never taken (unless `current_only` is off: a hold given back), and a
+    `trade` (transfer, hold, settlement) takes only tradable units, as
+    registry/sql/move_units.sql does on the server path.
     """
     query = (
         select(B.id, B.issuance_id, B.serial_start, B.serial_end, Issuance.product,
@@ -95,6 +101,10 @@ def take(
         query = query.where(Issuance.project_id == project_id)
     if vintage is not None:
         query = query.where(Issuance.vintage == vintage)
+    if current_only:
+        query = query.where(or_(Issuance.valid_to.is_(None), Issuance.valid_to >= today()))
+    if trade:
+        query = query.where(Issuance.tradable.is_(True))
     whole: list[Block] = []
     needed = quantity
     for row in session.connection().execute(query):
@@ -105,7 +115,64 @@ def take(
         needed -= block.quantity
         if needed == 0:
             return whole, None
-    raise insufficient(account_id, product, quantity, needed)
+    if state != "held":
+        raise insufficient(account_id, product, quantity, needed)
+    raise shortfall(session, account_id, product, quantity, needed, trade=trade)
+
+
+def expired(session: Session, product: str, day: date) -> dict[int, list[Block]]:
+    """Held blocks of `product` whose issuance was valid only before `day`, per account,
+    locked, in serial order."""
+    query = (
+        select(B.account_id, B.id, B.issuance_id, B.serial_start, B.serial_end,
+               Issuance.product, Project.region, Issuance.project_id, Issuance.vintage)
+        .select_from(blocks_table)
+        .join(Issuance, Issuance.id == B.issuance_id)
+        .join(Project, Project.id == Issuance.project_id)
+        .where(B.state == "held", Issuance.product == product, Issuance.valid_to < day)
+        .order_by(B.account_id, B.issuance_id, B.serial_start)
+        .with_for_update(of=blocks_table)
+    )
+    found: dict[int, list[Block]] = {}
+    for account_id, *rest in session.connection().execute(query):
+        found.setdefault(account_id, []).append(Block(*rest))
+    return found
+
+
+def today() -> date:
+    """The ledger's day: UTC, as the server's current_date in a UTC session."""
+    return datetime.now(UTC).date()
+
+
+def unmovable_units(session: Session, account_id: int, product: str, *, trade: bool) -> int:
+    """Held units of `product` in the account that the product's rules keep still:
+    expired ones, and for a trade the non-tradable ones."""
+    rules = Issuance.valid_to < today()
+    if trade:
+        rules = or_(rules, Issuance.tradable.is_(False))
+    total = session.scalar(
+        select(func.coalesce(func.sum(B.serial_end - B.serial_start + 1), 0))
+        .select_from(blocks_table).join(Issuance, Issuance.id == B.issuance_id)
+        .where(B.account_id == account_id, B.state == "held", Issuance.product == product,
+               rules))
+    return int(total or 0)
+
+
+def shortfall(session: Session, account_id: int, product: str, quantity: int,
+              missing: int, *, trade: bool) -> InsufficientUnits | NotTradable:
+    """The refusal of a move short of units: the product's rule when units it keeps
+    still would have covered it, else too few units (both paths say the same)."""
+    kept = unmovable_units(session, account_id, product, trade=trade)
+    if kept == 0:
+        return insufficient(account_id, product, quantity, missing)
+    have, unit = quantity - missing, product_spec(product).unit
+    return NotTradable(
+        f"账户 {account_id} 的 {format_quantity(product, kept)} {unit} 按产品规则不可转让"
+        f"（不可交易或已过期），可动用 {format_quantity(product, have)}，"
+        f"不足 {format_quantity(product, quantity)} {unit}",
+        f"account {account_id}: {format_quantity(product, kept)} {unit} may not move under "
+        f"the product's rules (not tradable or expired); {format_quantity(product, have)} "
+        f"movable, less than {format_quantity(product, quantity)} {unit}")
 
 
 def insufficient(account_id: int, product: str, quantity: int, missing: int) -> InsufficientUnits:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -91,6 +94,11 @@ class Issuance(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     serial_start: Mapped[int] = mapped_column(BigInteger)
     serial_end: Mapped[int] = mapped_column(BigInteger)
+    # The product's rules for these units, set at issuance: units that may not be traded
+    # (a GEC of self-consumed power or old hydro) are retired or cancelled, never
+    # transferred, held or sold; after `valid_to` (a GEC's validity) none of them moves.
+    tradable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -4,8 +4,9 @@
 -- issuance first); when only part of the last one is needed, the taken part becomes a
 -- new row and the source's row keeps the rest, so the source's row never changes owner.
 -- Each moved block is then merged with adjacent blocks of its issuance in the same place.
--- Returns the ledger's moves and the serials moved; refuses with QL004 (DETAIL: the
--- units available) when the account has too few.
+-- Only tradable units within their validity move. Returns the ledger's moves and the
+-- serials moved; refuses with QL004 (DETAIL: the units available) when the account has
+-- too few.
 
 CREATE OR REPLACE FUNCTION qinglu_move_units(
     p_from integer, p_to integer, p_product text, p_quantity bigint, p_state text,
@@ -33,6 +34,9 @@ BEGIN
           AND (p_hold IS NULL OR b.hold_id = p_hold)
           AND (p_project IS NULL OR i.project_id = p_project)
           AND (p_vintage IS NULL OR i.vintage = p_vintage)
+          -- the product's rules (registry/blocks.py take, trade=True): every server move
+          -- is a trade (a transfer or a market settlement)
+          AND i.tradable AND (i.valid_to IS NULL OR i.valid_to >= current_date)
         ORDER BY b.issuance_id, b.serial_start
         FOR UPDATE OF b
     LOOP

@@ -1,0 +1,340 @@
+"""Green electricity actions: power projects, monthly issuance of green certificates from
+generation files, the expiry job, and green-power claims.
+
+Certificates are registry units of product GEC (1 unit = 1 certificate = 1,000 kWh).
+Each month of a project is one registry issuance carrying the product's rules for its
+units: tradable or not (technology, commissioning date, self-consumption) and the last
+day it is valid; the registry refuses to move them against those rules on both of its
+paths. A claim retires (核销) certificates for a consumer and a period in one ledger
+write with its signed certificate, so a certificate is never claimed twice: retired
+units never move again, and concurrent claims queue on the account's lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qinglu.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from qinglu.core.ledger import WriteContext, run_write
+from qinglu.core.principal import Principal
+from qinglu.documents import actions as documents
+from qinglu.documents.signing import RegistryKey
+from qinglu.green import generation
+from qinglu.green.generation import GenerationImportRefused, ProjectState
+from qinglu.green.models import GenerationMonth, GreenClaim, PowerProject
+from qinglu.methods import green as method
+from qinglu.registry import actions as registry
+
+PRODUCT = "GEC"
+METHODOLOGY = "NEA-GEC-2024-67"
+Who = Principal | str
+WRITERS = ("operator",)
+__all__ = ["GenerationImportRefused"]
+
+
+class UnknownPowerProject(NotFound):
+    code = "unknown-power-project"
+
+
+def _actor(who: Who, roles: tuple[str, ...] = WRITERS) -> str:
+    """The actor a write records once a signed-in caller's role is checked; a plain name
+    is a trusted console (the command line, the demo loader)."""
+    if isinstance(who, str):
+        return who
+    if who.role is None:
+        raise NotAuthenticated("请先登录", "sign in first")
+    if who.role not in roles:
+        raise Forbidden(f"角色 {who.role} 无权操作", f"role {who.role} may not do this")
+    return who.actor
+
+
+def _text(field: str, value: str | None, limit: int = 200) -> str:
+    text = (value or "").strip()
+    if not text or len(text) > limit:
+        raise InvalidInput(f"{field} 不能为空且不超过 {limit} 字",
+                           f"{field} must be 1-{limit} characters")
+    return text
+
+
+def filing_code(text: str) -> str:
+    """A project's 17-character national filing code (建档立卡), checked as leniently as
+    the serial it opens (methods/green.py: the check code's algorithm is unpublished)."""
+    code = (text or "").strip().upper()
+    if len(code) != method.PROJECT_CODE_LENGTH or not (code.isascii() and code.isalnum()):
+        raise InvalidInput(f"建档立卡编码须为 17 位字母数字：{text!r}",
+                           f"a filing code has 17 letters or digits: {text!r}")
+    return code
+
+
+def project_view(project: PowerProject, name: str | None = None) -> dict[str, Any]:
+    return {"id": project.id, "filing_code": project.filing_code, "name": name,
+            "project_id": project.project_id, "account_id": project.account_id,
+            "technology": project.technology, "commissioned": project.commissioned.isoformat(),
+            "self_consumed": project.self_consumed,
+            "certificates": method.tradability(project.technology, project.commissioned,
+                                               project.self_consumed),
+            "carried_kwh": project.carried_kwh,
+            "last_month": project.last_month.strftime("%Y-%m") if project.last_month else None}
+
+
+def register_project(session: Session, who: Who, *, name: str, filing_code_text: str,
+                     technology: str, commissioned: date, region: str, account_id: int,
+                     self_consumed: bool = False,
+                     idempotency_key: str | None = None) -> dict[str, Any]:
+    """File a renewable power project (建档立卡) and open its registry project, in one
+    write. Storage is refused: its discharge gets no certificates."""
+    actor = _actor(who)
+    code = filing_code(filing_code_text)
+    name = _text("项目名称 name", name)
+    if method.tradability(technology, commissioned, self_consumed) == "none":
+        raise InvalidInput("储能不核发绿证，无需建档", "storage discharge gets no certificates")
+    request = {"name": name, "filing_code": code, "technology": technology,
+               "commissioned": commissioned.isoformat(), "region": region,
+               "account_id": account_id, "self_consumed": self_consumed}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        if ctx.session.scalar(select(PowerProject.id).where(PowerProject.filing_code == code)):
+            raise Conflict(f"建档立卡编码 {code} 已登记", f"filing code {code} is registered")
+        holder_id = registry.account_holder_id(ctx.session, account_id)
+        registered = registry.add_project_in(ctx, name=name, product=PRODUCT, region=region,
+                                             methodology=METHODOLOGY,
+                                             owner_holder_id=holder_id)
+        project = PowerProject(filing_code=code, project_id=registered["id"],
+                               account_id=account_id, technology=technology,
+                               commissioned=commissioned, self_consumed=self_consumed,
+                               carried_kwh=0)
+        ctx.session.add(project)
+        ctx.session.flush()
+        return project_view(project, name)
+
+    return run_write(session, kind="gec.project.add", actor=actor, request=request,
+                     action=action, idempotency_key=idempotency_key)
+
+
+def _project_states(session: Session) -> dict[str, ProjectState]:
+    rows = session.execute(select(PowerProject.filing_code, PowerProject.id,
+                                  PowerProject.last_month, PowerProject.technology))
+    return {code: ProjectState(pid, last, technology != "storage")
+            for code, pid, last, technology in rows}
+
+
+def import_generation(session: Session, who: Who, *, filename: str, content: bytes,
+                      progress: Callable[[int, int], None] | None = None,
+                      idempotency_key: str | None = None) -> dict[str, Any]:
+    """A generation file, all or nothing: each project's months issued in order in one
+    ledger write, 1 certificate per 1,000 kWh with the remainder carried to the next
+    month. A refused file names every bad row and writes nothing."""
+    actor = _actor(who)
+    rows, problems = generation.check_rows(generation.read_table(filename, content),
+                                           _project_states(session), progress)
+    if problems:
+        raise GenerationImportRefused(problems)
+    if not rows:
+        raise GenerationImportRefused([("file", "没有数据行 no data rows")])
+    request = {"filename": filename, "rows": [[r.filing_code, r.month.strftime("%Y-%m"), r.kwh]
+                                              for r in rows]}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        return issue_months_in(ctx, [(r.filing_code, r.month, r.kwh) for r in rows])
+
+    return run_write(session, kind="gec.issue", actor=actor, request=request, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def issue_months_in(ctx: WriteContext, rows: list[tuple[str, date, int]]) -> dict[str, Any]:
+    """Issue checked (filing code, month, kWh) rows inside a caller's ledger write."""
+    codes = sorted({code for code, _, _ in rows})
+    projects = {p.filing_code: p for p in ctx.session.scalars(
+        select(PowerProject).where(PowerProject.filing_code.in_(codes))
+        .order_by(PowerProject.id).with_for_update())}
+    issued, certificates = [], 0
+    for code, month, kwh in sorted(rows, key=lambda r: (r[0], r[1])):
+        project = projects[code]
+        if project.last_month is not None and month != generation.next_month(project.last_month):
+            raise Conflict(f"{code} {month:%Y-%m} 不接续已核发月份",
+                           f"{code} {month:%Y-%m} does not follow the months issued")
+        count, carried = method.certificates_for(kwh, project.carried_kwh)
+        row = GenerationMonth(power_project_id=project.id, month=month, kwh=kwh,
+                              carried_in=project.carried_kwh, certificates=count,
+                              carried_out=carried)
+        if count:
+            rules = method.tradability(project.technology, project.commissioned,
+                                       project.self_consumed)
+            done = registry.issue_in(ctx, project_id=project.project_id, vintage=month.year,
+                                     quantity=count, to_account=project.account_id,
+                                     tradable=rules == "tradable",
+                                     valid_to=method.last_valid_day(month))
+            row.issuance_id = done["id"]
+            issued.append({"filing_code": code, "month": month.strftime("%Y-%m"),
+                           "certificates": count, "carried_kwh": carried,
+                           "tradable": rules == "tradable", "serials": done["serials"]})
+        else:
+            issued.append({"filing_code": code, "month": month.strftime("%Y-%m"),
+                           "certificates": 0, "carried_kwh": carried})
+        ctx.session.add(row)
+        project.carried_kwh, project.last_month = carried, month
+        certificates += count
+    ctx.session.flush()
+    return {"rows": len(rows), "projects": len(projects), "certificates": certificates,
+            "months": issued}
+
+
+def expire(session: Session, who: Who, *, today: date,
+           idempotency_key: str | None = None) -> dict[str, Any]:
+    """The expiry job: cancel every certificate whose validity ended before `today`
+    (the day is the caller's: the scheduler passes the date, tests a fixed one)."""
+    actor = _actor(who)
+    request = {"today": today.isoformat()}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        return registry.expire_in(ctx, product=PRODUCT, day=today)
+
+    return run_write(session, kind="gec.expire", actor=actor, request=request, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def _percent(share: Decimal) -> str:
+    return f"{(share * 100).quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
+
+
+def claim(session: Session, key: RegistryKey, who: Who, *, account_id: int, consumer: str,
+          period_start: date, period_end: date, consumption_kwh: int,
+          certificates: int | None = None, factor: str | None = None,
+          region: str | None = None, factor_year: int | None = None,
+          reported_co2_t: str | None = None, reported_source: str | None = None,
+          idempotency_key: str | None = None) -> dict[str, Any]:
+    """A green-power claim: the consumer's declared consumption for a period, and the
+    certificates retired (核销) for it from the account, with the claim certificate
+    (signed, verifiable) stating the green share and the CO2 at a named factor. The
+    factor defaults to the grid average of the latest year published up to the period's.
+    A figure reported elsewhere is kept beside, labelled "reported", never the method's.
+    Certificates default to enough for the whole consumption."""
+    consumer = _text("消费者 consumer", consumer)
+    if period_end < period_start:
+        raise InvalidInput("期间结束早于开始", "the period ends before it starts")
+    if consumption_kwh <= 0:
+        raise InvalidInput("用电量须大于零", "consumption must be more than zero kWh")
+    per = method.KWH_PER_CERTIFICATE
+    count = certificates if certificates is not None else -(-consumption_kwh // per)
+    if count <= 0:
+        raise InvalidInput("绿证数量须为正整数", "certificates must be a positive number")
+    if (count - 1) * per >= consumption_kwh:
+        raise InvalidInput(f"{count} 张绿证超过用电量 {consumption_kwh} kWh",
+                           f"{count} certificates exceed the consumption of "
+                           f"{consumption_kwh} kWh")
+    year = factor_year or method.latest_year(factor, region, period_end.year)
+    green_kwh = min(count * per, consumption_kwh)
+    co2 = method.co2_of(green_kwh, year, factor, region)
+    share = method.green_share(count, consumption_kwh).min(Decimal(1))
+    reported = _reported(reported_co2_t, reported_source)
+    facts = {"consumer": consumer, "period": f"{period_start} – {period_end}",
+             "consumption_kwh": consumption_kwh, "certificates": count,
+             "green_share": _percent(share), "co2_t": co2.co2_t_text,
+             "factor_kg_per_kwh": str(co2.factor_kg_per_kwh), "factor_name": co2.factor_name,
+             "factor_source": co2.factor_source, **reported}
+    purpose = (f"绿色电力消费核销 green-power claim {period_start}–{period_end}: 用电 "
+               f"{consumption_kwh} kWh, 绿证 {count} 张 certificates, 绿电占比 green share "
+               f"{_percent(share)}, CO2 {co2.co2_t_text} t ({co2.factor_name}, "
+               f"{co2.factor_kg_per_kwh} kgCO2/kWh)"
+               + (f"; 另报道 reported elsewhere {reported['reported_co2_t']} t "
+                  f"({reported['reported_source']}), not this method's" if reported else ""))
+    request = {"account_id": account_id, "consumer": consumer,
+               "period_start": period_start.isoformat(), "period_end": period_end.isoformat(),
+               "consumption_kwh": consumption_kwh, "certificates": count,
+               "factor": co2.factor, "region": co2.region, "factor_year": year, **reported}
+    name = registry.actor_name(session, who, account_id)
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        if ctx.session.scalar(select(GreenClaim.id).where(
+                GreenClaim.consumer == consumer, GreenClaim.period_start == period_start,
+                GreenClaim.period_end == period_end)):
+            raise Conflict(f"{consumer} 已就 {period_start}–{period_end} 声明过绿电消费",
+                           f"{consumer} has claimed {period_start}–{period_end} already")
+        retired = registry.retire_in(ctx, from_account=account_id, product=PRODUCT,
+                                     quantity=count, beneficiary=consumer, purpose=purpose)
+        signed = documents.issue_in(ctx, key, kind="retirement", retirement_id=retired["id"],
+                                    extra=facts)
+        record = GreenClaim(account_id=account_id, consumer=consumer,
+                            period_start=period_start, period_end=period_end,
+                            consumption_kwh=consumption_kwh, certificates=count,
+                            green_share=str(share), co2_t=co2.co2_t_text,
+                            factor_kg_per_kwh=str(co2.factor_kg_per_kwh),
+                            factor_name=co2.factor_name, factor_source=co2.factor_source,
+                            reported_co2_t=reported.get("reported_co2_t"),
+                            reported_source=reported.get("reported_source"),
+                            retirement_id=retired["id"], certificate_number=signed["number"])
+        ctx.session.add(record)
+        ctx.session.flush()
+        return {**claim_view(record), "serials": retired["serials"]}
+
+    return run_write(session, kind="gec.claim", actor=name, request=request, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def _reported(tonnes: str | None, source: str | None) -> dict[str, str]:
+    if tonnes is None:
+        return {}
+    try:
+        value = Decimal(tonnes.strip())
+    except ArithmeticError:
+        raise InvalidInput(f"报道数值 {tonnes!r} 无效", f"reported figure {tonnes!r} is not a "
+                           "number") from None
+    if not value.is_finite() or value < 0:
+        raise InvalidInput(f"报道数值 {tonnes!r} 无效", f"reported figure {tonnes!r} is invalid")
+    return {"reported_co2_t": str(value),
+            "reported_source": _text("报道来源 reported source", source, 500)}
+
+
+def claim_view(record: GreenClaim) -> dict[str, Any]:
+    return {"id": record.id, "consumer": record.consumer,
+            "period_start": record.period_start.isoformat(),
+            "period_end": record.period_end.isoformat(),
+            "consumption_kwh": record.consumption_kwh, "certificates": record.certificates,
+            "green_share": _percent(Decimal(record.green_share)), "co2_t": record.co2_t,
+            "factor_kg_per_kwh": record.factor_kg_per_kwh, "factor_name": record.factor_name,
+            "factor_source": record.factor_source, "reported_co2_t": record.reported_co2_t,
+            "reported_source": record.reported_source, "retirement_id": record.retirement_id,
+            "certificate_number": record.certificate_number}
+
+
+def public_claims(session: Session) -> list[dict[str, Any]]:
+    """The public register of green-power claims, newest first."""
+    return [claim_view(r) for r in session.scalars(
+        select(GreenClaim).order_by(GreenClaim.id.desc()))]
+
+
+def get_claim(session: Session, claim_id: int) -> dict[str, Any]:
+    record = session.get(GreenClaim, claim_id)
+    if record is None:
+        raise NotFound(f"绿电声明 {claim_id} 不存在", f"claim {claim_id} does not exist")
+    return claim_view(record)
+
+
+def claim_pdf(session: Session, claim_id: int, served_url: str | None = None) -> bytes:
+    """The claim's certificate as a signed PDF (documents' renderer)."""
+    return documents.certificate_pdf(session, get_claim(session, claim_id)["certificate_number"],
+                                     served_url)
+
+
+def list_projects(session: Session) -> list[dict[str, Any]]:
+    names = registry.project_names(session)
+    return [project_view(p, names.get(p.project_id)) for p in session.scalars(
+        select(PowerProject).order_by(PowerProject.id))]
+
+
+def project_generation(session: Session, filing_code_text: str) -> list[dict[str, Any]]:
+    code = filing_code(filing_code_text)
+    project = session.scalar(select(PowerProject).where(PowerProject.filing_code == code))
+    if project is None:
+        raise UnknownPowerProject(f"未登记的项目 {code}", f"unknown power project {code}")
+    return [{"month": g.month.strftime("%Y-%m"), "kwh": g.kwh, "carried_in": g.carried_in,
+             "certificates": g.certificates, "carried_out": g.carried_out,
+             "issuance_id": g.issuance_id}
+            for g in session.scalars(select(GenerationMonth).where(
+                GenerationMonth.power_project_id == project.id).order_by(GenerationMonth.month))]
