@@ -57,24 +57,50 @@ def db_upgrade(db: DbOption = None) -> None:
 
 @audit_app.command("verify")
 @handle_errors
-def audit_verify(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """校验账本 Recompute the hash chain and replay every movement against the unit blocks.
+def audit_verify(
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    against: Annotated[str | None, typer.Option(
+        "--against", help="已公布检查点的副本（文件或网址）/ a copy of the published "
+        "checkpoints: file or URL (/api/v1/ledger/checkpoints)")] = None,
+) -> None:
+    """校验账本 Recompute the hash chain, replay every movement against the unit blocks,
+    and check the ledger against every signed checkpoint published.
 
     Exits non-zero and names the first bad entry when a row was edited behind the
-    application's back.
+    application's back, and says so when the database is behind or inconsistent with a
+    published checkpoint (restored from an older copy, history rewritten).
     """
     from qinglu.registry import actions as registry
+    from qinglu.registry import checkpoints
 
+    extra = checkpoints.fetch_checkpoints(against) if against else None
     with session_for(db) as session:
         report = registry.audit_ledger(session)
-    if not report["valid"]:
+        logged = checkpoints.audit_against_checkpoints(session, extra, chain=False)
+    problems = [*report["problems"], *logged["problems"]]
+    if problems:
         if as_json:
             emit({"valid": False, "first_bad_entry": report["first_bad_entry"],
-                  "problems": report["problems"]}, True)
+                  "problems": problems, "latest_checkpoint": logged["latest_checkpoint"],
+                  "entries": report["entries"]}, True)
         where = f"#{report['first_bad_entry']} " if report["first_bad_entry"] else ""
-        raise fail(f"账本校验失败 ledger audit failed {where}: {report['problems'][0]}")
-    emit({"valid": True, "entries": report["entries"], "head": report["head"]}, as_json,
+        raise fail(f"账本校验失败 ledger audit failed {where}: {problems[0]}")
+    emit({"valid": True, "entries": report["entries"], "head": report["head"],
+          "checkpoints_checked": logged["checkpoints_checked"],
+          "latest_checkpoint": logged["latest_checkpoint"]}, as_json,
          "账本完好 Ledger intact")
+
+
+@audit_app.command("checkpoint")
+@handle_errors
+def audit_checkpoint(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """签检查点 Sign the ledger head now and publish it (database and published file)."""
+    from qinglu.registry import checkpoints
+
+    with session_for(db) as session:
+        made = checkpoints.make_checkpoint(session)
+    emit(made, as_json, "检查点 Checkpoint")
 
 
 @app.command("demo")

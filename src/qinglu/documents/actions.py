@@ -47,6 +47,7 @@ from qinglu.documents.verification import (  # noqa: F401 (callers verify throug
     verify_certificate,
 )
 from qinglu.registry import actions as registry
+from qinglu.registry import checkpoints
 from qinglu.registry.actions import Actor
 
 ISSUER = "青绿生态产品交易登记簿 Qinglu Ecological Product Registry"
@@ -354,3 +355,9 @@ def verify_upload(session: Session, key: RegistryKey, data: bytes,
                     "the file is too large: not a file this registry issued")
         return result
     return verify_file(session, key, data)
+
+
+def ledger_checkpoints(session: Session, key: RegistryKey) -> dict[str, Any]:
+    """The registry's signed checkpoints of the ledger head, oldest first (a fresh one
+    made when the head has moved and the latest is over a minute old)."""
+    return checkpoints.published_checkpoints(session, key)

@@ -34,6 +34,13 @@ def keys(request: Request) -> dict[str, Any]:
     return documents.published_keys(registry_key(request))
 
 
+@router.get("/ledger/checkpoints")
+def ledger_checkpoints(request: Request, session: SessionDep) -> dict[str, Any]:
+    """Signed checkpoints of the ledger head (origin, sequence, hash, time), oldest first:
+    keep a copy, and `qinglu audit verify --against` it to catch a rewrite or a restore."""
+    return documents.ledger_checkpoints(session, registry_key(request))
+
+
 @router.get("/certificates/{number}")
 def certificate(number: str, session: SessionDep) -> dict[str, Any]:
     return documents.certificate_view(session, number)

@@ -26,6 +26,13 @@ def verify_link(request: Request, number: str, session: SessionDep, user: UserDe
                   result=_verify(request, session, number, p))
 
 
+@router.get("/ledger/checkpoints", response_class=HTMLResponse)
+def checkpoints_page(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
+    """The public log: the registry's signed checkpoints and how to check them."""
+    log = documents.ledger_checkpoints(session, request.app.state.registry_key)
+    return render(request, "checkpoints.html", user, log=log)
+
+
 # A certificate PDF is some 100 kB; anything far larger is not one of ours.
 MAX_UPLOAD = 5 * 1024 * 1024
 
