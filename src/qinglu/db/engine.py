@@ -15,6 +15,31 @@ WRITE_OPTION = "qinglu_write"
 SERVER_FUNCTIONS_OPTION = "qinglu_server_functions"
 
 
+DEFAULT_REQUEST_THREADS = 4
+
+
+def request_threads() -> int:
+    """Threads per worker process running the (synchronous) endpoints: QINGLU_THREADS,
+    default 4. Python runs one thread at a time, so more threads than that only add
+    switching: with 40 (anyio's default) a 50-client load had a p99 three times longer.
+    Scale with `--workers` instead; raise this when the database is far away."""
+    return max(1, int(os.environ.get("QINGLU_THREADS", DEFAULT_REQUEST_THREADS)))
+
+
+def pool_settings() -> dict[str, int]:
+    """The connection pool of one process, sized from its request threads.
+
+    A request holds a connection only while one of those threads runs its database work
+    (`web.deps.get_session`), so one connection per thread is enough; two more serve
+    the market's expiry sweep (its own thread) and an async page's form, and a short
+    overflow absorbs the CLI or a test sharing the engine. A thread never waits long
+    for a connection, so the wait is capped at 10 s instead of 30: a wait that long is
+    a fault to report (500), not a queue. On PostgreSQL mind `max_connections`
+    (default 100): workers × (threads + 2 + threads) must stay under it."""
+    threads = request_threads()
+    return {"pool_size": threads + 2, "max_overflow": threads, "pool_timeout": 10}
+
+
 def var_dir() -> Path:
     """Folder for the embedded database, keys and generated documents."""
     return Path(os.environ.get("QINGLU_VAR_DIR", str(DEFAULT_VAR_DIR)))
@@ -43,6 +68,8 @@ def make_engine(url: str | None = None, *, server_functions: bool = True,
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    for name, value in pool_settings().items():
+        kwargs.setdefault(name, value)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _in_utc)
@@ -69,6 +96,9 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("timeout", 60)
     connect_args.setdefault("check_same_thread", False)
+    if path and path != ":memory:" and "poolclass" not in kwargs:
+        for name, value in pool_settings().items():
+            kwargs.setdefault(name, value)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -22,7 +22,7 @@ from qinglu.basins import api as basins_api
 from qinglu.basins import pages as basins_pages
 from qinglu.cases import api as cases_api
 from qinglu.cases import pages as cases_pages
-from qinglu.db.engine import var_dir
+from qinglu.db.engine import request_threads, var_dir
 from qinglu.db.session import open_database
 from qinglu.documents import api as documents_api
 from qinglu.documents import pages as documents_pages
@@ -37,7 +37,8 @@ from qinglu.methods import api as methods_api
 from qinglu.registry import api as registry_api
 from qinglu.registry import pages as registry_pages
 from qinglu.web import pages
-from qinglu.web.deps import HotReads
+from qinglu.web.deps import HotReads, release_sessions_in_thread
+from qinglu.web.limits import InFlightLimit
 from qinglu.web.problems import install_problem_handlers
 
 STATIC = Path(__file__).parent / "static"
@@ -63,16 +64,6 @@ class Health(BaseModel):
 
 
 MARKET_SWEEP_SECONDS = 60
-DEFAULT_REQUEST_THREADS = 4
-
-
-def request_threads() -> int:
-    """Threads per worker process running the (synchronous) endpoints: QINGLU_THREADS,
-    default 4. Python runs one thread at a time, so more threads than that only add
-    switching: with 40 (anyio's default) a 50-client load had a p99 three times longer.
-    Scale with `--workers` instead; raise this when the database is far away."""
-    return max(1, int(os.environ.get("QINGLU_THREADS", DEFAULT_REQUEST_THREADS)))
-
 
 
 @asynccontextmanager
@@ -113,6 +104,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.login_limiter = LoginLimiter()
     app.state.registry_key = load_or_create_key()
     install_problem_handlers(app)
+    app.add_middleware(InFlightLimit)
 
     @app.get("/health", response_model=Health, tags=["meta"])
     async def health() -> Health:
@@ -125,12 +117,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
     for router in (documents_api.router, registry_api.router, auth_api.router,
                    cases_api.router, methods_api.router, forestry_api.router,
                    market_api.router, basins_api.router, green_api.router):
+        release_sessions_in_thread(router)
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for page_router in (pages.router, registry_pages.router, documents_pages.router,
-                        cases_pages.router, basins_pages.router):
+                        cases_pages.router, basins_pages.router, monitoring_pages_router,
+                        market_pages_router):
+        release_sessions_in_thread(page_router)
         app.include_router(page_router)
-    app.include_router(monitoring_pages_router)
-    app.include_router(market_pages_router)
     return app

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from qinglu.accounts.actions import principal_for_token
 from qinglu.core.errors import Forbidden, NotAuthenticated
 from qinglu.core.principal import ANONYMOUS, Principal
-from qinglu.web.deps import get_session
+from qinglu.web.deps import get_session, release
 
 bearer = HTTPBearer(auto_error=False, description="POST /api/v1/auth/token for a token")
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -29,9 +29,12 @@ def current_principal(
 ) -> Principal:
     """API callers are identified by bearer token only (never by the page cookie, so a
     forged cross-site form cannot act through the API)."""
-    if credentials is not None:
+    if credentials is None:
+        return ANONYMOUS
+    try:
         return principal_for_token(session, credentials.credentials)
-    return ANONYMOUS
+    finally:
+        release(session)  # before this thread is handed back (see get_session)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

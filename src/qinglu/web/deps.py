@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
 from annotated_types import MaxLen, MinLen
-from fastapi import Request
+from fastapi import APIRouter, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, request_response, wrap_app_with_body_limit
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -23,12 +25,81 @@ from qinglu.db.raw import Db
 T = TypeVar("T")
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session, made and closed on the event loop.
+
+    A synchronous `yield` dependency would close it in a worker thread of its own: the
+    request would then hold its pooled connection while waiting for a thread, and with
+    a burst of requests every thread ended up waiting for a connection held by a
+    request parked between hand-offs (the server hung). Made here, the session has no
+    connection yet; whatever runs in a thread hands its connection back before the
+    thread is returned: the caller's look-up (`release`) and the endpoint
+    (`release_after`, applied to every route by `release_sessions_in_thread`). A
+    connection is then held only by a running thread, or for the moment the loop takes
+    to close it, and a thread waiting for the pool always gets one soon."""
     session: Session = request.app.state.session_factory()
     try:
         yield session
     finally:
         session.close()
+
+
+def release(session: Session) -> None:
+    """End the session's transaction, so its connection goes back to the pool before
+    the calling thread is handed back. What the actions wrote they committed already;
+    a read transaction is committed (loaded objects stay loaded), anything flushed or
+    pending but not committed is rolled back, never committed here."""
+    if not session.in_transaction():
+        return
+    if session.new or session.dirty or session.deleted:
+        session.rollback()
+    else:
+        session.commit()
+
+
+def release_after(call: Callable[..., T]) -> Callable[..., T]:
+    """A synchronous endpoint that releases its request's session before it returns, in
+    its own worker thread: FastAPI then checks the answer against the response model in
+    another thread, and the session is closed only after that."""
+
+    @functools.wraps(call)
+    def endpoint(*args: Any, **kwargs: Any) -> T:
+        sessions = [v for v in kwargs.values() if isinstance(v, Session)]
+        try:
+            result = call(*args, **kwargs)
+        except BaseException:
+            for session in sessions:
+                session.rollback()
+            raise
+        for session in sessions:
+            release(session)
+        return result
+
+    setattr(endpoint, RELEASES_SESSION, True)
+    return endpoint
+
+
+RELEASES_SESSION = "_qinglu_releases_session"
+
+
+def release_sessions_in_thread(router: APIRouter) -> None:
+    """Make each synchronous endpoint of `router` that takes the request's session release
+    it in its own thread (`release_after`). Call before the router is included; the
+    routes are changed in place, once per process."""
+    for route in router.routes:
+        if (not isinstance(route, APIRoute) or isinstance(route, PlainReadRoute)
+                or getattr(route.endpoint, RELEASES_SESSION, False)
+                or inspect.iscoroutinefunction(route.endpoint)
+                or not _takes_session(route.dependant)):
+            continue
+        route.endpoint = release_after(route.endpoint)
+        route.dependant.call = route.endpoint
+        route.app = wrap_app_with_body_limit(request_response(route.get_route_handler()),
+                                             route.max_body_size)
+
+
+def _takes_session(dependant: Dependant) -> bool:
+    return any(d.call is get_session or _takes_session(d) for d in dependant.dependencies)
 
 
 class HotReads:

@@ -22,6 +22,7 @@ from qinglu.core.principal import Principal
 from qinglu.market import actions as market
 from qinglu.registry import actions as registry
 from qinglu.web.auth import SessionDep
+from qinglu.web.deps import release
 
 SESSION_COOKIE = "qinglu_session"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -36,6 +37,8 @@ def page_user(request: Request, session: SessionDep) -> Principal | None:
         return principal_for_token(session, token)
     except NotAuthenticated:
         return None
+    finally:
+        release(session)  # before this thread is handed back (see web.deps.get_session)
 
 
 UserDep = Annotated[Principal | None, Depends(page_user)]
