@@ -1,0 +1,46 @@
+"""Load shedding: past the configured number of requests in flight, 503 with Retry-After
+at once; static files and health are never refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from qinglu.web.limits import InFlightLimit
+
+
+class Parked:
+    """An app whose requests wait until released, to hold them in flight."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_past_the_limit_requests_are_refused_at_once_with_retry_after() -> None:
+    async def scenario() -> None:
+        inner = Parked()
+        app = InFlightLimit(inner, limit=2)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            inside = [asyncio.create_task(client.get("/api/v1/projects")) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            refused = await asyncio.wait_for(client.get("/api/v1/projects"), timeout=1)
+            assert refused.status_code == 503
+            assert refused.headers["Retry-After"] == "1"
+            assert refused.headers["content-type"] == "application/problem+json"
+            health = asyncio.create_task(client.get("/health"))  # not counted
+            await asyncio.sleep(0.05)
+            inner.release.set()
+            assert [r.status_code for r in await asyncio.gather(*inside)] == [200, 200]
+            assert (await health).status_code == 200
+            assert app.in_flight == 0
+            assert (await client.get("/api/v1/projects")).status_code == 200
+
+    asyncio.run(scenario())
