@@ -14,7 +14,7 @@ from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, s
 from qinglu.documents.cli import app as certificate_app
 from qinglu.forestry.cli import app as parcel_app
 from qinglu.forestry.cli import monitoring_app, tree_app
-from qinglu.green.cli import gec_app, green_app
+from qinglu.green.cli import claim_app, gec_app, green_app
 from qinglu.market.cli import app as market_app
 from qinglu.methods.cli import fire_app
 from qinglu.registry.cli import app as registry_app
@@ -40,6 +40,7 @@ app.add_typer(basin_app, name="basin")
 app.add_typer(water_app, name="water")
 app.add_typer(green_app, name="green")
 app.add_typer(gec_app, name="gec")
+app.add_typer(claim_app, name="claim")
 
 
 @db_app.command("upgrade")
