@@ -69,19 +69,23 @@ def test_pdfsig_reports_the_signature_valid(issued: tuple[str, Path]) -> None:
     assert "Total document signed" in shown
 
 
-def _edit_one_glyph(source: Path, out: Path, work: Path) -> None:
-    """The outside edit: qpdf --qdf, one glyph id of a text string changed, repacked."""
+def _edit_one_glyph(source: Path, out: Path, work: Path, old: str, new: str) -> None:
+    """The outside edit: qpdf --qdf, one glyph of the shown quantity changed (found through
+    the font's ToUnicode map: fpdf2 writes text as hex glyph ids), repacked by qpdf."""
     qdf = work / "qdf.pdf"
     subprocess.run(["qpdf", "--qdf", "--object-streams=disable", str(source), str(qdf)],
                    check=True)
     data = qdf.read_bytes()
-    # fpdf2 writes CJK text as hex glyph ids: <00150018...> Tj. Change one glyph.
-    match = re.search(rb"<([0-9A-F]{4})([0-9A-F]{4})[0-9A-F]*>\s*Tj", data)
-    assert match is not None
-    first, second = match.group(1), match.group(2)
-    edited = data[:match.start(1)] + second + data[match.start(1) + 4:]
-    assert first != second and len(edited) == len(data)
-    qdf.write_bytes(edited)
+    for block in re.findall(rb"beginbfchar(.*?)endbfchar", data, re.S):
+        glyph = {chr(int(uni, 16)): gid.lower() for gid, uni in
+                 re.findall(rb"<([0-9A-Fa-f]{4})>\s*<([0-9A-Fa-f]+)>", block)}
+        if all(c in glyph for c in old + new):
+            shown = b"".join(glyph[c] for c in old)
+            if shown in data:
+                qdf.write_bytes(data.replace(shown, b"".join(glyph[c] for c in new), 1))
+                break
+    else:
+        raise AssertionError(f"{old!r} is not shown in the PDF")
     subprocess.run(["qpdf", str(qdf), str(out)], check=True)
 
 
@@ -90,7 +94,11 @@ def test_an_edited_pdf_is_refused_naming_the_change(
         database_url: str, issued: tuple[str, Path], tmp_path: Path,
         client: TestClient) -> None:
     edited = tmp_path / "edited.pdf"
-    _edit_one_glyph(issued[1], edited, tmp_path)
+    _edit_one_glyph(issued[1], edited, tmp_path, "939.50", "939.55")
+    if shutil.which("pdftotext"):
+        shown = subprocess.run(["pdftotext", str(edited), "-"], capture_output=True,
+                               text=True).stdout
+        assert "939.55 tCO2e" in shown and "939.50" not in shown
     code, answer = verify_cli(database_url, edited)
     assert code != 0 and not answer["valid"]
     assert any("changed after signing" in p for p in answer["problems"]), answer["problems"]

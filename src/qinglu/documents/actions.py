@@ -225,8 +225,7 @@ def render_pdf(record: Certificate, served_url: str | None = None) -> bytes:
 
 def offline_text(record: Certificate, key: RegistryKey | None = None) -> str:
     """The QR's offline-checkable text of a document (COSE_Sign1 over its CBOR claims)."""
-    return sign_claims(key or load_or_create_key(), qr_claims({**record.facts,
-                                                               "order_id": record.order_id}))
+    return sign_claims(key or load_or_create_key(), qr_claims(record.facts))
 
 
 def document_qr_text(session: Session, number: str, served_url: str | None = None) -> str:

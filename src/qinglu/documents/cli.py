@@ -67,6 +67,9 @@ def verify(
         emit(result.as_dict(), True)
     elif result.valid:
         console.print(f"[green]有效 VALID[/green] {result.number}")
+        if result.statement:
+            console.print(result.statement["zh"])
+            console.print(result.statement["en"])
     if not result.valid:
         raise fail(f"{result.number}: " + "; ".join(result.problems))
 

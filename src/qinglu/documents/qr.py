@@ -40,8 +40,9 @@ from qinglu.documents.signing import RegistryKey, unb64url
 PREFIX = "QL1:"
 MAX_VERSION = 12
 # CBOR claim keys: small integers keep the code small; the names are what they mean.
-CLAIMS = {1: "number", 2: "kind", 3: "product", 4: "quantity", 5: "holder", 6: "serials",
-          7: "date", 8: "retirement_id", 9: "order_id"}
+# The kind is the number's prefix (QL-RC-, QL-TD-...) and the product and its unit are
+# the serials' first field, so neither is repeated.
+CLAIMS = {1: "number", 4: "quantity", 5: "holder", 6: "serials", 7: "date"}
 KEYS = {name: number for number, name in CLAIMS.items()}
 
 
@@ -50,17 +51,12 @@ class QrTooLarge(ValueError):
 
 
 def qr_claims(facts: dict[str, Any]) -> dict[str, Any]:
-    """What the paper's QR states: the number, kind, quantity, who holds or retired the
-    units (beneficiary, else buyer), the serial ranges and the date."""
+    """What the paper's QR states: the number, quantity, who retired or bought the units
+    (beneficiary, else buyer), the serial ranges and the date."""
     holder = facts.get("beneficiary") or facts.get("buyer") or ""
-    claims = {"number": facts["number"], "kind": facts["kind"],
-              "product": facts.get("product", ""), "quantity": facts.get("quantity", ""),
-              "holder": holder, "serials": list(facts.get("serials", [])),
-              "date": facts["date"]}
-    for name in ("retirement_id", "order_id"):
-        if facts.get(name) is not None:
-            claims[name] = facts[name]
-    return claims
+    return {"number": facts["number"], "quantity": facts.get("quantity", ""),
+            "holder": holder, "serials": list(facts.get("serials", [])),
+            "date": facts["date"]}
 
 
 def kid(public_raw: bytes) -> bytes:
