@@ -35,16 +35,28 @@ PRODUCTS: dict[str, ProductSpec] = {
 }
 
 
+# Products are rows of the registry's products table; FCS and GEC above are the two the
+# code has always known (and the server functions' constants are rendered from). The
+# registry tells this module of every row it reads or adds (registry/actions.py), so a
+# product an operator adds is parsed and formatted like these, without a code change.
+_KNOWN: dict[str, ProductSpec] = {}
+
+
+def remember_product(spec: ProductSpec) -> None:
+    """A product row the registry read or added."""
+    if spec.code not in PRODUCTS:
+        _KNOWN[spec.code] = spec
+
+
 def product_spec(code: str) -> ProductSpec:
-    try:
-        return PRODUCTS[code]
-    except KeyError:
+    spec = PRODUCTS.get(code) or _KNOWN.get(code)
+    if spec is None:
         from qinglu.core.errors import UnknownProduct
 
-        raise UnknownProduct(
-            f"未知产品 {code!r}（可选 {', '.join(PRODUCTS)}）",
-            f"unknown product {code!r} (choose {', '.join(PRODUCTS)})",
-        ) from None
+        codes = ", ".join(sorted({*PRODUCTS, *_KNOWN}))
+        raise UnknownProduct(f"未知产品 {code!r}（可选 {codes}）",
+                             f"unknown product {code!r} (choose {codes})")
+    return spec
 
 
 def parse_quantity(product: str, text: str | Decimal | int) -> int:

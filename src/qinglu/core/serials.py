@@ -21,7 +21,8 @@ REGISTRY_CODE = "QL"
 PROJECT_WIDTH = 6
 SERIAL_WIDTH = 12
 _SERIAL_RE = re.compile(
-    r"^(?P<registry>[A-Z]{2,8})-(?P<product>[A-Z]{3})-(?P<region>\d{6})-P(?P<project>\d{1,12})"
+    r"^(?P<registry>[A-Z]{2,8})-(?P<product>[A-Z][A-Z0-9]{1,7})-(?P<region>\d{6})"
+    r"-P(?P<project>\d{1,12})"
     r"-(?P<vintage>\d{4})-(?P<start>\d{1,15})(?:-(?P<end>\d{1,15}))?$"
 )
 

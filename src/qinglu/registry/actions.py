@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import time
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, func, inspect, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from qinglu.core.errors import (
     AccountKindNotAllowed,
@@ -45,7 +47,13 @@ from qinglu.core.identifiers import (
 from qinglu.core.ledger import WriteContext, ledger_head, run_server_write, run_write
 from qinglu.core.models import LedgerEntry
 from qinglu.core.principal import Principal
-from qinglu.core.quantities import format_quantity, parse_quantity, product_spec
+from qinglu.core.quantities import (
+    ProductSpec,
+    format_quantity,
+    parse_quantity,
+    product_spec,
+    remember_product,
+)
 from qinglu.core.serials import format_serial, parse_serial
 from qinglu.db.engine import on_postgres
 from qinglu.db.raw import Db, RawQuery
@@ -54,6 +62,8 @@ from qinglu.registry.audit import audit
 from qinglu.registry.blocks import Place
 from qinglu.registry.models import (
     ACCOUNT_KINDS,
+    PRODUCT_SCOPES,
+    SCOPE_DIGITS,
     Account,
     Cancellation,
     Hold,
@@ -526,12 +536,18 @@ def issue_in(ctx: WriteContext, *, project_id: int, vintage: int, quantity: int,
         select(Product).where(Product.code == project.product).with_for_update()
     )
     assert product is not None  # products are seeded by the migration
+    _check_method(product, project.methodology)
     start = product.next_serial
     end = start + quantity - 1
     product.next_serial = end + 1
+    tradable = tradable and product.tradable
+    if valid_to is None and product.validity_months:
+        valid_to = _months_after(blocks.today(), product.validity_months)
+    digits = SCOPE_DIGITS[product.scope]
     issuance = Issuance(project_id=project.id, product=project.product, vintage=vintage,
                         quantity=quantity, serial_start=start, serial_end=end,
-                        tradable=tradable, valid_to=valid_to)
+                        tradable=tradable, valid_to=valid_to,
+                        scope_region=project.region[:digits] if digits else None)
     ctx.session.add(issuance)
     ctx.session.flush()
     ctx.session.add(UnitBlock(issuance_id=issuance.id, account_id=to_account,
@@ -542,7 +558,35 @@ def issue_in(ctx: WriteContext, *, project_id: int, vintage: int, quantity: int,
               "serials": [serial]}
     if not tradable or valid_to is not None:  # only a ruled issuance says so (parity)
         result.update(tradable=tradable, valid_to=valid_to.isoformat() if valid_to else None)
+    if digits:
+        result["scope"] = {"scope": product.scope, "region": project.region[:digits]}
     return result
+
+
+def _check_method(product: Product, methodology: str) -> None:
+    allowed = json.loads(product.methods or "[]")
+    if allowed and methodology not in allowed:
+        raise Conflict(f"方法学 {methodology} 不能签发 {product.code}（可用 {', '.join(allowed)}）",
+                       f"methodology {methodology} may not issue {product.code} "
+                       f"(allowed: {', '.join(allowed)})")
+
+
+def _months_after(day: date, months: int) -> date:
+    """The last day of the month `months` months on from `day`'s month, that month
+    counted (12 months from 2026-03-05: 2027-02-28)."""
+    index = day.year * 12 + day.month - 1 + months - 1
+    year, month = divmod(index, 12)
+    following = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return date.fromordinal(following.toordinal() - 1)
+
+
+def holder_region(session: Session, account_id: int) -> str:
+    """The GB/T 2260 code of the holder of an account (for a product's scope of trade)."""
+    region = session.scalar(select(Holder.region).join(Account, Account.holder_id == Holder.id)
+                            .where(Account.id == account_id))
+    if region is None:
+        raise unknown_account(account_id)
+    return region
 
 
 def transfer(
@@ -571,7 +615,7 @@ def transfer(
                     "quantity": quantity, "project_id": project_id, "vintage": vintage,
                     "actor": actor},
             translate=lambda state, detail: _transfer_refusal(
-                session, state, detail, from_account, product, quantity),
+                session, state, detail, from_account, to_account, product, quantity),
             idempotency_key=idempotency_key)
 
     def action(ctx: WriteContext) -> dict[str, Any]:
@@ -579,7 +623,7 @@ def transfer(
         _check_destination(accounts[to_account])
         whole, part = blocks.take(ctx.session, account_id=from_account, product=product,
                                   quantity=quantity, project_id=project_id, vintage=vintage,
-                                  trade=True)
+                                  trade=True, to_region=holder_region(ctx.session, to_account))
         serials = blocks.move(ctx.session, whole, part, Place(to_account, "held"), ctx.moves,
                               from_account)
         return {"product": product, "quantity": quantity, "from_account": from_account,
@@ -595,12 +639,13 @@ TRANSFER_SQL = ("SELECT qinglu_transfer(:from_account, :to_account, :product, :q
 
 
 def _transfer_refusal(session: Session, state: str, detail: str, from_account: int,
-                      product: str, quantity: int) -> QingluError | None:
+                      to_account: int, product: str, quantity: int) -> QingluError | None:
     """The function's refusals, as the same domain errors the Python path raises (a
     shortfall the product's rules explain says so on both paths)."""
     if state == "QL004":
         return blocks.shortfall(session, from_account, product, quantity,
-                                quantity - int(detail or 0), trade=True)
+                                quantity - int(detail or 0), trade=True,
+                                to_region=holder_region(session, to_account))
     return account_refusal(state, detail)
 
 
@@ -881,7 +926,8 @@ def settle_in(ctx: WriteContext, *, hold_id: int, to_account: int,
     amount = record.quantity if quantity is None else quantity
     whole, part = blocks.take(ctx.session, account_id=record.account_id,
                               product=record.product, quantity=amount, state="escrow",
-                              hold_id=record.id, trade=True)
+                              hold_id=record.id, trade=True,
+                              to_region=holder_region(ctx.session, to_account))
     serials = blocks.move(ctx.session, whole, part, Place(to_account, "held"), ctx.moves,
                           record.account_id)
     record.quantity -= amount
@@ -980,3 +1026,151 @@ def find_serial(db: Db, serial: str) -> list[dict[str, Any]]:
             "cancellation_id": row["cancellation_id"],
         })
     return found
+
+
+# --- products as data ---------------------------------------------------------------
+
+PRODUCT_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
+MAX_DECIMALS = 6
+PRODUCTS_RELOAD_SECONDS = 30.0
+_products_read: dict[str, float] = {}
+
+
+@event.listens_for(Session, "after_begin")
+def _read_products(session: Session, transaction: SessionTransaction,
+                   connection: Connection) -> None:
+    """Tell core.quantities of every product row, once per database and again every
+    half minute (so a product added by another process is known soon after)."""
+    url = connection.engine.url.render_as_string(hide_password=True)
+    if time.monotonic() - _products_read.get(url, -PRODUCTS_RELOAD_SECONDS) \
+            < PRODUCTS_RELOAD_SECONDS:
+        return
+    _products_read[url] = time.monotonic()
+    if not inspect(connection).has_table("products"):
+        return  # a database not yet migrated
+    for code, name, unit, decimals in connection.execute(
+            text("SELECT code, name, unit, decimals FROM products")):
+        remember_product(ProductSpec(code, name, name, unit, decimals))
+
+
+def product_view(product: Product) -> dict[str, Any]:
+    return {"code": product.code, "name_zh": product.name, "name_en": product.name_en,
+            "unit": product.unit, "base_unit": str(product_spec(product.code).base_unit),
+            "decimals": product.decimals, "tradable": product.tradable,
+            "validity_months": product.validity_months, "scope": product.scope,
+            "methods": json.loads(product.methods or "[]")}
+
+
+def add_product(session: Session, *, code: str, name_zh: str, name_en: str, unit: str,
+                decimals: int, actor: Actor, tradable: bool = True,
+                validity_months: int | None = None, scope: str = "nation",
+                methods: list[str] | None = None,
+                idempotency_key: str | None = None) -> dict[str, Any]:
+    """An operator adds a product: a row, no code change. Its rules (tradable, validity
+    in months from issuance, scope of trade, the methods that may issue it) bind every
+    issuance and move of its units."""
+    name = _operator(session, actor)
+    code = (code or "").strip().upper()
+    if not PRODUCT_CODE.match(code):
+        raise InvalidInput(f"产品代码 {code!r} 须为 2-8 位大写字母数字，以字母开头",
+                           f"product code {code!r} must be 2-8 capital letters or digits")
+    if not isinstance(decimals, int) or not 0 <= decimals <= MAX_DECIMALS:
+        raise InvalidInput(f"小数位须为 0-{MAX_DECIMALS}", f"decimals must be 0-{MAX_DECIMALS}")
+    if scope not in PRODUCT_SCOPES:
+        raise InvalidInput(f"交易范围 {scope!r} 无效（{' '.join(PRODUCT_SCOPES)}）",
+                           f"scope {scope!r} is not one of {', '.join(PRODUCT_SCOPES)}")
+    if validity_months is not None and not 1 <= validity_months <= 1200:
+        raise InvalidInput("有效期须为 1-1200 个月", "validity must be 1-1200 months")
+    request = {"code": code, "name_zh": _require_text("中文名称 name_zh", name_zh, 100),
+               "name_en": _require_text("英文名称 name_en", name_en), "tradable": tradable,
+               "unit": _require_text("单位 unit", unit, 16), "decimals": decimals,
+               "validity_months": validity_months, "scope": scope,
+               "methods": sorted({_require_text("方法学 method", m, 64) for m in methods or []})}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        if ctx.session.get(Product, code) is not None:
+            raise Conflict(f"产品 {code} 已存在", f"product {code} exists already")
+        product = Product(code=code, name=request["name_zh"], name_en=request["name_en"],
+                          unit=request["unit"], decimals=decimals, tradable=tradable,
+                          validity_months=validity_months, scope=scope,
+                          methods=json.dumps(request["methods"]), next_serial=1)
+        ctx.session.add(product)
+        ctx.session.flush()
+        remember_product(ProductSpec(code, product.name, product.name_en, product.unit,
+                                     decimals))
+        return product_view(product)
+
+    return run_write(session, kind="product.add", actor=name, request=request, action=action,
+                     idempotency_key=idempotency_key)
+
+
+def _operator(session: Session, actor: Actor) -> str:
+    if isinstance(actor, str):
+        return actor
+    if actor.role is None:
+        raise NotAuthenticated("请先登录", "sign in first")
+    if actor.role != "operator":
+        raise Forbidden("只有运营方可以添加产品", "only an operator may add a product")
+    return actor.actor
+
+
+def list_products(session: Session) -> list[dict[str, Any]]:
+    return [product_view(p) for p in session.scalars(select(Product).order_by(Product.code))]
+
+
+def upgrade_tickets(session: Session, *, from_account: int, from_product: str,
+                    to_product: str, quantity: int, actor: Actor,
+                    idempotency_key: str | None = None) -> dict[str, Any]:
+    """Convert (upgrade) units of a narrower-scope product into a wider one in one ledger
+    write: the prefecture tickets are cancelled and the same quantity of provincial
+    tickets issued to the same account under a provincial project of the same name, the
+    entry (and the cancellation's reason) naming the serials on both sides."""
+    product_spec(from_product)
+    product_spec(to_product)
+    _check_quantity(quantity)
+    name = actor_name(session, actor, from_account)
+    request = {"from_account": from_account, "from_product": from_product,
+               "to_product": to_product, "quantity": quantity}
+
+    def action(ctx: WriteContext) -> dict[str, Any]:
+        old, new = ctx.session.get(Product, from_product), ctx.session.get(Product, to_product)
+        assert old is not None and new is not None  # product_spec knew both
+        if SCOPE_DIGITS[new.scope] >= SCOPE_DIGITS[old.scope] or new.unit != old.unit \
+                or new.decimals != old.decimals:
+            raise InvalidInput(f"{from_product} 不能升级为 {to_product}",
+                               f"{from_product} cannot be upgraded to {to_product} (a wider "
+                               "scope in the same unit is needed)")
+        cancelled = cancel_in(ctx, from_account=from_account, product=from_product,
+                              quantity=quantity,
+                              reason=f"升级为 {to_product} upgraded to {to_product}")
+        issued = []
+        for serial in cancelled["serials"]:
+            source = parse_serial(serial)
+            project = _upgraded_project(ctx, source.project_id, new)
+            done = issue_in(ctx, project_id=project, vintage=source.vintage,
+                            quantity=source.quantity, to_account=from_account)
+            issued.append({"from": serial, "to": done["serials"][0]})
+        ctx.records["upgrade"] = issued
+        return {"from_product": from_product, "to_product": to_product,
+                "quantity": quantity, "from_account": from_account,
+                "cancellation_id": cancelled["id"], "links": issued}
+
+    return run_write(session, kind="product.upgrade", actor=name, request=request,
+                     action=action, idempotency_key=idempotency_key)
+
+
+def _upgraded_project(ctx: WriteContext, project_id: int, product: Product) -> int:
+    """The wider product's project standing for a narrower one (found or made): same
+    name and methodology, its region the wider scope's (a province: 52 -> 520000)."""
+    source = get_project(ctx.session, project_id)
+    digits = SCOPE_DIGITS[product.scope]
+    region = (source.region[:digits] + "0" * (6 - digits)) if digits else "000000"
+    found = ctx.session.scalar(select(Project.id).where(
+        Project.product == product.code, Project.name == source.name,
+        Project.region == region))
+    if found is not None:
+        return int(found)
+    made = add_project_in(ctx, name=source.name, product=product.code, region=region,
+                          methodology=source.methodology,
+                          owner_holder_id=source.owner_holder_id)
+    return int(made["id"])

@@ -76,13 +76,15 @@ def take(
     vintage: int | None = None,
     trade: bool = False,
     current_only: bool = True,
+    to_region: str | None = None,
 ) -> tuple[list[Block], tuple[Block, int] | None]:
     """Lock the source's blocks and choose `quantity` units in serial order.
 
     Returns the whole blocks taken, and (block, units needed) when the last block
     is taken only in part. Nothing is written yet. Units past their issuance's
     `valid_to` are never taken (unless `current_only` is off: a hold given back), and a
-    `trade` (transfer, hold, settlement) takes only tradable units, as
+    `trade` (transfer, hold, settlement) takes only tradable units, and with `to_region`
+    (the receiving holder's) only units whose scope of trade takes that region in, as
     registry/sql/move_units.sql does on the server path.
     """
     query = (
@@ -105,6 +107,8 @@ def take(
         query = query.where(or_(Issuance.valid_to.is_(None), Issuance.valid_to >= today()))
     if trade:
         query = query.where(Issuance.tradable.is_(True))
+    if to_region is not None:
+        query = query.where(in_scope(to_region))
     whole: list[Block] = []
     needed = quantity
     for row in session.connection().execute(query):
@@ -117,7 +121,8 @@ def take(
             return whole, None
     if state != "held":
         raise insufficient(account_id, product, quantity, needed)
-    raise shortfall(session, account_id, product, quantity, needed, trade=trade)
+    raise shortfall(session, account_id, product, quantity, needed, trade=trade,
+                    to_region=to_region)
 
 
 def expired(session: Session, product: str, day: date) -> dict[int, list[Block]]:
@@ -144,12 +149,23 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def unmovable_units(session: Session, account_id: int, product: str, *, trade: bool) -> int:
+def in_scope(region: str) -> Any:
+    """Issuances whose scope of trade takes in a holder of `region`."""
+    return or_(Issuance.scope_region.is_(None),
+               func.substr(region, 1, func.length(Issuance.scope_region))
+               == Issuance.scope_region)
+
+
+def unmovable_units(session: Session, account_id: int, product: str, *, trade: bool,
+                    to_region: str | None = None) -> int:
     """Held units of `product` in the account that the product's rules keep still:
-    expired ones, and for a trade the non-tradable ones."""
+    expired ones, for a trade the non-tradable ones, and those out of scope for the
+    receiving holder's region."""
     rules = Issuance.valid_to < today()
     if trade:
         rules = or_(rules, Issuance.tradable.is_(False))
+    if to_region is not None:
+        rules = or_(rules, ~in_scope(to_region))
     total = session.scalar(
         select(func.coalesce(func.sum(B.serial_end - B.serial_start + 1), 0))
         .select_from(blocks_table).join(Issuance, Issuance.id == B.issuance_id)
@@ -159,20 +175,22 @@ def unmovable_units(session: Session, account_id: int, product: str, *, trade: b
 
 
 def shortfall(session: Session, account_id: int, product: str, quantity: int,
-              missing: int, *, trade: bool) -> InsufficientUnits | NotTradable:
+              missing: int, *, trade: bool, to_region: str | None = None
+              ) -> InsufficientUnits | NotTradable:
     """The refusal of a move short of units: the product's rule when units it keeps
     still would have covered it, else too few units (both paths say the same)."""
-    kept = unmovable_units(session, account_id, product, trade=trade)
+    kept = unmovable_units(session, account_id, product, trade=trade, to_region=to_region)
     if kept == 0:
         return insufficient(account_id, product, quantity, missing)
     have, unit = quantity - missing, product_spec(product).unit
     return NotTradable(
         f"账户 {account_id} 的 {format_quantity(product, kept)} {unit} 按产品规则不可转让"
-        f"（不可交易或已过期），可动用 {format_quantity(product, have)}，"
+        f"（不可交易、已过期或超出交易范围），可动用 {format_quantity(product, have)}，"
         f"不足 {format_quantity(product, quantity)} {unit}",
         f"account {account_id}: {format_quantity(product, kept)} {unit} may not move under "
-        f"the product's rules (not tradable or expired); {format_quantity(product, have)} "
-        f"movable, less than {format_quantity(product, quantity)} {unit}")
+        f"the product's rules (not tradable, expired, or out of its scope of trade for the "
+        f"receiver); {format_quantity(product, have)} movable, less than "
+        f"{format_quantity(product, quantity)} {unit}")
 
 
 def insufficient(account_id: int, product: str, quantity: int, missing: int) -> InsufficientUnits:

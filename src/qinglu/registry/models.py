@@ -55,15 +55,29 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+PRODUCT_SCOPES = ("county", "prefecture", "province", "nation")
+# How many leading digits of a GB/T 2260 code a scope keeps: a prefecture's units move
+# only between holders whose codes share the issuing project's first four digits.
+SCOPE_DIGITS = {"county": 6, "prefecture": 4, "province": 2, "nation": 0}
+
+
 class Product(Base):
-    """A product's serial space: `next_serial` is the first serial not yet issued."""
+    """A product is a row: its names, unit and base unit (10^-decimals of the unit), its
+    rules (tradable, months of validity from issuance, scope of trade) and the methods
+    that may issue it (none listed: any). `next_serial` is the first serial not yet
+    issued. An operator adds one without a code change (registry.actions.add_product)."""
 
     __tablename__ = "products"
 
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))  # Chinese name
+    name_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
     unit: Mapped[str] = mapped_column(String(16))
     decimals: Mapped[int] = mapped_column(Integer)
+    tradable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    validity_months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    scope: Mapped[str] = mapped_column(String(16), default="nation", server_default="nation")
+    methods: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
     next_serial: Mapped[int] = mapped_column(BigInteger, default=1)
 
 
@@ -99,6 +113,9 @@ class Issuance(Base):
     # transferred, held or sold; after `valid_to` (a GEC's validity) none of them moves.
     tradable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # The GB/T 2260 prefix a holder's region must start with to receive these units (a
+    # prefecture ticket: the project's first four digits); None: anywhere.
+    scope_region: Mapped[str | None] = mapped_column(String(6), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -4,7 +4,8 @@
 -- issuance first); when only part of the last one is needed, the taken part becomes a
 -- new row and the source's row keeps the rest, so the source's row never changes owner.
 -- Each moved block is then merged with adjacent blocks of its issuance in the same place.
--- Only tradable units within their validity move. Returns the ledger's moves and the
+-- Only tradable units within their validity, whose scope of trade takes in the
+-- receiving holder's region, move. Returns the ledger's moves and the
 -- serials moved; refuses with QL004 (DETAIL: the units available) when the account has
 -- too few.
 
@@ -21,7 +22,11 @@ DECLARE
     moved_start bigint;
     moved_end bigint;
     moved_ids integer[] := '{}';
+    to_region text;
 BEGIN
+    -- The receiving holder's GB/T 2260 code, for a product's scope of trade.
+    SELECT h.region INTO to_region
+    FROM accounts a JOIN holders h ON h.id = a.holder_id WHERE a.id = p_to;
     moves := '[]'::jsonb;
     serials := '[]'::jsonb;
     FOR blk IN
@@ -37,6 +42,8 @@ BEGIN
           -- the product's rules (registry/blocks.py take, trade=True): every server move
           -- is a trade (a transfer or a market settlement)
           AND i.tradable AND (i.valid_to IS NULL OR i.valid_to >= current_date)
+          AND (i.scope_region IS NULL
+               OR left(to_region, length(i.scope_region)) = i.scope_region)
         ORDER BY b.issuance_id, b.serial_start
         FOR UPDATE OF b
     LOOP
