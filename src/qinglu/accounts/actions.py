@@ -1,25 +1,31 @@
-"""Users and tokens: argon2 password hashes, expiring bearer tokens stored hashed,
-and a small in-process limiter on failed sign-ins."""
+"""Users and tokens: argon2 password hashes, expiring bearer tokens stored hashed and
+revocable (sign-out, disabling a user, a new password), and sign-in throttling per
+name and per address counted in the database."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from qinglu.accounts.models import ROLES, ApiToken, User
-from qinglu.core.errors import Conflict, InvalidInput, NotAuthenticated, TooManyAttempts
+from qinglu.accounts.models import ROLES, ApiToken, LoginFailure, User
+from qinglu.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+)
 from qinglu.core.principal import Principal
+from qinglu.db.engine import begin_write
 from qinglu.registry.actions import get_holder
 
 TOKEN_LIFETIME = timedelta(hours=8)
@@ -34,8 +40,7 @@ def add_user(session: Session, *, name: str, role: str, password: str,
     if role not in ROLES:
         raise InvalidInput(f"角色 {role!r} 无效（可选 {', '.join(ROLES)}）",
                            f"role {role!r} is not one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise InvalidInput("密码至少8位", "the password needs at least 8 characters")
+    _check_password(password)
     if role in ("holder", "authority") and holder_id is None:
         raise InvalidInput(f"{role} 用户须关联持有人 (--holder)",
                            f"a {role} user needs a holder (--holder)")
@@ -49,6 +54,11 @@ def add_user(session: Session, *, name: str, role: str, password: str,
     return user
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidInput("密码至少8位", "the password needs at least 8 characters")
+
+
 def principal_of(user: User) -> Principal:
     return Principal(user.id, user.name, user.role, user.holder_id)
 
@@ -58,44 +68,55 @@ def principal_for_token(session: Session, token: str) -> Principal:
     return principal_of(user_for_token(session, token))
 
 
-class LoginLimiter:
-    """At most `limit` failed sign-ins per key within `window` seconds."""
-
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str) -> None:
-        with self._lock:
-            recent = self._recent(key)
-            if len(recent) >= self.limit:
-                raise TooManyAttempts("登录失败次数过多，请稍后再试",
-                                      "too many failed sign-ins; try again later")
-
-    def failed(self, key: str) -> None:
-        with self._lock:
-            self._recent(key).append(time.monotonic())
-
-    def _recent(self, key: str) -> deque[float]:
-        entries = self._failures.setdefault(key, deque())
-        while entries and entries[0] < time.monotonic() - self.window:
-            entries.popleft()
-        return entries
+# Failed sign-ins allowed within LOGIN_WINDOW: per user name from any address (one
+# account guessed at from many machines), and per address across names (one machine
+# trying many accounts). Counted in the database: shared by workers, kept on restart.
+LOGIN_WINDOW = timedelta(minutes=15)
+FAILURES_PER_NAME = 10
+FAILURES_PER_ADDRESS = 20
+_TOO_MANY = ("登录失败次数过多，请稍后再试", "too many failed sign-ins; try again later")
+_WRONG = ("用户名或密码错误", "wrong user name or password")
 
 
-def authenticate(session: Session, name: str, password: str, limiter: LoginLimiter,
-                 client: str = "") -> User:
-    key = f"{name}|{client}"
-    limiter.check(key)
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password: an unknown name is checked against it, so that it
+    costs as much as a known name with a wrong password (no enumeration by timing)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _check_throttle(session: Session, name: str, address: str, now: datetime) -> None:
+    since = now - LOGIN_WINDOW
+    recent = select(func.count()).select_from(LoginFailure).where(LoginFailure.at > since)
+    by_name = session.scalar(recent.where(LoginFailure.user_name == name)) or 0
+    by_address = session.scalar(recent.where(LoginFailure.address == address)) or 0
+    if by_name >= FAILURES_PER_NAME or by_address >= FAILURES_PER_ADDRESS:
+        raise TooManyAttempts(*_TOO_MANY)
+
+
+def _record_failure(session: Session, name: str, address: str, now: datetime) -> None:
+    begin_write(session)
+    session.add(LoginFailure(user_name=name[:100], address=address[:64], at=now))
+    # Old failures no longer count; dropped here, so the table stays small.
+    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - LOGIN_WINDOW))
+    session.commit()
+
+
+def authenticate(session: Session, name: str, password: str, client: str = "") -> User:
+    """The user whose name and password these are; refused (429) after too many failures
+    for the name or from the address, whoever tries and wherever from."""
+    now = datetime.now(UTC)
+    _check_throttle(session, name, client, now)
     user = session.scalar(select(User).where(User.name == name))
     try:
-        if user is None:
+        _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password)
+        if user is None:  # pragma: no cover - a random password is never guessed
             raise VerificationError("unknown user")
-        _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        limiter.failed(key)
-        raise NotAuthenticated("用户名或密码错误", "wrong user name or password") from None
+        _record_failure(session, name, client, now)
+        raise NotAuthenticated(*_WRONG) from None
+    if user.disabled:
+        raise NotAuthenticated("该用户已停用", "this user is disabled")
     return user
 
 
@@ -108,16 +129,16 @@ class SignedIn:
     holder_id: int | None
 
 
-def sign_in(session: Session, name: str, password: str, limiter: LoginLimiter,
-            client: str = "") -> SignedIn:
-    """Check the password (at most `limiter`'s failures per name and client) and issue a
+def sign_in(session: Session, name: str, password: str, client: str = "") -> SignedIn:
+    """Check the password (throttled per name and per client address) and issue a
     token; the API's token endpoint and the sign-in page both call this."""
-    user = authenticate(session, name, password, limiter, client)
+    user = authenticate(session, name, password, client)
     return SignedIn(issue_token(session, user), user.role, user.holder_id)
 
 
 def user_view(user: User) -> dict[str, Any]:
-    return {"id": user.id, "name": user.name, "role": user.role, "holder_id": user.holder_id}
+    return {"id": user.id, "name": user.name, "role": user.role, "holder_id": user.holder_id,
+            "disabled": bool(user.disabled)}
 
 
 def _digest(token: str) -> str:
@@ -140,6 +161,53 @@ def user_for_token(session: Session, token: str) -> User:
     if expires <= datetime.now(UTC):
         raise NotAuthenticated("令牌已过期，请重新登录", "the token has expired; sign in again")
     user = session.get(User, row.user_id)
-    if user is None:  # pragma: no cover - foreign key keeps this from happening
+    if user is None or user.disabled:  # a disabled user's tokens were revoked already
         raise NotAuthenticated("令牌无效", "invalid token")
     return user
+
+
+def sign_out(session: Session, token: str) -> None:
+    """Revoke the token (the page's session cookie holds one): it no longer works,
+    neither as a cookie nor as a bearer token. An unknown token is no error."""
+    session.execute(delete(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    session.commit()
+
+
+def _user_named(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"用户 {name} 不存在", f"no user named {name}")
+    return user
+
+
+def _revoke_all(session: Session, user: User) -> int:
+    result = session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def revoke_tokens(session: Session, name: str) -> dict[str, Any]:
+    """Revoke every token of the user: every session of theirs ends at once."""
+    user = _user_named(session, name)
+    revoked = _revoke_all(session, user)
+    session.commit()
+    return {**user_view(user), "revoked_tokens": revoked}
+
+
+def set_disabled(session: Session, name: str, disabled: bool) -> dict[str, Any]:
+    """Disable a user (its tokens are revoked: it is signed out everywhere) or enable
+    it again (it then signs in anew)."""
+    user = _user_named(session, name)
+    user.disabled = disabled
+    revoked = _revoke_all(session, user) if disabled else 0
+    session.commit()
+    return {**user_view(user), "revoked_tokens": revoked}
+
+
+def change_password(session: Session, name: str, password: str) -> dict[str, Any]:
+    """Set a new password; every token issued under the old one is revoked."""
+    _check_password(password)
+    user = _user_named(session, name)
+    user.password_hash = _hasher.hash(password)
+    revoked = _revoke_all(session, user)
+    session.commit()
+    return {**user_view(user), "revoked_tokens": revoked}

@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from qinglu import __version__
 from qinglu.accounts import api as auth_api
-from qinglu.accounts.actions import LoginLimiter
 from qinglu.basins import api as basins_api
 from qinglu.basins import pages as basins_pages
 from qinglu.cases import api as cases_api
@@ -101,7 +100,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     app.state.session_factory = open_database(database_url)
     app.state.hot_reads = HotReads(app.state.session_factory.kw["bind"])
-    app.state.login_limiter = LoginLimiter()
     app.state.registry_key = load_or_create_key()
     install_problem_handlers(app)
     app.add_middleware(InFlightLimit)

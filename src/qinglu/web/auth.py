@@ -40,12 +40,17 @@ def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+def require_signed_in(principal: Principal) -> Principal:
+    if principal.role is None:
+        raise NotAuthenticated("请先登录", "sign in first")
+    return principal
+
+
 def require(*roles: str) -> Callable[[Principal], Principal]:
     """A dependency that admits only the given roles (401 for the anonymous public)."""
 
     def check(principal: PrincipalDep) -> Principal:
-        if principal.role is None:
-            raise NotAuthenticated("请先登录", "sign in first")
+        require_signed_in(principal)
         if principal.role not in roles:
             raise Forbidden(f"角色 {principal.role} 无权执行此操作",
                             f"role {principal.role} may not do this")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from qinglu.accounts.actions import principal_for_token, sign_in
+from qinglu.accounts.actions import principal_for_token, sign_in, sign_out
 from qinglu.core.errors import Forbidden, NotAuthenticated, QingluError
 from qinglu.core.principal import Principal
 from qinglu.market import actions as market
@@ -25,6 +26,7 @@ from qinglu.web.auth import SessionDep
 from qinglu.web.deps import release
 
 SESSION_COOKIE = "qinglu_session"
+PRELOGIN_COOKIE = "qinglu_prelogin"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
 
@@ -45,13 +47,28 @@ UserDep = Annotated[Principal | None, Depends(page_user)]
 
 
 def csrf_token(request: Request) -> str:
-    token = request.cookies.get(SESSION_COOKIE, "anonymous")
+    """The form token: an HMAC of the session cookie for a signed-in visitor, else of a
+    random pre-login cookie of this visitor's own (set by `render` when missing), so
+    that no two visitors share one."""
     secret: bytes = request.app.state.web_secret
-    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(secret, _csrf_basis(request).encode(), hashlib.sha256).hexdigest()
+
+
+def _csrf_basis(request: Request) -> str:
+    token = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRELOGIN_COOKIE)
+    if token:
+        return f"s:{token}" if request.cookies.get(SESSION_COOKIE) else f"p:{token}"
+    fresh: str | None = getattr(request.state, "prelogin", None)
+    if fresh is None:
+        fresh = secrets.token_urlsafe(24)
+        request.state.prelogin = fresh
+    return f"p:{fresh}"
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:
-    if not submitted or not hmac.compare_digest(submitted, csrf_token(request)):
+    has_cookie = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRELOGIN_COOKIE)
+    if not submitted or not has_cookie or not hmac.compare_digest(submitted,
+                                                                  csrf_token(request)):
         raise Forbidden("表单已过期，请刷新页面重试", "the form expired; reload the page and retry")
 
 
@@ -74,6 +91,9 @@ def render(request: Request, template: str, user: Principal | None, status: int 
     )
     if request.query_params.get("lang"):
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+    fresh = getattr(request.state, "prelogin", None)
+    if fresh is not None:
+        response.set_cookie(PRELOGIN_COOKIE, fresh, httponly=True, samesite="lax")
     return response
 
 
@@ -95,14 +115,14 @@ def login(request: Request, session: SessionDep,
     check_csrf(request, csrf)
     client = request.client.host if request.client else ""
     try:
-        signed_in = sign_in(session, username, password, request.app.state.login_limiter,
-                            client)
+        signed_in = sign_in(session, username, password, client)
     except QingluError as exc:
         message = exc.zh if language(request) == "zh" else exc.en
         return render(request, "login.html", None, status=exc.status, error=message)
     response = RedirectResponse(_home_for(signed_in.role), status_code=303)
     response.set_cookie(SESSION_COOKIE, signed_in.token, httponly=True,
                         samesite="lax", max_age=8 * 3600)
+    response.delete_cookie(PRELOGIN_COOKIE)
     return response
 
 
@@ -112,8 +132,13 @@ def _home_for(role: str) -> str:
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -> RedirectResponse:
+def logout(request: Request, session: SessionDep,
+           csrf: Annotated[str | None, Form()] = None) -> RedirectResponse:
+    """Sign out: the session's token is revoked on the server, not only forgotten here."""
     check_csrf(request, csrf)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        sign_out(session, token)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
