@@ -18,6 +18,7 @@ from qinglu.green.cli import claim_app, gec_app, green_app
 from qinglu.market.cli import app as market_app
 from qinglu.methods.cli import fire_app
 from qinglu.registry.cli import app as registry_app
+from qinglu.registry.cli import product_app
 
 app = typer.Typer(
     help="青绿 Qinglu — 生态产品交易登记、核算、案件与市场 / ecological product exchange.",
@@ -41,6 +42,7 @@ app.add_typer(water_app, name="water")
 app.add_typer(green_app, name="green")
 app.add_typer(gec_app, name="gec")
 app.add_typer(claim_app, name="claim")
+app.add_typer(product_app, name="product")
 
 
 @db_app.command("upgrade")

@@ -26,8 +26,9 @@ def _holder_account(session: Session, region: str) -> int:
 
 def test_an_operator_adds_a_product_without_code_then_issues_trades_and_retires_it(
         session: Session) -> None:
+    assert "WETLAND" not in {p["code"] for p in registry.list_products(session)}
     with pytest.raises(UnknownProduct):
-        parse_quantity("WETLAND", "1")
+        parse_quantity("NOSUCH", "1")
     added = registry.add_product(session, code="wetland", name_zh="湿地碳汇",
                                  name_en="wetland carbon sink", unit="tCO2e", decimals=1,
                                  scope="nation", methods=["GZ-WET-001"], actor=A)
@@ -102,3 +103,45 @@ def test_prefecture_ticket_stays_in_its_prefecture_provincial_one_moves_in_the_p
     entry = registry.latest_entries(session, limit=5)
     assert any(e.get("kind") == "product.upgrade" for e in entry)
     assert registry.audit_ledger(session)["valid"]
+
+
+def test_a_wind_development_right_is_listed_and_sold_through_the_market(
+        session: Session) -> None:
+    from decimal import Decimal
+
+    from qinglu.market import actions as market
+
+    project = registry.add_project(session, name="威宁县风能资源（示例）", product="WINDR",
+                                   region="520526", methodology="GZ-CLIMATE-001",
+                                   actor=A)["id"]
+    county, developer = _holder_account(session, "520526"), _holder_account(session, "520102")
+    registry.issue(session, project_id=project, vintage=2026,
+                   quantity=parse_quantity("WINDR", "50"), to_account=county, actor=A)
+    listing = market.create_listing(session, seller_account=county, product="WINDR",
+                                    quantity=parse_quantity("WINDR", "50"),
+                                    price=Decimal("20000"), min_lot=None, actor=A,
+                                    note="风电开发权 50 MW 装机容量 (capacity)")
+    order = market.place_order(session, listing_id=listing["id"], buyer_account=developer,
+                               quantity=parse_quantity("WINDR", "50"), actor=A)
+    market.confirm_payment(session, load_or_create_key(), order_id=order["id"],
+                           reference="BANK-1", actor=A)
+    assert registry.balance(session, developer)["WINDR"]["held"] == "50.000"
+
+
+def test_cli_product_add_and_list(database_url: str) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from qinglu.cli import app
+
+    runner = CliRunner()
+    added = runner.invoke(app, ["product", "add", "--code", "KARST", "--name-zh", "石漠化治理碳汇",
+                                "--name-en", "karst restoration carbon", "--unit", "tCO2e",
+                                "--decimals", "2", "--scope", "province", "--db", database_url,
+                                "--json"])
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(app, ["product", "list", "--db", database_url,
+                                            "--json"]).stdout)
+    assert {"KARST", "GZCT", "GZCTP", "WINDR", "SOLARR", "FCS", "GEC"} <= {
+        p["code"] for p in listed}

@@ -4,11 +4,11 @@ every POST takes an Idempotency-Key header)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from qinglu.core.quantities import parse_quantity
 from qinglu.documents import actions as documents
@@ -17,7 +17,7 @@ from qinglu.web import schemas as s
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep
 from qinglu.web.deps import PlainReadRoute, hot_read, json_response
 from qinglu.web.problems import PROBLEM_RESPONSES
-from qinglu.web.schemas import Id
+from qinglu.web.schemas import Id, IdempotencyKey
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 # Serial look-up, a busiest public read: a plain read route of the application's own.
@@ -67,8 +67,9 @@ def get_ledger_head(session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/accounts/{account_id}/balance", tags=["accounts"])
-def get_balance(account_id: Id, session: SessionDep) -> dict[str, dict[str, str]]:
-    return registry.balance(session, account_id)
+def get_balance(account_id: Id, session: SessionDep,
+                who: PrincipalDep) -> dict[str, dict[str, str]]:
+    return registry.balance_for(session, who, account_id)
 
 
 @hot_router.get("/units/{serial}", response_model=UnitLookupOut, tags=["units"])
@@ -168,3 +169,48 @@ def cancel(body: s.CancellationIn, session: SessionDep, who: OperatorDep,
     return registry.cancel(session, from_account=body.account_id, product=body.product,
                         quantity=parse_quantity(body.product, body.quantity),
                         reason=body.reason, actor=who.actor, idempotency_key=key)
+
+
+class ProductIn(BaseModel):
+    """A product as data: added by an operator, no code change."""
+
+    code: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,7}$")
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(min_length=1, max_length=200)
+    unit: str = Field(min_length=1, max_length=16)
+    decimals: int = Field(ge=0, le=6, description="base unit = 10^-decimals of the unit")
+    tradable: bool = True
+    validity_months: int | None = Field(default=None, ge=1, le=1200)
+    scope: Literal["county", "prefecture", "province", "nation"] = "nation"
+    methods: list[str] = Field(default_factory=list, max_length=20)
+
+
+@router.post("/products", status_code=201, tags=["registry"])
+def add_product(body: ProductIn, session: SessionDep, who: PrincipalDep,
+                key: IdempotencyKey = None) -> dict[str, Any]:
+    """Add a product (operator): its rules bind every issuance and move of its units."""
+    return registry.add_product(session, actor=who, idempotency_key=key,
+                                **body.model_dump())
+
+
+@router.get("/products", tags=["registry"])
+def products(session: SessionDep) -> list[dict[str, Any]]:
+    """Every product and its rules."""
+    return registry.list_products(session)
+
+
+class UpgradeIn(BaseModel):
+    from_account: int
+    from_product: str = "GZCT"
+    to_product: str = "GZCTP"
+    quantity: str = Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,6})?$")
+
+
+@router.post("/products/upgrade", tags=["registry"])
+def upgrade_tickets(body: UpgradeIn, session: SessionDep, who: PrincipalDep,
+                    key: IdempotencyKey = None) -> dict[str, Any]:
+    """Convert prefecture tickets into provincial ones in one ledger write."""
+    return registry.upgrade_tickets(
+        session, from_account=body.from_account, from_product=body.from_product,
+        to_product=body.to_product, quantity=parse_quantity(body.from_product, body.quantity),
+        actor=who, idempotency_key=key)

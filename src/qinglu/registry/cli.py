@@ -281,3 +281,62 @@ def entries_cmd(
     else:
         emit_rows([{k: r[k] for k in ("sequence", "recorded_at", "actor", "kind")} | {
             "hash": str(r["hash"])[:16]} for r in rows], "账本 Ledger")
+
+
+product_app = typer.Typer(help="产品 Products (rows an operator adds, no code change)",
+                          no_args_is_help=True)
+
+
+@product_app.command("add")
+@handle_errors
+def product_add(
+    code: Annotated[str, typer.Option("--code", help="产品代码，2-8 位 / product code")],
+    name_zh: Annotated[str, typer.Option("--name-zh", help="中文名称")],
+    name_en: Annotated[str, typer.Option("--name-en", help="English name")],
+    unit: Annotated[str, typer.Option("--unit", help="单位 / unit (tCO2e, MW, MWh·yr ...)")],
+    decimals: Annotated[int, typer.Option(
+        "--decimals", help="最小单位为 10^-decimals 单位 / base unit = 10^-decimals")],
+    scope: Annotated[str, typer.Option(
+        "--scope", help="county | prefecture | province | nation")] = "nation",
+    not_tradable: Annotated[bool, typer.Option(
+        "--not-tradable", help="只可注销，不可转让 / retired only, never traded")] = False,
+    validity_months: Annotated[int | None, typer.Option(
+        "--validity-months", help="自签发起有效月数 / months valid from issuance")] = None,
+    method: Annotated[list[str] | None, typer.Option(
+        "--method", help="可签发的方法学（可重复）/ a methodology that may issue it")] = None,
+    db: DbOption = None, as_json: JsonOption = False, key: KeyOption = None,
+) -> None:
+    """新增产品 Add a product (operator)."""
+    with session_for(db) as session:
+        result = registry.add_product(
+            session, code=code, name_zh=name_zh, name_en=name_en, unit=unit,
+            decimals=decimals, scope=scope, tradable=not not_tradable,
+            validity_months=validity_months, methods=method, actor=actor(),
+            idempotency_key=key)
+    emit(result, as_json, "产品 Product")
+
+
+@product_app.command("list")
+@handle_errors
+def product_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """产品 Products and their rules."""
+    with session_for(db) as session:
+        emit(registry.list_products(session), as_json, "产品 Products")
+
+
+@product_app.command("upgrade")
+@handle_errors
+def product_upgrade(
+    from_account: FromAccount,
+    quantity: Quantity,
+    from_product: Annotated[str, typer.Option("--from-product")] = "GZCT",
+    to_product: Annotated[str, typer.Option("--to-product")] = "GZCTP",
+    db: DbOption = None, as_json: JsonOption = False, key: KeyOption = None,
+) -> None:
+    """升级碳票 Convert prefecture tickets into provincial ones (one ledger write)."""
+    with session_for(db) as session:
+        result = registry.upgrade_tickets(
+            session, from_account=from_account, from_product=from_product,
+            to_product=to_product, quantity=parse_quantity(from_product, quantity),
+            actor=actor(), idempotency_key=key)
+    emit(result, as_json, "碳票升级 Ticket upgrade")
