@@ -160,3 +160,19 @@ def _strip_signature(signed: bytes) -> bytes:
     original ends at the first %%EOF."""
     end = signed.index(b"%%EOF") + len(b"%%EOF")
     return signed[:end] + b"\n"
+
+
+def test_the_pdf_carries_the_checkpoint_it_was_issued_under(
+        session: Session, issued: tuple[str, Path]) -> None:
+    from pypdf import PdfReader
+
+    from qinglu.registry import checkpoints
+
+    published = checkpoints.published_checkpoints(session, refresh=False)["checkpoints"]
+    assert published, "issuing the PDF published a checkpoint"
+    latest = published[-1]
+    head = session.execute(text("SELECT sequence, hash FROM ledger_head")).one()
+    assert (latest["sequence"], latest["hash"]) == (head.sequence, head.hash)
+    shown = "".join(page.extract_text() for page in PdfReader(issued[1]).pages)
+    flat = re.sub(r"[\s\x00]+", "", shown)
+    assert f"#{latest['sequence']}{latest['hash']}" in flat

@@ -210,17 +210,26 @@ def render_pdf(record: Certificate, served_url: str | None = None) -> bytes:
     _prefix, title_zh, title_en = DOCUMENT_KINDS[record.kind]
     payload = encode_payload(record.facts, record.signature)
     address = document_address(base_url(served_url), record.number)
+    issued_under = checkpoints.current_checkpoint(session)
     unsigned = pdf.render_signed(pdf.SignedDoc(
         number=record.number, title_zh=title_zh, title_en=title_en,
         rows=document_rows(record.facts), issuer=str(record.facts["issuer"]),
         verify_url=address, payload=payload, serials=record.facts["serials"],
-        qr=document_qr(address, offline_text(record))))
+        qr=document_qr(address, offline_text(record)),
+        checkpoint=_checkpoint_line(issued_under)))
     key = pdf_key()
     signed = key.sign(unsigned)
     session.add(IssuedFile(certificate_id=record.id, sha256=sha256_hex(signed),
                            size=len(signed), signer_fingerprint=key.fingerprint))
     session.commit()
     return signed
+
+
+def _checkpoint_line(checkpoint: dict[str, Any] | None) -> str:
+    if checkpoint is None:
+        return ""
+    return (f"{checkpoint['origin']} #{checkpoint['sequence']} {checkpoint['hash']} "
+            f"{checkpoint['time']}")
 
 
 def offline_text(record: Certificate, key: RegistryKey | None = None) -> str:

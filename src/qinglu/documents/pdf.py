@@ -38,6 +38,7 @@ class SignedDoc:
     payload: str
     serials: Sequence[str] = field(default_factory=tuple)
     qr: segno.QRCode | None = None  # the printed code; else one of verify_url
+    checkpoint: str = ""  # the ledger checkpoint the document was issued under
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,9 @@ def render_signed(doc: SignedDoc) -> bytes:
                    "This file is signed by the Qinglu registry's certificate (PAdES) and the "
                    "QR code's content with Ed25519, checkable offline. Scan the QR code, "
                    "upload this file or enter the number on the verification page.")
+    if doc.checkpoint:
+        pdf.set_font("cjk", size=7)
+        pdf.multi_cell(pdf.epw - 48, 4, f"账本检查点 Ledger checkpoint: {doc.checkpoint}")
     return bytes(pdf.output())
 
 

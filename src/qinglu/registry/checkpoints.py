@@ -145,6 +145,20 @@ def published_checkpoints(session: Session, key: RegistryKey | None = None,
             "checkpoints": [c.as_dict() for c in known]}
 
 
+def current_checkpoint(session: Session, key: RegistryKey | None = None
+                       ) -> dict[str, Any] | None:
+    """The checkpoint a document is issued under: the latest published one when it is of
+    the present head, else a new one (None while the ledger is empty)."""
+    origin = ledger_origin(session)
+    if origin is None:
+        return None
+    known = _published(origin) or _stored(session, origin)
+    sequence, digest = ledger_head(session)
+    if known and (known[-1].sequence, known[-1].hash) == (sequence, digest):
+        return known[-1].as_dict()
+    return make_checkpoint(session, key)
+
+
 def _due(session: Session, known: list[Checkpoint]) -> bool:
     sequence, _digest = ledger_head(session)
     if not known:
