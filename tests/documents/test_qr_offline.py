@@ -61,6 +61,7 @@ def _version(code: object) -> int:
     extra = getattr(code, "extra", None)
     if isinstance(extra, str):
         extra = json.loads(extra or "{}")
+    assert isinstance(extra, dict), extra
     return int(extra["Version"])
 
 

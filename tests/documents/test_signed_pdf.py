@@ -176,3 +176,17 @@ def test_the_pdf_carries_the_checkpoint_it_was_issued_under(
     shown = "".join(page.extract_text() for page in PdfReader(issued[1]).pages)
     flat = re.sub(r"[\s\x00]+", "", shown)
     assert f"#{latest['sequence']}{latest['hash']}" in flat
+
+
+def test_the_api_checks_a_presented_file(issued: tuple[str, Path], client: TestClient,
+                                         tmp_path: Path) -> None:
+    ok = client.post("/api/v1/certificates/file-verification",
+                     files={"file": ("c.pdf", issued[1].read_bytes(), "application/pdf")})
+    assert ok.status_code == 200 and ok.json()["valid"], ok.text
+    assert ok.json()["file"]["issued_by_registry"] is True
+    assert "注销" in ok.json()["statement"]["zh"]
+    copy = _strip_signature(issued[1].read_bytes())
+    refused = client.post("/api/v1/certificates/file-verification",
+                          files={"file": ("copy.pdf", copy, "application/pdf")})
+    assert refused.status_code == 200 and not refused.json()["valid"]
+    assert any("not a file this registry issued" in p for p in refused.json()["problems"])

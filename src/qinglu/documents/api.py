@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -51,6 +51,8 @@ class VerificationOut(BaseModel):
     valid: bool
     problems: list[str]
     facts: dict[str, Any] | None
+    statement: dict[str, str] | None = None
+    file: dict[str, Any] | None = None
 
 
 @hot_router.get("/certificates/{number}/verify", response_model=VerificationOut)
@@ -62,6 +64,19 @@ async def verify(number: str, request: Request,
     result = await hot_read(request, lambda connection: documents.verify_certificate(
         connection, key, number=number, payload=payload))
     return json_response(result.as_dict())
+
+
+# A certificate PDF is some 100 kB; anything far larger is not one of ours.
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+@router.post("/certificates/file-verification", response_model=VerificationOut)
+def verify_file(request: Request, session: SessionDep,
+                file: UploadFile = File(...)) -> dict[str, Any]:
+    """A PDF as presented: the file the registry issued (signature valid, SHA-256 on
+    record, facts matching the ledger now), or exactly what differs."""
+    data = file.file.read(MAX_UPLOAD + 1)
+    return documents.verify_upload(session, registry_key(request), data, MAX_UPLOAD).as_dict()
 
 
 @router.get("/certificates/{number}/pdf", response_class=Response,
