@@ -12,17 +12,20 @@ units never move again, and concurrent claims queue on the account's lock.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from qinglu.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from qinglu.core.ledger import WriteContext, run_write
+from qinglu.core.models import utcnow
 from qinglu.core.principal import Principal
+from qinglu.db.engine import is_postgresql
 from qinglu.documents import actions as documents
 from qinglu.documents.signing import RegistryKey
 from qinglu.green import generation
@@ -147,42 +150,106 @@ def import_generation(session: Session, who: Who, *, filename: str, content: byt
                      idempotency_key=idempotency_key)
 
 
+PROJECTS: Table = PowerProject.__table__  # type: ignore[assignment]
+GENERATION: Table = GenerationMonth.__table__  # type: ignore[assignment]
+SHOWN_MONTHS = 1000  # a result lists each month up to this many rows; larger: the root
+
+
 def issue_months_in(ctx: WriteContext, rows: list[tuple[str, date, int]]) -> dict[str, Any]:
-    """Issue checked (filing code, month, kWh) rows inside a caller's ledger write."""
+    """Issue checked (filing code, month, kWh) rows inside a caller's ledger write, as one
+    batch: the projects locked and read once, certificates and carries computed month by
+    month, every issuance written set-based (registry.issue_batch_in), the month rows and
+    the projects' carries written in one statement each. The entry records every move
+    and, in its result, the Merkle root of the project lines (code|month|kWh|carried in|
+    certificates|carried out|first serial|last serial, in issuance order)."""
+    table = PROJECTS
     codes = sorted({code for code, _, _ in rows})
-    projects = {p.filing_code: p for p in ctx.session.scalars(
-        select(PowerProject).where(PowerProject.filing_code.in_(codes))
-        .order_by(PowerProject.id).with_for_update())}
-    issued, certificates = [], 0
-    for code, month, kwh in sorted(rows, key=lambda r: (r[0], r[1])):
-        project = projects[code]
-        if project.last_month is not None and month != generation.next_month(project.last_month):
+    found = ctx.session.execute(
+        select(table.c.id, table.c.filing_code, table.c.project_id, table.c.account_id,
+               table.c.technology, table.c.commissioned, table.c.self_consumed,
+               table.c.carried_kwh, table.c.last_month)
+        .where(table.c.filing_code.in_(codes)).order_by(table.c.id).with_for_update()).all()
+    state = {row.filing_code: {"row": row, "carried": row.carried_kwh, "last": row.last_month}
+             for row in found}
+    lines: list[registry.BatchLine] = []
+    months: list[dict[str, Any]] = []
+    for code, month, kwh in sorted(rows, key=lambda r: (r[1], r[0])):
+        project = state[code]
+        last = project["last"]
+        if last is not None and month != generation.next_month(last):
             raise Conflict(f"{code} {month:%Y-%m} 不接续已核发月份",
                            f"{code} {month:%Y-%m} does not follow the months issued")
-        count, carried = method.certificates_for(kwh, project.carried_kwh)
-        row = GenerationMonth(power_project_id=project.id, month=month, kwh=kwh,
-                              carried_in=project.carried_kwh, certificates=count,
-                              carried_out=carried)
+        row = project["row"]
+        count, carried = method.certificates_for(kwh, project["carried"])
+        tradable = method.tradability(row.technology, row.commissioned,
+                                      row.self_consumed) == "tradable"
+        months.append({"power_project_id": row.id, "filing_code": code, "month": month,
+                       "kwh": kwh, "carried_in": project["carried"], "certificates": count,
+                       "carried_out": carried, "tradable": tradable, "line": None})
         if count:
-            rules = method.tradability(project.technology, project.commissioned,
-                                       project.self_consumed)
-            done = registry.issue_in(ctx, project_id=project.project_id, vintage=month.year,
-                                     quantity=count, to_account=project.account_id,
-                                     tradable=rules == "tradable",
-                                     valid_to=method.last_valid_day(month))
-            row.issuance_id = done["id"]
-            issued.append({"filing_code": code, "month": month.strftime("%Y-%m"),
-                           "certificates": count, "carried_kwh": carried,
-                           "tradable": rules == "tradable", "serials": done["serials"]})
-        else:
-            issued.append({"filing_code": code, "month": month.strftime("%Y-%m"),
-                           "certificates": 0, "carried_kwh": carried})
-        ctx.session.add(row)
-        project.carried_kwh, project.last_month = carried, month
-        certificates += count
-    ctx.session.flush()
-    return {"rows": len(rows), "projects": len(projects), "certificates": certificates,
-            "months": issued}
+            months[-1]["line"] = len(lines)
+            lines.append(registry.BatchLine(row.project_id, month.year, count, row.account_id,
+                                            tradable, method.last_valid_day(month)))
+        project["carried"], project["last"] = carried, month
+    issued = registry.issue_batch_in(ctx, product=PRODUCT, lines=lines)
+    for item in months:
+        done = issued[item["line"]] if item["line"] is not None else None
+        item["issuance_id"], item["serials"] = (done[0], done[1:]) if done else (None, None)
+    _write_months(ctx.session, months, state)
+    result: dict[str, Any] = {
+        "rows": len(rows), "projects": len(state),
+        "certificates": sum(m["certificates"] for m in months),
+        "merkle_root": merkle_root([_line(m) for m in months])}
+    if len(months) <= SHOWN_MONTHS:
+        result["months"] = [{"filing_code": m["filing_code"], "month": f"{m['month']:%Y-%m}",
+                             "certificates": m["certificates"], "carried_kwh": m["carried_out"],
+                             "tradable": m["tradable"]} for m in months]
+    return result
+
+
+def _line(month: dict[str, Any]) -> str:
+    first, last = month["serials"] or ("", "")
+    return (f"{month['filing_code']}|{month['month']:%Y-%m}|{month['kwh']}|"
+            f"{month['carried_in']}|{month['certificates']}|{month['carried_out']}|"
+            f"{first}|{last}")
+
+
+def merkle_root(lines: list[str]) -> str:
+    """SHA-256 Merkle root of the lines (a lone last node is paired with itself)."""
+    level = [hashlib.sha256(line.encode("utf-8")).digest() for line in lines] or [
+        hashlib.sha256(b"").digest()]
+    while len(level) > 1:
+        if len(level) % 2:
+            level.append(level[-1])
+        level = [hashlib.sha256(level[i] + level[i + 1]).digest()
+                 for i in range(0, len(level), 2)]
+    return level[0].hex()
+
+
+def _write_months(session: Session, months: list[dict[str, Any]],
+                  state: dict[str, dict[str, Any]]) -> None:
+    conn = session.connection()
+    now = utcnow()
+    conn.execute(insert(GENERATION), [
+        {"power_project_id": m["power_project_id"], "month": m["month"], "kwh": m["kwh"],
+         "carried_in": m["carried_in"], "certificates": m["certificates"],
+         "carried_out": m["carried_out"], "issuance_id": m["issuance_id"], "created_at": now}
+        for m in months])
+    table = PROJECTS
+    finals = [{"pid": p["row"].id, "carried": p["carried"], "last": p["last"]}
+              for p in state.values()]
+    if is_postgresql(session):  # one statement however many projects
+        conn.execute(text(
+            "UPDATE green_power_projects p SET carried_kwh = u.carried, last_month = u.last "
+            "FROM unnest(CAST(:ids AS integer[]), CAST(:carried AS bigint[]), "
+            "CAST(:last AS date[])) AS u(id, carried, last) WHERE p.id = u.id"),
+            {"ids": [f["pid"] for f in finals], "carried": [f["carried"] for f in finals],
+             "last": [f["last"] for f in finals]})
+    else:
+        conn.execute(update(table).where(table.c.id == bindparam("pid"))
+                     .values(carried_kwh=bindparam("carried"), last_month=bindparam("last")),
+                     finals)
+    session.expire_all()
 
 
 def expire(session: Session, who: Who, *, today: date,

@@ -15,10 +15,11 @@ import functools
 import json
 import re
 import time
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, event, func, inspect, select, text
+from sqlalchemy import Connection, event, func, insert, inspect, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from qinglu.core.errors import (
@@ -45,7 +46,7 @@ from qinglu.core.identifiers import (
     validate_uscc,
 )
 from qinglu.core.ledger import WriteContext, ledger_head, run_server_write, run_write
-from qinglu.core.models import LedgerEntry
+from qinglu.core.models import LedgerEntry, utcnow
 from qinglu.core.principal import Principal
 from qinglu.core.quantities import (
     ProductSpec,
@@ -561,6 +562,68 @@ def issue_in(ctx: WriteContext, *, project_id: int, vintage: int, quantity: int,
     if digits:
         result["scope"] = {"scope": product.scope, "region": project.region[:digits]}
     return result
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """One issuance of a batch: a project's units to an account, with their rules."""
+
+    project_id: int
+    vintage: int
+    quantity: int
+    to_account: int
+    tradable: bool = True
+    valid_to: date | None = None
+
+
+def issue_batch_in(ctx: WriteContext, *, product: str, lines: list[BatchLine]
+                   ) -> list[tuple[int, int, int]]:
+    """Many issuances of one product inside a caller's ledger write, set-based: serial
+    ranges allocated in one pass in the lines' order, then one multi-row INSERT of the
+    issuances (ids returned in order) and one of their blocks, not a write per line.
+    Returns (issuance id, first serial, last serial) per line (lines of quantity 0 are
+    not allowed). The callers have checked the projects and accounts (green/actions.py
+    locks its power projects; their accounts are holding accounts)."""
+    for line in lines:
+        _check_quantity(line.quantity)
+    record = ctx.session.scalar(select(Product).where(Product.code == product)
+                                .with_for_update())
+    if record is None:
+        raise UnknownProject(f"未知产品 {product}", f"unknown product {product}")
+    if record.scope != "nation" or json.loads(record.methods or "[]"):
+        raise InvalidInput(f"{product} 的规则不能批量签发", f"{product} cannot be issued in a "
+                           "batch (its scope or methods need a per-project check)")
+    start = record.next_serial
+    values: list[dict[str, Any]] = []
+    ranges: list[tuple[int, int]] = []
+    for line in lines:
+        end = start + line.quantity - 1
+        ranges.append((start, end))
+        valid_to = line.valid_to
+        if valid_to is None and record.validity_months:
+            valid_to = _months_after(blocks.today(), record.validity_months)
+        values.append({"project_id": line.project_id, "product": product,
+                       "vintage": line.vintage, "quantity": line.quantity,
+                       "serial_start": start, "serial_end": end,
+                       "tradable": line.tradable and record.tradable, "valid_to": valid_to,
+                       "created_at": utcnow()})
+        start = end + 1
+    record.next_serial = start
+    ctx.session.flush()
+    if not values:
+        return []
+    conn = ctx.session.connection()
+    ids = conn.execute(insert(Issuance).returning(Issuance.id, sort_by_parameter_order=True),
+                       values).scalars().all()
+    conn.execute(insert(UnitBlock), [
+        {"issuance_id": issuance_id, "account_id": line.to_account, "serial_start": first,
+         "serial_end": last, "state": "held", "hold_id": None, "retirement_id": None,
+         "cancellation_id": None}
+        for issuance_id, line, (first, last) in zip(ids, lines, ranges, strict=True)])
+    ctx.moves.extend([issuance_id, first, last, None, line.to_account, "held"]
+                     for issuance_id, line, (first, last) in zip(ids, lines, ranges, strict=True))
+    return [(issuance_id, first, last)
+            for issuance_id, (first, last) in zip(ids, ranges, strict=True)]
 
 
 def _check_method(product: Product, methodology: str) -> None:
