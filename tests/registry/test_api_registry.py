@@ -70,8 +70,10 @@ def test_operator_registry_flow(client: TestClient, world: dict[str, Any]) -> No
         "from_account": account.json()["id"], "to_account": world["other"], "product": "FCS",
         "quantity": "53.96"})
     assert moved.status_code == 201 and again.json() == moved.json()
-    balance = client.get(f"/api/v1/accounts/{world['other']}/balance").json()
+    balance = client.get(f"/api/v1/accounts/{world['other']}/balance", headers=op).json()
     assert balance == {"FCS": {"held": "53.96", "escrow": "0.00"}}
+    # Balances are the holder's and the operator's business only.
+    assert client.get(f"/api/v1/accounts/{world['other']}/balance").status_code == 401
     unit = client.get(f"/api/v1/units/{moved.json()['serials'][0]}").json()
     assert unit["account_id"] == world["other"] and unit["state"] == "held"
     head = client.get("/api/v1/ledger/head").json()

@@ -103,13 +103,58 @@ def mask_person_name(name: str) -> str:
     return name[0] + "某"
 
 
+# A run of letters, digits, spaces and dashes holding 7 or more digits: a resident ID
+# number (18 or the old 15), a mobile or landline number, a unified social credit code,
+# a bank card. Typed into a free-text field, none of them is ever shown to the public.
+_IDENTIFIER_RUN = re.compile(r"[0-9A-Za-z+][0-9A-Za-z\- ]{5,}[0-9A-Za-z]")
+_IDENTIFIER_MIN_DIGITS = 7
+# What people type around an identifier ("身份证 …", "tel: …"): dropped with it.
+_IDENTIFIER_WORDS = re.compile(
+    r"(身份证号?码?|证件号?码?|手机号?码?|电话号?码?|联系电话|统一社会信用代码|信用代码|"
+    r"\b(?:id|tel|phone|mobile|no)\b\.?)", re.IGNORECASE)
+_ORGANISATION_WORDS = frozenset({
+    "co", "corp", "corporation", "ltd", "limited", "inc", "company", "group", "bank",
+    "fund", "llc", "gmbh", "center", "centre", "association", "foundation", "trust"})
+WITHHELD = "（证件号已隐去 identifier withheld）"
+
+
+def contains_identifier(text: str) -> bool:
+    """Whether free text holds something that looks like an ID, phone or credit code."""
+    return any(sum(c.isdigit() for c in m.group()) >= _IDENTIFIER_MIN_DIGITS
+               for m in _IDENTIFIER_RUN.finditer(text))
+
+
+def _without_identifiers(text: str) -> str:
+    def drop(match: re.Match[str]) -> str:
+        digits = sum(c.isdigit() for c in match.group())
+        return " " if digits >= _IDENTIFIER_MIN_DIGITS else match.group()
+
+    text = _IDENTIFIER_WORDS.sub(" ", _IDENTIFIER_RUN.sub(drop, text))
+    text = re.sub(r"[（(][\s:：,，;；]*[)）]", " ", text)  # brackets left empty
+    return re.sub(r"\s+", " ", text).strip(" :：,，;；()（）")
+
+
+def _looks_personal(name: str) -> bool:
+    """Short all-Chinese names are people's (organisations' names are longer); so are
+    two or three words of letters with no company word among them (a name in pinyin)."""
+    if 2 <= len(name) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in name):
+        return True
+    words = name.replace(".", " ").split()
+    return (2 <= len(words) <= 3 and all(w.isascii() and w.isalpha() for w in words)
+            and not any(w.lower() in _ORGANISATION_WORDS for w in words))
+
+
 def public_beneficiary(name: str) -> str:
-    """A retirement's beneficiary as the public registry shows it. The field is free
-    text: short all-Chinese names are people's (organisations' names are longer), and
-    those are masked like a person holder's."""
+    """A retirement's beneficiary as the public registry shows it (pages, API, CSV,
+    certificates): the one masking rule. The field is free text: a person's name shows
+    as surname + 某 (in pinyin, its initial), and an ID number, phone number or credit
+    code typed into it is withheld, whoever it belongs to."""
     stripped = name.strip()
-    personal = 2 <= len(stripped) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in stripped)
-    return mask_person_name(stripped) if personal else name
+    withheld = contains_identifier(stripped)
+    if withheld:
+        stripped = _without_identifiers(stripped)
+    shown = mask_person_name(stripped) if _looks_personal(stripped) else stripped
+    return f"{shown}{WITHHELD}" if withheld else shown
 
 
 def mask_id_number(number: str) -> str:

@@ -67,8 +67,9 @@ def get_ledger_head(session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/accounts/{account_id}/balance", tags=["accounts"])
-def get_balance(account_id: Id, session: SessionDep) -> dict[str, dict[str, str]]:
-    return registry.balance(session, account_id)
+def get_balance(account_id: Id, session: SessionDep,
+                who: PrincipalDep) -> dict[str, dict[str, str]]:
+    return registry.balance_for(session, who, account_id)
 
 
 @hot_router.get("/units/{serial}", response_model=UnitLookupOut, tags=["units"])
