@@ -74,6 +74,7 @@ def principal_for_token(session: Session, token: str) -> Principal:
 LOGIN_WINDOW = timedelta(minutes=15)
 FAILURES_PER_NAME = 10
 FAILURES_PER_ADDRESS = 20
+FAILURES_PER_NAME_AND_ADDRESS = 5  # one machine guessing at one account
 _TOO_MANY = ("登录失败次数过多，请稍后再试", "too many failed sign-ins; try again later")
 _WRONG = ("用户名或密码错误", "wrong user name or password")
 
@@ -90,7 +91,10 @@ def _check_throttle(session: Session, name: str, address: str, now: datetime) ->
     recent = select(func.count()).select_from(LoginFailure).where(LoginFailure.at > since)
     by_name = session.scalar(recent.where(LoginFailure.user_name == name)) or 0
     by_address = session.scalar(recent.where(LoginFailure.address == address)) or 0
-    if by_name >= FAILURES_PER_NAME or by_address >= FAILURES_PER_ADDRESS:
+    by_both = session.scalar(recent.where(LoginFailure.user_name == name,
+                                          LoginFailure.address == address)) or 0
+    if (by_name >= FAILURES_PER_NAME or by_address >= FAILURES_PER_ADDRESS
+            or by_both >= FAILURES_PER_NAME_AND_ADDRESS):
         raise TooManyAttempts(*_TOO_MANY)
 
 
