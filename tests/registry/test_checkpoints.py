@@ -178,3 +178,28 @@ def _rewrite_entry(session: Session, sequence: int) -> None:
         previous = digest
     session.execute(text("UPDATE ledger_head SET hash = :h"), {"h": previous})
     session.commit()
+
+
+def test_a_serving_registry_publishes_checkpoints_by_itself(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from qinglu.documents import api as documents_api
+
+    seeded(database_url)
+    monkeypatch.setattr(documents_api, "CHECKPOINT_SECONDS", 0.05)
+    with TestClient(create_app(database_url)) as client:
+        deadline = time.monotonic() + 10
+        published: list[dict[str, Any]] = []
+        while not published and time.monotonic() < deadline:
+            time.sleep(0.1)
+            engine = make_engine(database_url)
+            with Session(engine) as session:
+                from qinglu.registry import checkpoints
+
+                published = checkpoints.published_checkpoints(
+                    session, refresh=False)["checkpoints"]
+            engine.dispose()
+        assert published, "no checkpoint was published while serving"
+        head = client.get("/api/v1/ledger/checkpoints").json()["checkpoints"][-1]
+        assert head["sequence"] == published[-1]["sequence"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -15,7 +19,37 @@ from qinglu.web.deps import PlainReadRoute, hot_read, json_response
 from qinglu.web.problems import PROBLEM_RESPONSES
 from qinglu.web.schemas import Id, IdempotencyKey
 
-router = APIRouter(tags=["certificates"], responses=PROBLEM_RESPONSES)
+CHECKPOINT_SECONDS = 60
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def checkpoint_while_serving(app: FastAPI) -> AsyncIterator[None]:
+    """While serving, sign and publish a checkpoint of the ledger head about every minute
+    (when it has moved): the public log follows the ledger without anyone asking."""
+
+    def publish() -> None:
+        with app.state.session_factory() as session:
+            documents.ledger_checkpoints(session, app.state.registry_key)
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await asyncio.to_thread(publish)
+            except Exception:  # keep serving; the next round tries again
+                logger.exception("ledger checkpoint failed")
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+# Its lifespan is merged into the application's wherever the router is included.
+router = APIRouter(tags=["certificates"], responses=PROBLEM_RESPONSES,
+                   lifespan=checkpoint_while_serving)
 # Verification, the busiest public read: a plain read route of the application's own.
 hot_router = APIRouter(prefix="/api/v1", tags=["certificates"], responses=PROBLEM_RESPONSES,
                        route_class=PlainReadRoute)
