@@ -152,7 +152,8 @@ def import_generation(session: Session, who: Who, *, filename: str, content: byt
 
 PROJECTS: Table = PowerProject.__table__  # type: ignore[assignment]
 GENERATION: Table = GenerationMonth.__table__  # type: ignore[assignment]
-SHOWN_MONTHS = 1000  # a result lists each month up to this many rows; larger: the root
+SHOWN_MONTHS = 1000
+LOCK_CHUNK = 10_000  # a result lists each month up to this many rows; larger: the root
 
 
 def issue_months_in(ctx: WriteContext, rows: list[tuple[str, date, int]]) -> dict[str, Any]:
@@ -164,11 +165,14 @@ def issue_months_in(ctx: WriteContext, rows: list[tuple[str, date, int]]) -> dic
     certificates|carried out|first serial|last serial, in issuance order)."""
     table = PROJECTS
     codes = sorted({code for code, _, _ in rows})
-    found = ctx.session.execute(
-        select(table.c.id, table.c.filing_code, table.c.project_id, table.c.account_id,
-               table.c.technology, table.c.commissioned, table.c.self_consumed,
-               table.c.carried_kwh, table.c.last_month)
-        .where(table.c.filing_code.in_(codes)).order_by(table.c.id).with_for_update()).all()
+    found: list[Any] = []
+    for first in range(0, len(codes), LOCK_CHUNK):  # a statement holds 65,535 parameters
+        found += ctx.session.execute(
+            select(table.c.id, table.c.filing_code, table.c.project_id, table.c.account_id,
+                   table.c.technology, table.c.commissioned, table.c.self_consumed,
+                   table.c.carried_kwh, table.c.last_month)
+            .where(table.c.filing_code.in_(codes[first:first + LOCK_CHUNK]))
+            .order_by(table.c.id).with_for_update()).all()
     state = {row.filing_code: {"row": row, "carried": row.carried_kwh, "last": row.last_month}
              for row in found}
     lines: list[registry.BatchLine] = []
@@ -230,11 +234,18 @@ def _write_months(session: Session, months: list[dict[str, Any]],
                   state: dict[str, dict[str, Any]]) -> None:
     conn = session.connection()
     now = utcnow()
-    conn.execute(insert(GENERATION), [
-        {"power_project_id": m["power_project_id"], "month": m["month"], "kwh": m["kwh"],
-         "carried_in": m["carried_in"], "certificates": m["certificates"],
-         "carried_out": m["carried_out"], "issuance_id": m["issuance_id"], "created_at": now}
-        for m in months])
+    columns = ("power_project_id", "month", "kwh", "carried_in", "certificates",
+               "carried_out", "issuance_id")
+    if is_postgresql(session):  # streamed with COPY, no statement per row
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy(
+                f"COPY green_generation ({', '.join(columns)}, created_at) FROM STDIN") as copy:
+            for m in months:
+                copy.write_row((*(m[c] for c in columns), now))
+    else:
+        conn.execute(insert(GENERATION), [{**{c: m[c] for c in columns}, "created_at": now}
+                                          for m in months])
     table = PROJECTS
     finals = [{"pid": p["row"].id, "carried": p["carried"], "last": p["last"]}
               for p in state.values()]
