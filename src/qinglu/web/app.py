@@ -37,7 +37,8 @@ from qinglu.registry import api as registry_api
 from qinglu.registry import pages as registry_pages
 from qinglu.web import pages
 from qinglu.web.deps import HotReads, release_sessions_in_thread
-from qinglu.web.limits import InFlightLimit
+from qinglu.web.headers import SecurityHeaders
+from qinglu.web.limits import BodyLimit, InFlightLimit
 from qinglu.web.problems import install_problem_handlers
 
 STATIC = Path(__file__).parent / "static"
@@ -102,7 +103,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.hot_reads = HotReads(app.state.session_factory.kw["bind"])
     app.state.registry_key = load_or_create_key()
     install_problem_handlers(app)
+    # Outermost last: headers on every answer, oversized bodies refused before anything
+    # reads them, then load shedding.
     app.add_middleware(InFlightLimit)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/health", response_model=Health, tags=["meta"])
     async def health() -> Health:

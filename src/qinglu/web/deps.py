@@ -87,6 +87,10 @@ def release_sessions_in_thread(router: APIRouter) -> None:
     it in its own thread (`release_after`). Call before the router is included; the
     routes are changed in place, once per process."""
     for route in router.routes:
+        included = getattr(route, "original_router", None)  # a router included in it
+        if isinstance(included, APIRouter):
+            release_sessions_in_thread(included)
+            continue
         if (not isinstance(route, APIRoute) or isinstance(route, PlainReadRoute)
                 or getattr(route.endpoint, RELEASES_SESSION, False)
                 or inspect.iscoroutinefunction(route.endpoint)

@@ -7,8 +7,10 @@ its client gives up on (and may then still be carried out); refusing it at the d
 from __future__ import annotations
 
 import os
+import re
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qinglu.db.engine import request_threads
 from qinglu.web.problems import problem_response
@@ -55,3 +57,68 @@ class InFlightLimit:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+
+# Request bodies: 1 MiB for forms and JSON; uploads (signed PDFs to verify, parcel
+# boundaries) up to 16 MiB. Checked from Content-Length before anything reads the body,
+# and counted as it arrives when the client sends none, so an oversized body is refused
+# (413) before it is parsed and before the caller is authenticated.
+DEFAULT_BODY_LIMIT = 1 << 20
+UPLOAD_BODY_LIMIT = 16 << 20
+UPLOAD_PATHS = re.compile(r"^(/api/v1/certificates/file-verification|/verify/file"
+                          r"|/api/v1/projects/\d+/parcels)$")
+
+
+def body_limit_for(path: str) -> int:
+    return UPLOAD_BODY_LIMIT if UPLOAD_PATHS.match(path) else DEFAULT_BODY_LIMIT
+
+
+class BodyLimit:
+    """Pure ASGI middleware refusing request bodies over the path's limit with 413."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit_for(scope["path"])
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(limit)(scope, receive, send)
+            return
+        received = 0
+        started = refused = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit and not started:
+                    # Answer 413 now; the app is told the client left, and whatever it
+                    # still says is dropped.
+                    refused = True
+                    await _too_large(limit)(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except Exception:
+            if not refused:
+                raise
+
+
+def _too_large(limit: int) -> Response:
+    megabytes = f"{limit / (1 << 20):g} MiB"
+    return problem_response(413, "too-large", f"请求内容过大（上限 {megabytes}）",
+                            f"the request body is too large (limit {megabytes})")

@@ -24,6 +24,7 @@ from qinglu.market import actions as market
 from qinglu.registry import actions as registry
 from qinglu.web.auth import SessionDep
 from qinglu.web.deps import release
+from qinglu.web.headers import public_https
 
 SESSION_COOKIE = "qinglu_session"
 PRELOGIN_COOKIE = "qinglu_prelogin"
@@ -77,9 +78,29 @@ def language(request: Request) -> str:
     return "en" if lang == "en" else "zh"
 
 
+# Notices a link may ask a page to show (`?message=<key>`): chosen from these fixed keys,
+# never free text from the address, so that no one can put words into the site's mouth
+# ("your account is frozen, call …").
+NOTICES: dict[str, tuple[str, str]] = {
+    "signed-out": ("您已退出登录", "you have signed out"),
+    "saved": ("已保存", "saved"),
+}
+NOTICE_FIELDS = ("message", "error")
+
+
+def _fixed_notices(request: Request, lang: str, context: dict[str, Any]) -> None:
+    """A notice that came from the address is replaced by its fixed text, or dropped."""
+    for field in NOTICE_FIELDS:
+        typed = request.query_params.get(field)
+        if typed is not None and context.get(field) == typed:
+            notice = NOTICES.get(typed)
+            context[field] = (notice[1] if lang == "en" else notice[0]) if notice else None
+
+
 def render(request: Request, template: str, user: Principal | None, status: int = 200,
            **context: Any) -> HTMLResponse:
     lang = language(request)
+    _fixed_notices(request, lang, context)
 
     def translate(zh: str, en: str) -> str:
         return en if lang == "en" else zh
@@ -90,10 +111,12 @@ def render(request: Request, template: str, user: Principal | None, status: int 
         status_code=status,
     )
     if request.query_params.get("lang"):
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax",
+                            secure=public_https())
     fresh = getattr(request.state, "prelogin", None)
     if fresh is not None:
-        response.set_cookie(PRELOGIN_COOKIE, fresh, httponly=True, samesite="lax")
+        response.set_cookie(PRELOGIN_COOKIE, fresh, httponly=True, samesite="lax",
+                            secure=public_https())
     return response
 
 
@@ -121,7 +144,7 @@ def login(request: Request, session: SessionDep,
         return render(request, "login.html", None, status=exc.status, error=message)
     response = RedirectResponse(_home_for(signed_in.role), status_code=303)
     response.set_cookie(SESSION_COOKIE, signed_in.token, httponly=True,
-                        samesite="lax", max_age=8 * 3600)
+                        samesite="lax", max_age=8 * 3600, secure=public_https())
     response.delete_cookie(PRELOGIN_COOKIE)
     return response
 
