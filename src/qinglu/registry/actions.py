@@ -1050,6 +1050,14 @@ def release_in(ctx: WriteContext, *, hold_id: int, quantity: int | None = None
             "remaining": record.quantity, "serials": serials}
 
 
+def balance_for(session: Session, principal: Principal, account_id: int
+                ) -> dict[str, dict[str, str]]:
+    """An account's balance as its holder or the operator sees it: balances are no one
+    else's business (the anonymous public is asked to sign in, other holders and other
+    roles are refused; see `account_of`)."""
+    return balance(session, account_of(session, principal, account_id).id)
+
+
 def balance(session: Session, account_id: int) -> dict[str, dict[str, str]]:
     """Per product: units held and in escrow (and retired/cancelled for those accounts)."""
     account = get_account(session, account_id)
