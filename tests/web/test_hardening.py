@@ -6,15 +6,18 @@ from fixed keys only."""
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from qinglu.accounts import actions as accounts
+from qinglu.db.engine import make_engine
 from qinglu.registry import actions as registry
-from qinglu.web.app import create_app
+from qinglu.web.app import create_app, web_secret
 from qinglu.web.limits import DEFAULT_BODY_LIMIT
 from tests import factories as f
 
@@ -95,3 +98,21 @@ def test_a_notice_in_the_address_is_never_free_text(client: TestClient) -> None:
     assert "冻结" not in page.text
     fixed = client.get("/market", params={"message": "saved"})
     assert "已保存" in fixed.text
+
+
+def test_the_database_and_var_are_private(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    var = tmp_path / "var"
+    monkeypatch.setenv("QINGLU_VAR_DIR", str(var))
+    monkeypatch.delenv("QINGLU_SECRET", raising=False)
+    web_secret()
+    engine = make_engine(f"sqlite:///{var / 'qinglu.db'}")
+    try:
+        with engine.connect() as conn:
+            # FULL (2): a commit is on disk before it is acknowledged.
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    finally:
+        engine.dispose()
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    assert stat.S_IMODE((var / "qinglu.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((var / "web_secret").stat().st_mode) == 0o600

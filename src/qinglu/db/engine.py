@@ -89,10 +89,24 @@ def _in_utc(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.commit()
 
 
+SQLITE_SYNCHRONOUS = os.environ.get("QINGLU_SQLITE_SYNCHRONOUS", "FULL").upper()
+if SQLITE_SYNCHRONOUS not in ("FULL", "NORMAL", "EXTRA"):
+    SQLITE_SYNCHRONOUS = "FULL"
+
+
+def _private_file(path: Path) -> None:
+    """The database holds ID numbers and password hashes: its folder is made 0700 and
+    the file 0600 (before SQLite creates it with the umask's 0644); SQLite's -wal and
+    -shm files take the database file's mode."""
+    path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(path))
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("timeout", 60)
     connect_args.setdefault("check_same_thread", False)
@@ -107,7 +121,9 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before it is acknowledged, power loss included
+        # (NORMAL in WAL mode may lose the last commits). Its cost: docs/operations.md.
+        cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

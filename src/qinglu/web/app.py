@@ -52,9 +52,10 @@ def web_secret() -> bytes:
         return configured.encode()
     path = var_dir() / "web_secret"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)  # keys, database
+        descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as secret:
+            secret.write(secrets.token_hex(32))
     return path.read_text().strip().encode()
 
 
