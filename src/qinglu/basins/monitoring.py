@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from qinglu.basins.models import BasinSection, MonitoringImport, MonitoringRow
 from qinglu.core.errors import InvalidInput
+from qinglu.core.spreadsheets import workbook_rows
 from qinglu.methods.basin_units import CONCENTRATION, FLOW, VOLUME, Dimension, to_base
 
 MAX_ROWS = 200_000
@@ -99,19 +100,15 @@ def read_table(filename: str, content: bytes) -> list[list[str]]:
 
 
 def _read_excel(content: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
     try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise MonitoringImportRefused([("file", f"不是可读的 Excel 文件 not a readable "
-                                                f"Excel file: {exc}")]) from None
+        values_of_rows = workbook_rows(content)  # checked before unpacking
+    except InvalidInput as exc:
+        raise MonitoringImportRefused([("file", exc.message)]) from None
     rows = []
-    for values in book.worksheets[0].iter_rows(values_only=True):
+    for values in values_of_rows:
         row = ["" if value is None else _cell_text(value) for value in values]
         if any(cell.strip() for cell in row):
             rows.append(row)
-    book.close()
     return rows
 
 

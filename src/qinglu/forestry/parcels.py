@@ -21,6 +21,7 @@ real second claim to the same forest.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import threading
@@ -44,6 +45,7 @@ from sqlalchemy.orm import Session
 from qinglu.core.errors import Conflict, InvalidInput
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.quantities import M2_PER_HA, MU_PER_HA
+from qinglu.core.spreadsheets import decode_table_text, workbook_rows
 from qinglu.forestry.errors import ImportRefused
 from qinglu.forestry.models import Parcel
 from qinglu.registry.actions import get_project
@@ -173,15 +175,12 @@ def read_attributes(path: Path) -> dict[str, dict[str, Any]]:
     """An attribute table (CSV or Excel) keyed by parcel number (林班-小班 or 小班)."""
     rows: list[dict[str, Any]]
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        sheet = load_workbook(path, read_only=True, data_only=True).active
-        values = list(sheet.iter_rows(values_only=True)) if sheet is not None else []
+        values = workbook_rows(path)  # checked before unpacking
         header = [str(h).strip() for h in values[0]] if values else []
         rows = [dict(zip(header, row, strict=False)) for row in values[1:]]
     else:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = list(csv.DictReader(io.StringIO(decode_table_text(path.read_bytes()),
+                                               newline="")))
     table = {}
     for row in rows:
         key = _parcel_number(row)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from qinglu.core.errors import Conflict, InvalidInput, UnknownHolder
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.quantities import format_quantity
+from qinglu.core.spreadsheets import decode_table_text, workbook_rows
 from qinglu.forestry.errors import ImportRefused
 from qinglu.forestry.models import Tree, TreeYear
 from qinglu.forestry.monitoring import owner_account, split_buffer
@@ -107,21 +108,13 @@ class TreeDraft:
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """A CSV (UTF-8 or GBK) or Excel table of trees, one a row."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        sheet = load_workbook(path, read_only=True, data_only=True).active
-        values = list(sheet.iter_rows(values_only=True)) if sheet is not None else []
+        values = workbook_rows(path)  # checked before unpacking
         header = [str(h).strip() for h in values[0]] if values else []
         return [dict(zip(header, row, strict=False)) for row in values[1:]]
     if path.suffix.lower() != ".csv":
         raise InvalidInput(f"不支持的文件类型 {path.suffix}",
                            f"unsupported file type {path.suffix} (CSV or Excel)")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("gbk")
-    return list(csv.DictReader(text.splitlines()))
+    return list(csv.DictReader(decode_table_text(path.read_bytes()).splitlines()))
 
 
 def _owner(session: Session, row: dict[str, Any], cache: dict[str, tuple[int, str]]
