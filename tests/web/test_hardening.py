@@ -116,3 +116,19 @@ def test_the_database_and_var_are_private(tmp_path: Path,
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
     assert stat.S_IMODE((var / "qinglu.db").stat().st_mode) == 0o600
     assert stat.S_IMODE((var / "web_secret").stat().st_mode) == 0o600
+
+
+def test_a_parcel_with_too_many_vertices_is_refused_before_it_is_checked() -> None:
+    import math
+
+    from shapely.geometry import Polygon
+
+    from qinglu.forestry.parcels import CGCS2000, MAX_VERTICES, Feature, validate
+
+    n = MAX_VERTICES + 10
+    ring = [(108.1 + 0.01 * math.cos(2 * math.pi * i / n),
+             26.6 + 0.01 * math.sin(2 * math.pi * i / n)) for i in range(n)]
+    feature = Feature("row 1", Polygon(ring), {"小班号": "1", "树种": "杉木", "蓄积": "8"})
+    drafts, problems = validate([feature], CGCS2000)
+    assert not drafts
+    assert problems and "too many vertices" in problems[0][1]

@@ -223,6 +223,11 @@ def validate(features: Iterable[Feature], crs: CRS,
     return drafts, problems
 
 
+# A forest parcel's boundary as surveyed has tens to a few thousand vertices; a million
+# is an attack on the server's memory and time, not a survey.
+MAX_VERTICES = 20_000
+
+
 def _draft(feature: Feature, properties: dict[str, Any], number: str | None, crs: CRS,
            seen: set[str]) -> ParcelDraft:
     if "__error__" in properties:
@@ -237,6 +242,10 @@ def _draft(feature: Feature, properties: dict[str, Any], number: str | None, crs
         raise ValueError("几何为空 empty geometry")
     if geometry.geom_type not in ("Polygon", "MultiPolygon"):
         raise ValueError(f"须为面 must be a polygon, not {geometry.geom_type}")
+    vertices = shapely.get_num_coordinates(geometry)
+    if vertices > MAX_VERTICES:  # checked before validity, which costs per vertex
+        raise ValueError(f"顶点过多 {vertices}（上限 {MAX_VERTICES}） too many vertices "
+                         f"{vertices} (limit {MAX_VERTICES})")
     if not geometry.is_valid:
         raise ValueError(f"几何无效 invalid geometry: {explain_validity(geometry)}")
     geometry = _to_cgcs2000(geometry, crs)
