@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -43,6 +44,32 @@ app.add_typer(green_app, name="green")
 app.add_typer(gec_app, name="gec")
 app.add_typer(claim_app, name="claim")
 app.add_typer(product_app, name="product")
+
+
+@app.command("backup")
+@handle_errors
+def backup(
+    file: Annotated[Path, typer.Argument(help="备份文件 / backup file")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """备份数据库 Back the database up (SQLite online backup; pg_dump for PostgreSQL)."""
+    from qinglu.db.backup import backup as back_up
+
+    emit(back_up(file, db), as_json, "备份 Backup")
+
+
+@app.command("restore")
+@handle_errors
+def restore(
+    file: Annotated[Path, typer.Argument(help="备份文件 / backup file")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """恢复数据库 Restore a backup over the database (stop the server first)."""
+    from qinglu.db.backup import restore as restore_from
+
+    emit(restore_from(file, db), as_json, "恢复 Restore")
 
 
 @db_app.command("upgrade")
