@@ -25,10 +25,13 @@ import shutil
 import socket
 import sqlite3
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -38,6 +41,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 import qinglu
+
+# Every feature's tables, as the app and Alembic's env load them. Before templates, every
+# test ran the migrations, which imported them; some mappers need them all (a certificate's
+# order_id names the market's orders table, which documents does not import).
+import qinglu.db.models  # noqa: F401
 from qinglu.db import server_functions
 from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.db.migrate import MIGRATIONS, upgrade
@@ -119,62 +127,215 @@ def _is_leftover(name: str, live_tokens: set[str], live_templates: set[str]) -> 
     return TEMPLATE_NAME.match(name) is not None and name not in live_templates
 
 
+# Everything a test could change in a database's schema, as one hash. A used database whose
+# hash still equals a fresh clone's only needs its rows and sequences put back.
+CATALOG_FINGERPRINT = """
+SELECT md5(string_agg(item, ',' ORDER BY item)) FROM (
+    SELECT concat_ws(':', 'class', oid, relname, relnamespace, relkind, relnatts, relchecks,
+                     relhastriggers, relrowsecurity, relpersistence) AS item
+      FROM pg_class WHERE oid >= 16384
+    UNION ALL SELECT concat_ws(':', 'column', attrelid, attnum, attname, atttypid, atttypmod,
+                               attnotnull, atthasdef, attisdropped, attgenerated, attidentity)
+      FROM pg_attribute WHERE attrelid >= 16384
+    UNION ALL SELECT concat_ws(':', 'default', oid, md5(pg_get_expr(adbin, adrelid)))
+      FROM pg_attrdef WHERE oid >= 16384
+    UNION ALL SELECT concat_ws(':', 'constraint', oid, conname, convalidated, condeferrable)
+      FROM pg_constraint WHERE oid >= 16384
+    UNION ALL SELECT concat_ws(':', 'index', indexrelid, indisvalid)
+      FROM pg_index WHERE indexrelid >= 16384
+    UNION ALL SELECT concat_ws(':', 'trigger', oid, tgname, tgenabled)
+      FROM pg_trigger WHERE oid >= 16384
+    UNION ALL SELECT concat_ws(':', 'function', oid, proname, md5(prosrc), proconfig::text)
+      FROM pg_proc WHERE oid >= 16384
+    UNION ALL SELECT concat_ws(':', 'sequence', seqrelid, seqstart, seqincrement, seqmax,
+                               seqmin, seqcycle)
+      FROM pg_sequence WHERE seqrelid >= 16384
+    UNION ALL SELECT concat_ws(':', 'schema', oid, nspname) FROM pg_namespace WHERE oid >= 16384
+    UNION ALL SELECT concat_ws(':', 'type', oid, typname) FROM pg_type WHERE oid >= 16384
+    UNION ALL SELECT concat_ws(':', 'rule', oid, rulename) FROM pg_rewrite WHERE oid >= 16384
+    UNION ALL SELECT concat_ws(':', 'extension', oid, extname, extversion) FROM pg_extension
+    UNION ALL SELECT concat_ws(':', 'event trigger', oid, evtname) FROM pg_event_trigger
+    UNION ALL SELECT concat_ws(':', 'policy', oid, polname) FROM pg_policy
+    UNION ALL SELECT concat_ws(':', 'large object', oid) FROM pg_largeobject_metadata
+    UNION ALL SELECT concat_ws(':', 'setting', setrole, setconfig::text) FROM pg_db_role_setting
+      WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+) AS catalog
+"""
+PUBLIC_TABLES = """
+SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1
+"""
+FOREIGN_KEYS = """
+SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint
+ WHERE contype = 'f' AND conrelid <> confrelid
+"""
+INSERTABLE_COLUMNS = """
+SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+ WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped
+   AND attgenerated = ''
+"""
+SEQUENCES = """
+SELECT quote_literal(quote_ident(schemaname) || '.' || quote_ident(sequencename)),
+       coalesce(last_value, start_value), last_value IS NOT NULL
+  FROM pg_sequences
+"""
+
+
+def _parents_first(tables: list[str], foreign_keys: list[tuple[str, str]]) -> list[str]:
+    parents: dict[str, set[str]] = {table: set() for table in tables}
+    for child, parent in foreign_keys:
+        if child in parents and parent in parents:
+            parents[child].add(parent)
+    ordered: list[str] = []
+
+    def visit(table: str, path: tuple[str, ...]) -> None:
+        if table in ordered or table in path:  # a cycle: the reset fails and clones instead
+            return
+        for parent in sorted(parents[table]):
+            visit(parent, (*path, table))
+        ordered.append(table)
+
+    for table in tables:
+        visit(table, ())
+    return ordered
+
+
+@dataclass(frozen=True)
+class Pristine:
+    """A fresh clone's state, to put a used database back to it: its catalog's hash, a
+    script deleting every row (children first), its rows (parents first) and sequences."""
+
+    catalog: str
+    delete_rows: str
+    rows: tuple[tuple[str, str], ...]  # (INSERT ... FROM json_populate_recordset, JSON rows)
+    sequences: str
+
+    @classmethod
+    def capture(cls, conn: Connection) -> Pristine:
+        tables = list(conn.execute(text(PUBLIC_TABLES)).scalars())
+        foreign_keys = [(str(child), str(parent))
+                        for child, parent in conn.execute(text(FOREIGN_KEYS))]
+        ordered = _parents_first(tables, foreign_keys)
+        rows = []
+        for table in ordered:
+            data = conn.execute(text(f"SELECT json_agg(r)::text FROM {table} r")).scalar()
+            if data is None:
+                continue
+            columns = conn.execute(text(INSERTABLE_COLUMNS), {"table": table}).scalar_one()
+            rows.append((f"INSERT INTO {table} ({columns}) OVERRIDING SYSTEM VALUE "
+                         f"SELECT {columns} FROM json_populate_recordset(NULL::{table}, "
+                         "CAST(:rows AS json))", str(data)))
+        setvals = [f"setval({name}, {value}, {'true' if called else 'false'})"
+                   for name, value, called in conn.execute(text(SEQUENCES))]
+        return cls(catalog=conn.execute(text(CATALOG_FINGERPRINT)).scalar_one(),
+                   delete_rows="; ".join(f"DELETE FROM {table}" for table in reversed(ordered)),
+                   rows=tuple(rows),
+                   sequences=f"SELECT {', '.join(setvals)}" if setvals else "SELECT 1")
+
+    def restore(self, conn: Connection) -> None:
+        """Put the rows and sequences back; refuses (raises) if the schema was changed.
+
+        DELETE, not TRUNCATE: on a few rows it writes no new files, so it costs
+        milliseconds where TRUNCATE or DROP DATABASE (which forces a checkpoint) cost
+        the whole server seconds under load.
+        """
+        with conn.begin():
+            if conn.execute(text(CATALOG_FINGERPRINT)).scalar_one() != self.catalog:
+                raise SchemaChanged
+            conn.exec_driver_sql(self.delete_rows)
+            for statement, data in self.rows:
+                conn.execute(text(statement), {"rows": data})
+            conn.execute(text(self.sequences))
+
+
+class SchemaChanged(Exception):
+    """The test changed the database's schema: it is dropped rather than reused."""
+
+
 class PostgresDatabases:
     """One test session on a PostgreSQL server: its migrated template and its test databases.
 
     Databases are made and dropped over `base_url`, whose own schemas are never touched.
-    Cloning and dropping cost the server a few hundred milliseconds of I/O each, so one
-    background thread does both while tests run: it clones the next test's database
-    ahead and drops each finished one.
+    A test's database is a clone of the template, or a clone an earlier test of this
+    session used and that was put back to the clone's state (same schema, same rows,
+    same sequences; one whose schema a test changed is dropped instead). Recycling
+    matters on a shared server: DROP DATABASE forces a checkpoint. One background
+    thread puts databases back and clones new ones while the tests run.
     """
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.token = uuid.uuid4().hex[:8]
         self.template = TEMPLATE_PREFIX + schema_fingerprint()
-        self.admin: Engine = create_engine(
-            base_url, isolation_level="AUTOCOMMIT", poolclass=NullPool,
-            connect_args={"application_name": f"{SESSION_APP_NAME} {self.token} {self.template}"})
+        self.application_name = f"{SESSION_APP_NAME} {self.token} {self.template}"
+        self.admin: Engine = self._engine(base_url)
         # Held for the whole session: while it is open, other sessions leave this
         # session's databases and its template alone. Only the test thread uses it.
         self.anchor: Connection = self.admin.connect()
-        self.force_drop = int(self.anchor.execute(
-            text("SHOW server_version_num")).scalar_one()) >= 130000
+        self.server_version = int(self.anchor.execute(
+            text("SHOW server_version_num")).scalar_one())
+        self.pristine: Pristine | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qinglu-test-dbs")
         self._worker_conn: Connection | None = None  # the worker thread's own connection
-        self._next: Future[str] | None = None
-        self._drops: list[Future[None]] = []
+        self._ready: deque[Future[str]] = deque()  # clean databases, or on their way
 
     def prepare(self) -> None:
         self._drop_leftovers()
         self._ensure_template()
+        first = self._clone_now()
+        engine = self._engine(with_database(self.base_url, first))
+        try:
+            with engine.connect() as conn:
+                self.pristine = Pristine.capture(conn)
+        finally:
+            engine.dispose()
+        ready: Future[str] = Future()
+        ready.set_result(first)
+        self._ready.append(ready)
 
     def create(self) -> str:
-        """A new database cloned from the template; returns its URL."""
-        name = self._take_prepared() or self._clone_now()
-        self._next = self._worker.submit(lambda: self._clone(self._background()))
+        """A clean database for one test; returns its URL. Give it back with `release`."""
+        if not self._ready:
+            self._ready.append(self._worker.submit(self._clone_in_background))
+        name = self._take(self._ready.popleft())
+        if not self._ready:  # the next test's, made while this one runs
+            self._ready.append(self._worker.submit(self._clone_in_background))
         return with_database(self.base_url, name)
 
-    def drop(self, url: str) -> None:
-        """Drop a database `create` made, in the background."""
+    def release(self, url: str) -> None:
+        """Take back a database `create` gave: it is put back to the clone's state (or
+        dropped and replaced) in the background."""
+        self._ready.append(self._worker.submit(self._recycle, self._own(url)))
+
+    def recycle_now(self, url: str) -> str:
+        """Put a database back at once, as `release` does in the background; returns the
+        URL of the clean database: the same one, or the clone that replaced it."""
+        name = self._worker.submit(self._recycle, self._own(url)).result()
+        return with_database(self.base_url, name)
+
+    def _own(self, url: str) -> str:
         name = make_url(url).database
         assert name is not None and TEST_DB_NAME.match(name), name
-        self._drops.append(self._worker.submit(
-            lambda: self._drop_database(self._background(), name)))
+        return name
 
     def close(self) -> None:
-        """Drop what is left of this session's databases, wait for it, and disconnect."""
-        prepared = self._take_prepared()
-        if prepared is not None:
-            self._drop_database(self.anchor, prepared)
-        self._worker.submit(self._close_background)
-        self._worker.shutdown(wait=True)
+        """Drop this session's databases, wait for it, and disconnect."""
         try:
-            for dropped in self._drops:
-                dropped.result()  # a failed drop is reported, not lost
+            while self._ready:
+                name = self._take(self._ready.popleft(), replace=False)
+                if name is not None:
+                    self._drop_database(self.anchor, name)
         finally:
+            self._worker.submit(self._close_background)
+            self._worker.shutdown(wait=True)
             self.anchor.close()
             self.admin.dispose()
+
+    def _engine(self, url: str, autocommit: bool = True) -> Engine:
+        # CREATE and DROP DATABASE run outside a transaction; a restore runs in one.
+        return create_engine(url, isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
+                             poolclass=NullPool,
+                             connect_args={"application_name": self.application_name})
 
     def _background(self) -> Connection:
         if self._worker_conn is None:
@@ -185,19 +346,28 @@ class PostgresDatabases:
         if self._worker_conn is not None:
             self._worker_conn.close()
 
-    def _take_prepared(self) -> str | None:
-        upcoming, self._next = self._next, None
-        if upcoming is None:
-            return None
+    @overload
+    def _take(self, ready: Future[str]) -> str: ...
+
+    @overload
+    def _take(self, ready: Future[str], replace: bool) -> str | None: ...
+
+    def _take(self, ready: Future[str], replace: bool = True) -> str | None:
         try:
-            return upcoming.result()
-        except DBAPIError:
-            return None  # the test thread clones again, and says why if it fails too
+            return ready.result()
+        except Exception:
+            if not replace:
+                return None
+            # The test thread clones again, and says why if that fails too.
+            return self._clone_now()
 
     def _clone(self, conn: Connection) -> str:
         name = f"{TEST_DB_PREFIX}{self.token}_{uuid.uuid4().hex[:12]}"
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
         return name
+
+    def _clone_in_background(self) -> str:
+        return self._clone(self._background())
 
     def _clone_now(self) -> str:
         try:
@@ -209,6 +379,30 @@ class PostgresDatabases:
             # its check and our clone (see _drop_leftovers): build it again.
             self._ensure_template()
             return self._clone(self.anchor)
+
+    def _recycle(self, name: str) -> str:
+        """Put a used database back to the clone's state; drop and replace it if that
+        cannot be done."""
+        conn = self._background()
+        self._disconnect_others(conn, name)
+        assert self.pristine is not None
+        engine = self._engine(with_database(self.base_url, name), autocommit=False)
+        try:
+            with engine.connect() as db:
+                self.pristine.restore(db)
+            return name
+        except (DBAPIError, SchemaChanged):
+            engine.dispose()
+            self._drop_database(conn, name)
+            return self._clone(conn)
+        finally:
+            engine.dispose()
+
+    def _disconnect_others(self, conn: Connection, name: str) -> None:
+        """End what a test left connected: an idle transaction would keep its locks."""
+        wait = ", 10000" if self.server_version >= 140000 else ""  # ms, then gone for sure
+        conn.execute(text(f"SELECT pg_terminate_backend(pid{wait}) FROM pg_stat_activity "
+                          "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
 
     def _exists(self, name: str) -> bool:
         found = self.anchor.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
@@ -264,11 +458,10 @@ class PostgresDatabases:
                     self._drop_database(self.anchor, name)
 
     def _drop_database(self, conn: Connection, name: str) -> None:
-        if self.force_drop:
+        if self.server_version >= 130000:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             return
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = :name"), {"name": name})
+        self._disconnect_others(conn, name)
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
 
 
@@ -294,7 +487,7 @@ def _fresh_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         yield url
     finally:
-        databases.drop(url)
+        databases.release(url)
 
 
 @pytest.fixture(scope="session")
