@@ -22,6 +22,7 @@ from qinglu.core.principal import Principal
 from qinglu.core.quantities import parse_quantity
 from qinglu.documents import actions as documents
 from qinglu.documents.signing import load_or_create_key
+from qinglu.green import actions as green
 from qinglu.market import actions as market
 from qinglu.methods.fire import FireInput, estimate
 from qinglu.registry import actions as registry
@@ -371,11 +372,100 @@ def load_basins(session: Session) -> dict[str, Any]:
             "settlements": settled["pairs"]}
 
 
+WIND_GENERATOR = {
+    "kind": "org", "name": "威宁某风电有限公司（示例）Weining wind farm company (demo)",
+    "id_number": _uscc("91520526MA0000005"), "region": "520526",
+}
+EXPO_ORGANISER = {
+    "kind": "org", "name": "数博会执委会办公室（示例）Big Data Expo organiser (demo)",
+    "id_number": _uscc("11520100MB0000006"), "region": "520100",
+}
+VILLAGE_LEAGUE = {
+    "kind": "org", "name": "榕江县村超组委会（示例）Rongjiang village football league (demo)",
+    "id_number": _uscc("51522632MJ0000007"), "region": "522632",
+}
+WEINING_COUNTY_COMPANY = {
+    "kind": "org", "name": "威宁县国有资产运营公司（示例）Weining county asset company (demo)",
+    "id_number": _uscc("91520526MA0000008"), "region": "520526",
+}
+WIND_FILING_CODE = "DEMO5205260000001"  # a made-up 17-character filing code (建档立卡)
+# 2026-04 generation of the demo wind farm: 120 certificates and 500 kWh carried.
+WIND_GENERATION = f"filing_code,month,kwh\n{WIND_FILING_CODE},2026-04,120500\n"
+# The expo's figures as the press gave them: 50,000 kWh of green power, "about 25 t of
+# standard coal and 62.5 t of CO2 saved" (0.5 kgce/kWh x 2.5 tCO2/tce, not an official
+# factor). Kept beside the method's figure, labelled as reported.
+EXPO_REPORTED_T = "62.5"
+EXPO_REPORTED_SOURCE = ("新闻报道（示例引用）：5万千瓦时绿电，约合标准煤25吨、减排二氧化碳62.5吨 / "
+                        "press release: 50,000 kWh, about 25 t standard coal, 62.5 t CO2 "
+                        "(implies 1.25 kgCO2/kWh, not an official factor)")
+
+
+def load_green(session: Session) -> dict[str, Any]:
+    """Green electricity: a wind farm filed with its (made-up) code and a month of
+    generation issued; the Big Data Expo (示例) claims 50,000 kWh as 100 % green power
+    with 50 certificates (26.83 t CO2 at the 2022 national grid average, the press's
+    62.5 t beside it as reported); the Rongjiang village football league (村超, 示例)
+    claims 30,000 kWh; and Weining county lists 50 MW of wind development rights (a
+    climate-resource product) on the market. Names and figures are labelled examples."""
+    key = load_or_create_key()
+    holders = {name: registry.add_holder(session, **spec, actor=ACTOR,
+                                         idempotency_key=_key(f"holder:{name}"))["id"]
+               for name, spec in (("wind", WIND_GENERATOR), ("expo", EXPO_ORGANISER),
+                                  ("league", VILLAGE_LEAGUE),
+                                  ("weining", WEINING_COUNTY_COMPANY))}
+    accounts = {name: registry.open_account(session, holder_id=holder, actor=ACTOR,
+                                            idempotency_key=_key(f"account:{name}"))["id"]
+                for name, holder in holders.items()}
+    wind = green.register_project(
+        session, ACTOR, name="威宁某风电场（示例）Weining wind farm (demo)",
+        filing_code_text=WIND_FILING_CODE, technology="wind", commissioned=date(2019, 6, 30),
+        region="520526", account_id=accounts["wind"], idempotency_key=_key("gec:project:wind"))
+    issued = green.import_generation(session, ACTOR, filename="wind-2026-04.csv",
+                                     content=WIND_GENERATION.encode(),
+                                     idempotency_key=_key("gec:generation:wind:2026-04"))
+    for name, count in (("expo", 50), ("league", 30)):
+        registry.transfer(session, from_account=accounts["wind"], to_account=accounts[name],
+                          product="GEC", quantity=count, actor=ACTOR,
+                          idempotency_key=_key(f"gec:transfer:{name}"))
+    expo = green.claim(
+        session, key, ACTOR, account_id=accounts["expo"],
+        consumer="中国国际大数据产业博览会（示例）China International Big Data Expo (demo)",
+        period_start=date(2026, 5, 26), period_end=date(2026, 5, 28), consumption_kwh=50_000,
+        certificates=50, factor="grid_average", region="national", factor_year=2022,
+        reported_co2_t=EXPO_REPORTED_T, reported_source=EXPO_REPORTED_SOURCE,
+        idempotency_key=_key("claim:expo"))
+    league = green.claim(
+        session, key, ACTOR, account_id=accounts["league"],
+        consumer="榕江县和美乡村足球超级联赛（村超，示例）Rongjiang village super league (demo)",
+        period_start=date(2026, 6, 1), period_end=date(2026, 7, 31), consumption_kwh=30_000,
+        certificates=30, idempotency_key=_key("claim:league"))
+    rights = registry.add_project(
+        session, name="威宁县风能资源开发权（示例）Weining wind development rights (demo)",
+        product="WINDR", region="520526", methodology="GZ-CLIMATE-RESOURCE (示例)",
+        owner_holder_id=holders["weining"], actor=ACTOR, idempotency_key=_key("project:windr"))
+    registry.issue(session, project_id=rights["id"], vintage=2026,
+                   quantity=parse_quantity("WINDR", "50"), to_account=accounts["weining"],
+                   actor=ACTOR, idempotency_key=_key("issue:windr"))
+    listing = market.create_listing(
+        session, seller_account=accounts["weining"], product="WINDR",
+        quantity=parse_quantity("WINDR", "50"), price=Decimal("20000.00"), min_lot=None,
+        expires_at=DEMO_LISTING_EXPIRES, actor=ACTOR,
+        note="风电开发权，按装机容量 MW 计（示例价格）/ wind development right per MW of "
+             "capacity (example price)", idempotency_key=_key("market:listing:windr"))
+    return {"power_project": wind["id"], "certificates_issued": issued["certificates"],
+            "claims": {"expo": {k: expo[k] for k in ("id", "green_share", "co2_t",
+                                                     "reported_co2_t", "certificate_number")},
+                       "league": {k: league[k] for k in ("id", "green_share", "co2_t",
+                                                         "certificate_number")}},
+            "climate_listing": listing["id"]}
+
+
 def load_demo(session: Session) -> dict[str, Any]:
     made = load_registry(session)
     made["forestry"] = load_forestry(session, made)
     made["market"] = load_market(session, made)
     made["basins"] = load_basins(session)
+    made["green"] = load_green(session)
     made["cases"] = {
         "majiang": load_majiang_case(session, made),
         "polygon": load_polygon_case(session, made),

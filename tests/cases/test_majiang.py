@@ -71,7 +71,7 @@ def test_demo_is_idempotent(session: Session, demo: dict[str, Any]) -> None:
     assert again["certificates"] == demo["certificates"]
     assert again["forestry"] == demo["forestry"]  # parcels, report, tree-years once
     assert again["market"] == demo["market"]  # one listing, one trade, one voucher
-    assert len(session.scalars(select(Certificate)).all()) == 5
+    assert len(session.scalars(select(Certificate)).all()) == 7  # 5 + two green claims
 
 
 def test_altered_payload_is_caught(session: Session, demo: dict[str, Any]) -> None:

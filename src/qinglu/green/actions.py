@@ -134,16 +134,17 @@ def import_generation(session: Session, who: Who, *, filename: str, content: byt
     ledger write, 1 certificate per 1,000 kWh with the remainder carried to the next
     month. A refused file names every bad row and writes nothing."""
     actor = _actor(who)
-    rows, problems = generation.check_rows(generation.read_table(filename, content),
-                                           _project_states(session), progress)
-    if problems:
-        raise GenerationImportRefused(problems)
-    if not rows:
-        raise GenerationImportRefused([("file", "没有数据行 no data rows")])
-    request = {"filename": filename, "rows": [[r.filing_code, r.month.strftime("%Y-%m"), r.kwh]
-                                              for r in rows]}
+    table = generation.read_table(filename, content)
+    request = {"filename": filename, "sha256": hashlib.sha256(content).hexdigest()}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
+        # Checked inside the write (a repeat with the same key is answered before it):
+        # the months already issued are read under the write's own locks.
+        rows, problems = generation.check_rows(table, _project_states(ctx.session), progress)
+        if problems:
+            raise GenerationImportRefused(problems)
+        if not rows:
+            raise GenerationImportRefused([("file", "没有数据行 no data rows")])
         return issue_months_in(ctx, [(r.filing_code, r.month, r.kwh) for r in rows])
 
     return run_write(session, kind="gec.issue", actor=actor, request=request, action=action,
@@ -152,8 +153,8 @@ def import_generation(session: Session, who: Who, *, filename: str, content: byt
 
 PROJECTS: Table = PowerProject.__table__  # type: ignore[assignment]
 GENERATION: Table = GenerationMonth.__table__  # type: ignore[assignment]
-SHOWN_MONTHS = 1000
-LOCK_CHUNK = 10_000  # a result lists each month up to this many rows; larger: the root
+SHOWN_MONTHS = 1000  # a result lists each month up to this many rows; larger: the root
+LOCK_CHUNK = 10_000
 
 
 def issue_months_in(ctx: WriteContext, rows: list[tuple[str, date, int]]) -> dict[str, Any]:
