@@ -83,8 +83,9 @@ class Copier:
     def close(self) -> None:
         if self.made:
             databases = self.request.getfixturevalue("pg_databases")
-            for url in self.made:
-                databases.drop(url)
+            for url in self.made:  # ours alone: dropped here, never handed to the pool
+                name = make_url(url).database
+                databases.anchor.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
