@@ -114,8 +114,8 @@ def audit_verify(
             emit({"valid": False, "first_bad_entry": report["first_bad_entry"],
                   "problems": problems, "latest_checkpoint": logged["latest_checkpoint"],
                   "entries": report["entries"]}, True)
-        where = f"#{report['first_bad_entry']} " if report["first_bad_entry"] else ""
-        raise fail(f"账本校验失败 ledger audit failed {where}: {problems[0]}")
+        where = f" #{report['first_bad_entry']}" if report["first_bad_entry"] else ""
+        raise fail(f"账本校验失败 ledger audit failed{where}: {problems[0]}")
     emit({"valid": True, "entries": report["entries"], "head": report["head"],
           "checkpoints_checked": logged["checkpoints_checked"],
           "latest_checkpoint": logged["latest_checkpoint"]}, as_json,
