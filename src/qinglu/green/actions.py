@@ -417,3 +417,20 @@ def project_generation(session: Session, filing_code_text: str) -> list[dict[str
              "issuance_id": g.issuance_id}
             for g in session.scalars(select(GenerationMonth).where(
                 GenerationMonth.power_project_id == project.id).order_by(GenerationMonth.month))]
+
+
+def by_month(session: Session) -> list[dict[str, Any]]:
+    """Certificates issued (by production month) and claimed (by the claim's end month),
+    month by month, with bar widths for the register's chart."""
+    issued: dict[str, int] = {}
+    for month, count in session.execute(select(GenerationMonth.month,
+                                               GenerationMonth.certificates)):
+        issued[f"{month:%Y-%m}"] = issued.get(f"{month:%Y-%m}", 0) + count
+    claimed: dict[str, int] = {}
+    for end, count in session.execute(select(GreenClaim.period_end, GreenClaim.certificates)):
+        claimed[f"{end:%Y-%m}"] = claimed.get(f"{end:%Y-%m}", 0) + count
+    months = sorted({*issued, *claimed})
+    top = max([*issued.values(), *claimed.values(), 1])
+    return [{"month": m, "issued": issued.get(m, 0), "claimed": claimed.get(m, 0),
+             "issued_width": round(200 * issued.get(m, 0) / top),
+             "claimed_width": round(200 * claimed.get(m, 0) / top)} for m in months]

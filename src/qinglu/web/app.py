@@ -29,6 +29,7 @@ from qinglu.documents.signing import load_or_create_key
 from qinglu.forestry import api as forestry_api
 from qinglu.forestry.pages import router as monitoring_pages_router
 from qinglu.green import api as green_api
+from qinglu.green import pages as green_pages
 from qinglu.market import api as market_api
 from qinglu.market.actions import expire_due
 from qinglu.market.pages import router as market_pages_router
@@ -127,7 +128,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for page_router in (pages.router, registry_pages.router, documents_pages.router,
                         cases_pages.router, basins_pages.router, monitoring_pages_router,
-                        market_pages_router):
+                        market_pages_router, green_pages.router):
         release_sessions_in_thread(page_router)
         app.include_router(page_router)
     return app
