@@ -107,7 +107,10 @@ async def crowd_member(client: httpx.AsyncClient, token: str, accounts: list[int
 async def crowd(base: str, token: str, accounts: list[int], clients: int,
                 seconds: float) -> tuple[Tally, float]:
     tally = Tally()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped by the client well before uvicorn's 5 s keep-alive
+    # timeout, so that a request never goes out on a connection the server is closing.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         started = time.perf_counter()
         deadline = started + seconds
