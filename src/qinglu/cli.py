@@ -102,12 +102,11 @@ def audit_verify(
     published checkpoint (restored from an older copy, history rewritten).
     """
     from qinglu.registry import actions as registry
-    from qinglu.registry import checkpoints
 
-    extra = checkpoints.fetch_checkpoints(against) if against else None
+    extra = registry.read_checkpoints(against) if against else None
     with session_for(db) as session:
         report = registry.audit_ledger(session)
-        logged = checkpoints.audit_against_checkpoints(session, extra, chain=False)
+        logged = registry.audit_checkpoints(session, extra)
     problems = [*report["problems"], *logged["problems"]]
     if problems:
         if as_json:
@@ -126,10 +125,10 @@ def audit_verify(
 @handle_errors
 def audit_checkpoint(db: DbOption = None, as_json: JsonOption = False) -> None:
     """签检查点 Sign the ledger head now and publish it (database and published file)."""
-    from qinglu.registry import checkpoints
+    from qinglu.registry import actions as registry
 
     with session_for(db) as session:
-        made = checkpoints.make_checkpoint(session)
+        made = registry.make_checkpoint(session)
     emit(made, as_json, "检查点 Checkpoint")
 
 

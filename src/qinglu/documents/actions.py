@@ -47,7 +47,6 @@ from qinglu.documents.verification import (  # noqa: F401 (callers verify throug
     verify_certificate,
 )
 from qinglu.registry import actions as registry
-from qinglu.registry import checkpoints
 from qinglu.registry.actions import Actor
 
 ISSUER = "青绿生态产品交易登记簿 Qinglu Ecological Product Registry"
@@ -210,7 +209,7 @@ def render_pdf(record: Certificate, served_url: str | None = None) -> bytes:
     _prefix, title_zh, title_en = DOCUMENT_KINDS[record.kind]
     payload = encode_payload(record.facts, record.signature)
     address = document_address(base_url(served_url), record.number)
-    issued_under = checkpoints.current_checkpoint(session)
+    issued_under = registry.issuing_checkpoint(session)
     unsigned = pdf.render_signed(pdf.SignedDoc(
         number=record.number, title_zh=title_zh, title_en=title_en,
         rows=document_rows(record.facts), issuer=str(record.facts["issuer"]),
@@ -368,4 +367,4 @@ def verify_upload(session: Session, key: RegistryKey, data: bytes,
 def ledger_checkpoints(session: Session, key: RegistryKey) -> dict[str, Any]:
     """The registry's signed checkpoints of the ledger head, oldest first (a fresh one
     made when the head has moved and the latest is over a minute old)."""
-    return checkpoints.published_checkpoints(session, key)
+    return registry.published_checkpoints(session, key)

@@ -58,7 +58,8 @@ from qinglu.core.quantities import (
 from qinglu.core.serials import format_serial, parse_serial
 from qinglu.db.engine import on_postgres
 from qinglu.db.raw import Db, RawQuery
-from qinglu.registry import blocks, stats
+from qinglu.documents.signing import RegistryKey
+from qinglu.registry import blocks, checkpoints, stats
 from qinglu.registry.audit import audit
 from qinglu.registry.blocks import Place
 from qinglu.registry.models import (
@@ -429,6 +430,34 @@ def audit_ledger(session: Session) -> dict[str, Any]:
     sequence, digest = ledger_head(session)
     return {"valid": report.ok, "entries": sequence, "head": digest,
             "first_bad_entry": report.first_bad_entry, "problems": report.problems}
+
+
+def audit_checkpoints(session: Session, against: bytes | None = None) -> dict[str, Any]:
+    """The ledger held against every signed checkpoint published (the file outside the
+    database, the database's own, and a copy a stranger kept): a database restored from
+    an older copy is behind one; a rewritten history differs from one."""
+    return checkpoints.audit_against_checkpoints(session, against, chain=False)
+
+
+def read_checkpoints(source: str) -> bytes:
+    """Checkpoints a stranger kept, from a file or the published URL."""
+    return checkpoints.fetch_checkpoints(source)
+
+
+def make_checkpoint(session: Session) -> dict[str, Any]:
+    """Sign the ledger head now and publish it."""
+    return checkpoints.make_checkpoint(session)
+
+
+def issuing_checkpoint(session: Session) -> dict[str, Any] | None:
+    """The checkpoint a document is issued under (made now if the head has moved)."""
+    return checkpoints.current_checkpoint(session)
+
+
+def published_checkpoints(session: Session, key: RegistryKey | None = None,
+                          refresh: bool = True) -> dict[str, Any]:
+    """Every published checkpoint, oldest first (a fresh one when due)."""
+    return checkpoints.published_checkpoints(session, key, refresh)
 
 
 def ledger_head_view(session: Session) -> dict[str, Any]:
