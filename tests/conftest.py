@@ -1,12 +1,13 @@
 """Fixtures: every database test runs on SQLite and on PostgreSQL, each on a database of its own.
 
-A test database is a copy of one migrated database made once per session: on SQLite a copy
-of a migrated file, on PostgreSQL `CREATE DATABASE qt_<session>_<id> TEMPLATE qinglu_tpl_<hash>`,
+A test database is a copy of one migrated database: on SQLite a copy of a file migrated once
+per session; on PostgreSQL `CREATE DATABASE qt_<session>_<id> TEMPLATE qinglu_tpl_<hash>`,
 where the template is built by `qinglu.db.migrate.upgrade` and named by a hash of the
-migrations and the server-side .sql files, so a changed migration or function builds a new
-one. No test database shares a schema with the server's base database, so whatever the
-`public` schema of QINGLU_TEST_DATABASE_URL holds (a Qinglu database after
-`qinglu serve --db ...`, for instance) is never seen.
+migrations and the server-side SQL, so a changed migration or function builds a new one.
+A session puts a used PostgreSQL database back to the clone's state for its next test
+rather than dropping it (see PostgresDatabases). No test database shares a schema with the
+server's base database, so whatever the `public` schema of QINGLU_TEST_DATABASE_URL holds
+(a Qinglu database after `qinglu serve --db ...`, for instance) is never seen.
 
 PostgreSQL tests use QINGLU_TEST_DATABASE_URL; without it they try the local server
 on 127.0.0.1:5432 and are skipped with a visible notice only if none answers (CI sets
