@@ -24,7 +24,12 @@ def is_current(engine: Engine) -> bool:
 
 
 def open_database(url: str | None = None, *, migrate: bool = True) -> sessionmaker[Session]:
-    """An engine's session factory; a database behind the code is migrated first."""
+    """An engine's session factory; a database behind the code is migrated first.
+
+    Every feature's tables are loaded, so that a foreign key across features (a trade
+    voucher's order) resolves whichever commands the process runs."""
+    import qinglu.db.models  # noqa: F401
+
     engine = make_engine(url)
     if migrate and not is_current(engine):
         upgrade(engine)
