@@ -31,16 +31,21 @@ from qinglu.basins.models import (
     MonitoringRow,
     Settlement,
 )
-from qinglu.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from qinglu.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    choice,
+    require_text,
+)
 from qinglu.core.identifiers import validate_region
 from qinglu.core.ledger import WriteContext, run_write
-from qinglu.core.principal import Principal
+from qinglu.core.principal import Actor, actor_for
 from qinglu.documents.signing import RegistryKey, decode_payload, verify
 from qinglu.methods import basin as method
 from qinglu.methods import water
 from qinglu.methods.basin_units import CONCENTRATION, FLOW, VOLUME, text_of, yuan_text
 
-Who = Principal | str
 READERS = ("operator", "verifier", "authority")
 WRITERS = ("operator",)
 MonitoringImportRefused = monitoring.MonitoringImportRefused
@@ -55,32 +60,10 @@ class UnknownStatement(NotFound):
     code = "unknown-statement"
 
 
-def _actor(who: Who, roles: tuple[str, ...]) -> str:
-    """The actor a write records, once a signed-in caller's role is checked; a plain name
-    is a trusted console (the command line, the demo loader)."""
-    if isinstance(who, str):
-        return who
-    if who.role is None:
-        raise NotAuthenticated("请先登录", "sign in first")
-    if who.role not in roles:
-        raise Forbidden(f"角色 {who.role} 无权执行此操作", f"role {who.role} may not do this")
-    return who.actor
 
 
-def _text(field: str, value: Any, limit: int = 200) -> str:
-    text = str(value or "").strip()
-    if not text:
-        raise InvalidInput(f"{field} 不能为空", f"{field} must not be empty")
-    if len(text) > limit:
-        raise InvalidInput(f"{field} 过长（最多{limit}字）", f"{field} is too long (max {limit})")
-    return text
 
 
-def _choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise InvalidInput(f"{field} {value!r} 无效（可选 {', '.join(allowed)}）",
-                           f"{field} {value!r} is not one of {', '.join(allowed)}")
-    return value
 
 
 def _write(session: Session, kind: str, actor: str, request: dict[str, Any],
@@ -110,11 +93,11 @@ def basin_view(basin: Basin) -> dict[str, Any]:
     return {"id": basin.id, "code": basin.code, "name": basin.name}
 
 
-def add_basin(session: Session, who: Who, *, code: str, name: str,
+def add_basin(session: Session, who: Actor, *, code: str, name: str,
               idempotency_key: str | None = None) -> dict[str, Any]:
-    actor = _actor(who, WRITERS)
-    request = {"code": _text("流域代码 basin code", code, 40),
-               "name": _text("流域名称 basin name", name)}
+    actor = actor_for(who, WRITERS)
+    request = {"code": require_text("流域代码 basin code", code, 40),
+               "name": require_text("流域名称 basin name", name)}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         if ctx.session.scalar(select(Basin.id).where(Basin.code == request["code"])):
@@ -131,12 +114,12 @@ def party_view(party: BasinParty) -> dict[str, Any]:
     return {"id": party.id, "region": party.region, "name": party.name, "level": party.level}
 
 
-def add_party(session: Session, who: Who, *, region: str, name: str, level: str,
+def add_party(session: Session, who: Actor, *, region: str, name: str, level: str,
               idempotency_key: str | None = None) -> dict[str, Any]:
     """A province, prefecture or county that pays or is paid (GB/T 2260 code)."""
-    actor = _actor(who, WRITERS)
-    request = {"region": validate_region(region), "name": _text("名称 name", name),
-               "level": _choice("层级 level", level, PARTY_LEVELS)}
+    actor = actor_for(who, WRITERS)
+    request = {"region": validate_region(region), "name": require_text("名称 name", name),
+               "level": choice("层级 level", level, PARTY_LEVELS)}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         if ctx.session.scalar(select(BasinParty.id).where(
@@ -174,16 +157,17 @@ def section_view(section: BasinSection, parties: Mapping[int, BasinParty]) -> di
             "position": section.position, "example": section.example}
 
 
-def add_section(session: Session, who: Who, *, basin: str, code: str, name: str, kind: str,
+def add_section(session: Session, who: Actor, *, basin: str, code: str, name: str, kind: str,
                 upstream: str, downstream: str, waterbody: str = "river",
                 lon: Any = None, lat: Any = None, position: int = 0, example: bool = False,
                 idempotency_key: str | None = None) -> dict[str, Any]:
     """A cross-boundary monitoring section between an upstream and a downstream party."""
-    actor = _actor(who, WRITERS)
-    request: dict[str, Any] = {"basin": basin, "code": _text("断面代码 section code", code, 40),
-               "name": _text("断面名称 section name", name),
-               "kind": _choice("断面类型 kind", kind, SECTION_KINDS),
-               "waterbody": _choice("水体 waterbody", waterbody, water.WATERBODIES),
+    actor = actor_for(who, WRITERS)
+    request: dict[str, Any] = {
+               "basin": basin, "code": require_text("断面代码 section code", code, 40),
+               "name": require_text("断面名称 section name", name),
+               "kind": choice("断面类型 kind", kind, SECTION_KINDS),
+               "waterbody": choice("水体 waterbody", waterbody, water.WATERBODIES),
                "upstream": validate_region(upstream), "downstream": validate_region(downstream),
                "lon": _coordinate("经度 lon", lon, 180), "lat": _coordinate("纬度 lat", lat, 90),
                "position": int(position), "example": bool(example)}
@@ -267,12 +251,12 @@ def agreement_view(agreement: BasinAgreement, rules: list[BasinRule],
                        if r.section_id else None, "params": r.params} for r in rules]}
 
 
-def add_agreement(session: Session, who: Who, spec: Mapping[str, Any],
+def add_agreement(session: Session, who: Actor, spec: Mapping[str, Any],
                   idempotency_key: str | None = None) -> dict[str, Any]:
     """An agreement and its rules as data: {code, name, basin, valid_from, valid_to,
     source, example, rules: [{kind, section, params}]}. Every rule is checked as the
     method will read it (figures, units, months) before anything is written."""
-    actor = _actor(who, WRITERS)
+    actor = actor_for(who, WRITERS)
     valid_from = _date("valid_from", spec.get("valid_from"))
     if valid_from is None:
         raise InvalidInput("valid_from 必填", "valid_from is required")
@@ -282,12 +266,12 @@ def add_agreement(session: Session, who: Who, spec: Mapping[str, Any],
     rules = spec.get("rules")
     if not isinstance(rules, list) or not rules:
         raise InvalidInput("协议须至少有一条规则", "an agreement needs at least one rule")
-    request: dict[str, Any] = {"code": _text("协议代码 code", spec.get("code"), 60),
-               "name": _text("协议名称 name", spec.get("name"), 300),
-               "basin": _text("流域 basin", spec.get("basin"), 40),
+    request: dict[str, Any] = {"code": require_text("协议代码 code", spec.get("code"), 60),
+               "name": require_text("协议名称 name", spec.get("name"), 300),
+               "basin": require_text("流域 basin", spec.get("basin"), 40),
                "valid_from": valid_from.isoformat(),
                "valid_to": valid_to.isoformat() if valid_to else None,
-               "source": _text("来源 source", spec.get("source"), 4000),
+               "source": require_text("来源 source", spec.get("source"), 4000),
                "example": bool(spec.get("example", False)), "rules": rules}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
@@ -326,7 +310,7 @@ def rule_template(rule_set: str, on: date | None) -> dict[str, Any]:
 
 # --- monitoring data, assessment, settlement ----------------------------------------
 
-def import_monitoring(session: Session, who: Who, key: RegistryKey, *, basin: str,
+def import_monitoring(session: Session, who: Actor, key: RegistryKey, *, basin: str,
                       filename: str, content: bytes, correction: bool = False,
                       reason: str | None = None, today: date | None = None,
                       progress: Callable[[int, int], None] | None = None,
@@ -335,9 +319,9 @@ def import_monitoring(session: Session, who: Who, key: RegistryKey, *, basin: st
     other figures) needs `correction` and a reason; it adds new versions of those months
     and, in the same write, re-assesses every corrected month that had a statement and
     re-settles every year that had a settlement: new statement versions, the old kept."""
-    actor = _actor(who, WRITERS)
+    actor = actor_for(who, WRITERS)
     if correction:
-        reason = _text("更正原因 reason", reason, 2000)
+        reason = require_text("更正原因 reason", reason, 2000)
     found = get_basin(session, basin)
     sections = {s.code: s for s in session.scalars(
         select(BasinSection).where(BasinSection.basin_id == found.id))}
@@ -395,14 +379,14 @@ def _after_correction(session: Session, key: RegistryKey, basin: Basin,
     return out
 
 
-def assess(session: Session, who: Who, key: RegistryKey, *, basin: str, year: int,
+def assess(session: Session, who: Actor, key: RegistryKey, *, basin: str, year: int,
            month: int | None = None, today: date | None = None,
            idempotency_key: str | None = None) -> dict[str, Any]:
     """Monthly statements of a basin's sections for one month or a whole year (months
     that have begun). A month without data, or without a figure a rule needs, is listed
     under `missing` and gets no statement; assessing again changes nothing unless a row
     or a rule did."""
-    actor = _actor(who, WRITERS)
+    actor = actor_for(who, WRITERS)
     periods = assessment.months_of(year, month, today or date.today())
     request = {"basin": basin, "year": year, "month": month}
 
@@ -413,11 +397,11 @@ def assess(session: Session, who: Who, key: RegistryKey, *, basin: str, year: in
     return _write(session, "assess", actor, request, action, idempotency_key)
 
 
-def settle(session: Session, who: Who, key: RegistryKey, *, basin: str, year: int,
+def settle(session: Session, who: Actor, key: RegistryKey, *, basin: str, year: int,
            today: date | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
     """The year's settlement per pair of parties (two-way payments netted) and each
     party's position in a joint fund; refused while a month lacks its statement."""
-    actor = _actor(who, WRITERS)
+    actor = actor_for(who, WRITERS)
     request = {"basin": basin, "year": year}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
@@ -429,8 +413,8 @@ def settle(session: Session, who: Who, key: RegistryKey, *, basin: str, year: in
 
 # --- reads ---------------------------------------------------------------------------
 
-def _reader(who: Who) -> None:
-    _actor(who, READERS)
+def _reader(who: Actor) -> None:
+    actor_for(who, READERS)
 
 
 def _parties(session: Session) -> dict[int, BasinParty]:
@@ -458,7 +442,7 @@ def settlement_view(statement: Settlement) -> dict[str, Any]:
             "lines": len(statement.lines), "example": bool(facts.get("note"))}
 
 
-def list_basins(session: Session, who: Who) -> list[dict[str, Any]]:
+def list_basins(session: Session, who: Actor) -> list[dict[str, Any]]:
     _reader(who)
     return [basin_view(b) for b in session.scalars(select(Basin).order_by(Basin.id))]
 
@@ -474,7 +458,7 @@ def shown_year(year: int | None, today: date | None = None) -> int:
     return year if year is not None else (today or date.today()).year - 1
 
 
-def basin_detail(session: Session, who: Who, code: str, year: int | None) -> dict[str, Any]:
+def basin_detail(session: Session, who: Actor, code: str, year: int | None) -> dict[str, Any]:
     """A basin for its page: sections (with parties and coordinates), agreements, and
     for the year (default: the last whole one) each section's monthly class and money,
     and the current settlements."""
@@ -505,7 +489,7 @@ def basin_detail(session: Session, who: Who, code: str, year: int | None) -> dic
     }
 
 
-def overview(session: Session, who: Who, year: int | None) -> dict[str, Any]:
+def overview(session: Session, who: Actor, year: int | None) -> dict[str, Any]:
     """The province's overview: every basin's sections, statements and money for the
     year (default: the last whole one), and each party's net position over all basins."""
     _reader(who)
@@ -578,7 +562,7 @@ def _versions(session: Session, statement: Assessment | Settlement) -> list[dict
             if (s.party_b_id, s.agreement_id) == same]
 
 
-def statement_view(session: Session, who: Who, number: str) -> dict[str, Any]:
+def statement_view(session: Session, who: Actor, number: str) -> dict[str, Any]:
     """A statement with its lines and what each came from: a monthly statement's
     monitoring row (figures, file, line, correction reason), a settlement's monthly
     statements; and every version of it."""
@@ -615,13 +599,13 @@ def _source_rows(view: dict[str, Any]) -> list[tuple[str, str]]:
             ("数据来源 Source", where + reason)]
 
 
-def statement_pdf(session: Session, who: Who, number: str) -> bytes:
+def statement_pdf(session: Session, who: Actor, number: str) -> bytes:
     """A statement as its signed PDF (Chinese with English beside it)."""
     view = statement_view(session, who, number)
     return statements.render_pdf(_find(session, number), _source_rows(view))
 
 
-def statement_csv(session: Session, who: Who, number: str) -> str:
+def statement_csv(session: Session, who: Actor, number: str) -> str:
     """A statement's lines as CSV, one row each, with the rows they came from."""
     _reader(who)
     statement = _find(session, number)
@@ -637,7 +621,7 @@ def statement_csv(session: Session, who: Who, number: str) -> str:
     return statements.to_csv(rows)
 
 
-def year_csv(session: Session, who: Who, basin: str, year: int | None) -> str:
+def year_csv(session: Session, who: Actor, basin: str, year: int | None) -> str:
     """Every current statement line of a basin's year (monthly statements, then the
     settlements), one CSV: each figure with the statement, rule and row it came from."""
     _reader(who)
@@ -659,7 +643,7 @@ def year_csv(session: Session, who: Who, basin: str, year: int | None) -> str:
     return statements.to_csv(rows)
 
 
-def list_statements(session: Session, who: Who, basin: str, year: int) -> dict[str, Any]:
+def list_statements(session: Session, who: Actor, basin: str, year: int) -> dict[str, Any]:
     _reader(who)
     detail = basin_detail(session, who, basin, year)
     return {"basin": basin, "year": year, "monthly": detail["statements"],

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.basins.models import BasinSection, MonitoringImport, MonitoringRow
-from qinglu.core.errors import InvalidInput
+from qinglu.core.errors import FileRefused, InvalidInput
 from qinglu.core.spreadsheets import workbook_rows
 from qinglu.methods.basin_units import CONCENTRATION, FLOW, VOLUME, Dimension, to_base
 
@@ -60,17 +60,11 @@ _HEADER = re.compile(r"^\s*([^\[\(（【]+?)\s*(?:[\[\(（【]\s*([^\]\)）】]*
 _MONTH = re.compile(r"^\s*(\d{4})[-/年.](\d{1,2})(?:[-/.月]\d{1,2}日?|月)?\s*$")
 
 
-class MonitoringImportRefused(InvalidInput):
-    """A monitoring file was refused whole; `problems` names each bad row and why."""
+class MonitoringImportRefused(FileRefused):
+    """A monitoring file refused whole; `problems` names each bad row and why."""
 
     code = "monitoring-import-refused"
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        shown = "; ".join(f"{where}: {reason}" for where, reason in problems[:20])
-        more = f" (+{len(problems) - 20})" if len(problems) > 20 else ""
-        super().__init__(f"监测数据未导入，未写入任何数据：{shown}{more}",
-                         f"monitoring data refused, nothing written: {shown}{more}")
-        self.problems = problems
+    what_zh, what_en = "监测数据导入", "monitoring data"
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from qinglu.core.errors import (
     InvalidTransition,
     NotAuthenticated,
     NotFound,
+    choice,
+    require_text,
 )
 from qinglu.core.identifiers import validate_region
 from qinglu.core.ledger import WriteContext, run_write
@@ -41,7 +43,6 @@ from qinglu.documents.actions import issue_in
 from qinglu.documents.signing import RegistryKey
 from qinglu.methods.fire import FireResult, estimate, fire_input
 from qinglu.registry.actions import (
-    _require_text,
     get_account,
     get_holder,
     hold_in,
@@ -62,11 +63,6 @@ class UnknownCase(NotFound):
     code = "unknown-case"
 
 
-def _choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise InvalidInput(f"{field} {value!r} 无效（可选 {', '.join(allowed)}）",
-                           f"{field} {value!r} is not one of {', '.join(allowed)}")
-    return value
 
 
 def case_view(case: Case, *, public: bool = False) -> dict[str, Any]:
@@ -185,12 +181,12 @@ def open_case(
     actor: str,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    number = _require_text("案号 case number", number, limit=100)
+    number = require_text("案号 case number", number, limit=100)
     incident = _incident(incident)
-    _choice("机关类型 authority kind", authority_kind, AUTHORITY_KINDS)
-    _choice("案件类型 case kind", kind, CASE_KINDS)
+    choice("机关类型 authority kind", authority_kind, AUTHORITY_KINDS)
+    choice("案件类型 case kind", kind, CASE_KINDS)
     region = validate_region(region)
-    place = _require_text("地点 place", place, limit=500)
+    place = require_text("地点 place", place, limit=500)
     if incident_date > date.today():
         raise InvalidInput(f"事发日期 {incident_date} 在未来", f"incident date {incident_date} "
                            "is in the future")
@@ -323,8 +319,8 @@ def external_report_accounting(
                            f"stated figure {stated_obligation!r} is not a number") from None
     units = int((figure * 100).to_integral_value(rounding="ROUND_CEILING"))
     return units, {
-        "source": "external", "firm": _require_text("核算机构 firm", firm),
-        "report_ref": _require_text("报告编号 report reference", report_ref),
+        "source": "external", "firm": require_text("核算机构 firm", firm),
+        "report_ref": require_text("报告编号 report reference", report_ref),
         "stated_obligation_t": f"{figure:.2f}", "approved_by": approved_by,
         "qinglu_comparison": comparison,
     }
@@ -371,7 +367,7 @@ def agree(
 def pay(session: Session, *, case_id: int, reference: str, actor: str,
         idempotency_key: str | None = None) -> dict[str, Any]:
     """Paid: the payment reference (bank or payment-gateway) is recorded once."""
-    reference = _require_text("付款凭证号 payment reference", reference)
+    reference = require_text("付款凭证号 payment reference", reference)
 
     def step(_ctx: WriteContext, case: Case) -> None:
         if case.payment_reference:

@@ -105,3 +105,36 @@ class Forbidden(QingluError):
 class TooManyAttempts(QingluError):
     status = 429
     code = "too-many-attempts"
+
+
+def require_text(field: str, value: object, limit: int = 200) -> str:
+    """A required free-text field, stripped, refused when empty or longer than `limit`."""
+    text = str(value or "").strip()
+    if not text:
+        raise InvalidInput(f"{field} 不能为空", f"{field} must not be empty")
+    if len(text) > limit:
+        raise InvalidInput(f"{field} 过长（最多{limit}字）", f"{field} is too long (max {limit})")
+    return text
+
+
+def choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
+    """One of a closed list of codes, refused with the list when it is not."""
+    if value not in allowed:
+        raise InvalidInput(f"{field} {value!r} 无效（可选 {', '.join(allowed)}）",
+                           f"{field} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+class FileRefused(InvalidInput):
+    """An imported file refused as a whole: `problems` names each bad row (where, why),
+    and nothing was written. Subclasses name what was imported."""
+
+    code = "import-refused"
+    what_zh, what_en = "导入", "import"
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        shown = "; ".join(f"{where}: {reason}" for where, reason in problems[:20])
+        more = f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""
+        super().__init__(f"{self.what_zh}被拒绝，无任何写入：{shown}{more}",
+                         f"{self.what_en} refused, nothing written: {shown}{more}")
+        self.problems = problems

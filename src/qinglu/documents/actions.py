@@ -25,6 +25,7 @@ from qinglu.core.errors import Conflict, InvalidInput, NotFound
 from qinglu.core.identifiers import region_name
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.money import cny_capital
+from qinglu.core.principal import Actor
 from qinglu.core.serials import parse_serial
 from qinglu.db.engine import var_dir
 from qinglu.documents import pdf
@@ -47,7 +48,6 @@ from qinglu.documents.verification import (  # noqa: F401 (callers verify throug
     verify_certificate,
 )
 from qinglu.registry import actions as registry
-from qinglu.registry.actions import Actor
 
 ISSUER = "青绿生态产品交易登记簿 Qinglu Ecological Product Registry"
 CAPITAL_LABEL = "大写 In words"

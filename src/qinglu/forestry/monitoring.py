@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from qinglu.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound, require_text
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.models import utcnow
 from qinglu.core.quantities import format_quantity
@@ -24,7 +24,7 @@ from qinglu.forestry.models import MonitoringReport, Parcel
 from qinglu.methods import forest
 from qinglu.methods.forest import ParcelMeasurement
 from qinglu.registry import actions as registry
-from qinglu.registry.actions import _require_text, accounts_of, get_project, system_account
+from qinglu.registry.actions import accounts_of, get_project, system_account
 
 OPEN_STATUSES = ("submitted", "approved", "issued")
 
@@ -184,7 +184,7 @@ def approve(session: Session, *, report_id: int, actor: str,
 
 def reject(session: Session, *, report_id: int, reasons: str, actor: str,
            idempotency_key: str | None = None) -> dict[str, Any]:
-    reasons = _require_text("理由 reasons", reasons, limit=2000)
+    reasons = require_text("理由 reasons", reasons, limit=2000)
 
     def step(_ctx: WriteContext, report: MonitoringReport) -> None:
         _need(report, "submitted", "驳回 rejection")

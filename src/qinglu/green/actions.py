@@ -21,10 +21,15 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from qinglu.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from qinglu.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    require_text,
+)
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.models import utcnow
-from qinglu.core.principal import Principal
+from qinglu.core.principal import Actor, actor_for
 from qinglu.db.engine import is_postgresql
 from qinglu.documents import actions as documents
 from qinglu.documents.signing import RegistryKey
@@ -36,7 +41,6 @@ from qinglu.registry import actions as registry
 
 PRODUCT = "GEC"
 METHODOLOGY = "NEA-GEC-2024-67"
-Who = Principal | str
 WRITERS = ("operator",)
 __all__ = ["GenerationImportRefused"]
 
@@ -45,24 +49,8 @@ class UnknownPowerProject(NotFound):
     code = "unknown-power-project"
 
 
-def _actor(who: Who, roles: tuple[str, ...] = WRITERS) -> str:
-    """The actor a write records once a signed-in caller's role is checked; a plain name
-    is a trusted console (the command line, the demo loader)."""
-    if isinstance(who, str):
-        return who
-    if who.role is None:
-        raise NotAuthenticated("请先登录", "sign in first")
-    if who.role not in roles:
-        raise Forbidden(f"角色 {who.role} 无权操作", f"role {who.role} may not do this")
-    return who.actor
 
 
-def _text(field: str, value: str | None, limit: int = 200) -> str:
-    text = (value or "").strip()
-    if not text or len(text) > limit:
-        raise InvalidInput(f"{field} 不能为空且不超过 {limit} 字",
-                           f"{field} must be 1-{limit} characters")
-    return text
 
 
 def filing_code(text: str) -> str:
@@ -86,15 +74,15 @@ def project_view(project: PowerProject, name: str | None = None) -> dict[str, An
             "last_month": project.last_month.strftime("%Y-%m") if project.last_month else None}
 
 
-def register_project(session: Session, who: Who, *, name: str, filing_code_text: str,
+def register_project(session: Session, who: Actor, *, name: str, filing_code_text: str,
                      technology: str, commissioned: date, region: str, account_id: int,
                      self_consumed: bool = False,
                      idempotency_key: str | None = None) -> dict[str, Any]:
     """File a renewable power project (建档立卡) and open its registry project, in one
     write. Storage is refused: its discharge gets no certificates."""
-    actor = _actor(who)
+    actor = actor_for(who, WRITERS)
     code = filing_code(filing_code_text)
-    name = _text("项目名称 name", name)
+    name = require_text("项目名称 name", name)
     if method.tradability(technology, commissioned, self_consumed) == "none":
         raise InvalidInput("储能不核发绿证，无需建档", "storage discharge gets no certificates")
     request = {"name": name, "filing_code": code, "technology": technology,
@@ -127,13 +115,13 @@ def _project_states(session: Session) -> dict[str, ProjectState]:
             for code, pid, last, technology in rows}
 
 
-def import_generation(session: Session, who: Who, *, filename: str, content: bytes,
+def import_generation(session: Session, who: Actor, *, filename: str, content: bytes,
                       progress: Callable[[int, int], None] | None = None,
                       idempotency_key: str | None = None) -> dict[str, Any]:
     """A generation file, all or nothing: each project's months issued in order in one
     ledger write, 1 certificate per 1,000 kWh with the remainder carried to the next
     month. A refused file names every bad row and writes nothing."""
-    actor = _actor(who)
+    actor = actor_for(who, WRITERS)
     table = generation.read_table(filename, content)
     request = {"filename": filename, "sha256": hashlib.sha256(content).hexdigest()}
 
@@ -264,11 +252,11 @@ def _write_months(session: Session, months: list[dict[str, Any]],
     session.expire_all()
 
 
-def expire(session: Session, who: Who, *, today: date,
+def expire(session: Session, who: Actor, *, today: date,
            idempotency_key: str | None = None) -> dict[str, Any]:
     """The expiry job: cancel every certificate whose validity ended before `today`
     (the day is the caller's: the scheduler passes the date, tests a fixed one)."""
-    actor = _actor(who)
+    actor = actor_for(who, WRITERS)
     request = {"today": today.isoformat()}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
@@ -282,7 +270,7 @@ def _percent(share: Decimal) -> str:
     return f"{(share * 100).quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
 
 
-def claim(session: Session, key: RegistryKey, who: Who, *, account_id: int, consumer: str,
+def claim(session: Session, key: RegistryKey, who: Actor, *, account_id: int, consumer: str,
           period_start: date, period_end: date, consumption_kwh: int,
           certificates: int | None = None, factor: str | None = None,
           region: str | None = None, factor_year: int | None = None,
@@ -294,7 +282,7 @@ def claim(session: Session, key: RegistryKey, who: Who, *, account_id: int, cons
     factor defaults to the grid average of the latest year published up to the period's.
     A figure reported elsewhere is kept beside, labelled "reported", never the method's.
     Certificates default to enough for the whole consumption."""
-    consumer = _text("消费者 consumer", consumer)
+    consumer = require_text("消费者 consumer", consumer)
     if period_end < period_start:
         raise InvalidInput("期间结束早于开始", "the period ends before it starts")
     if consumption_kwh <= 0:
@@ -367,7 +355,7 @@ def _reported(tonnes: str | None, source: str | None) -> dict[str, str]:
     if not value.is_finite() or value < 0:
         raise InvalidInput(f"报道数值 {tonnes!r} 无效", f"reported figure {tonnes!r} is invalid")
     return {"reported_co2_t": str(value),
-            "reported_source": _text("报道来源 reported source", source, 500)}
+            "reported_source": require_text("报道来源 reported source", source, 500)}
 
 
 def claim_view(record: GreenClaim) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from qinglu.core.errors import InvalidInput
+from qinglu.core.errors import FileRefused
 
 COLUMNS = ("filing_code", "month", "kwh")
 ALIASES = {"建档立卡编码": "filing_code", "项目编码": "filing_code", "project_code": "filing_code",
@@ -22,17 +22,11 @@ _KWH = re.compile(r"^-?\d{1,15}$")
 PROGRESS_EVERY = 5000
 
 
-class GenerationImportRefused(InvalidInput):
+class GenerationImportRefused(FileRefused):
     """A generation file refused whole; `problems` names each bad row and why."""
 
     code = "generation-import-refused"
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        shown = "; ".join(f"{where}: {reason}" for where, reason in problems[:20])
-        more = f" (+{len(problems) - 20})" if len(problems) > 20 else ""
-        super().__init__(f"发电量数据未导入，未写入任何数据：{shown}{more}",
-                         f"generation data refused, nothing written: {shown}{more}")
-        self.problems = problems
+    what_zh, what_en = "发电量数据导入", "generation data"
 
 
 @dataclass(frozen=True)

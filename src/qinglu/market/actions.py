@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from qinglu.core.errors import Forbidden, InvalidInput, InvalidTransition, NotAuthenticated
 from qinglu.core.ledger import WriteContext, run_write
-from qinglu.core.principal import Principal
+from qinglu.core.principal import Actor, Principal
 from qinglu.core.quantities import parse_quantity, product_spec
 from qinglu.db.engine import on_postgres
 from qinglu.documents import actions as documents
@@ -49,7 +49,7 @@ from qinglu.market.views import (
     voucher_facts,
 )
 from qinglu.registry import actions as registry
-from qinglu.registry.actions import Actor, get_account
+from qinglu.registry.actions import get_account
 
 _Row = TypeVar("_Row", Listing, Order)
 DEFAULT_ORDER_MINUTES = 30

@@ -36,6 +36,7 @@ from qinglu.core.errors import (
     UnknownHold,
     UnknownHolder,
     UnknownProject,
+    require_text,
 )
 from qinglu.core.identifiers import (
     mask_id_number,
@@ -47,7 +48,7 @@ from qinglu.core.identifiers import (
 )
 from qinglu.core.ledger import WriteContext, ledger_head, run_server_write, run_write
 from qinglu.core.models import LedgerEntry, utcnow
-from qinglu.core.principal import Principal
+from qinglu.core.principal import Actor, Principal
 from qinglu.core.quantities import (
     ProductSpec,
     format_quantity,
@@ -80,13 +81,6 @@ from qinglu.registry.models import (
 REGISTRY_HOLDER_NUMBER = "QINGLU-REGISTRY"
 
 
-def _require_text(field: str, value: str, limit: int = 200) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise InvalidInput(f"{field} 不能为空", f"{field} must not be empty")
-    if len(value) > limit:
-        raise InvalidInput(f"{field} 过长（最多{limit}字）", f"{field} is too long (max {limit})")
-    return value
 
 
 def public_name(kind: str, name: str) -> str:
@@ -127,7 +121,7 @@ def add_holder(
             f"持有人类型 {kind!r} 无效（org 或 person）",
             f"holder kind {kind!r} is not org or person",
         )
-    name = _require_text("名称 name", name)
+    name = require_text("名称 name", name)
     region = validate_region(region)
     request = {"kind": kind, "name": name, "id_number": number, "region": region}
 
@@ -196,7 +190,6 @@ def account_view(account: Account) -> dict[str, Any]:
 # Who may move units of an account. Writes take their actor either as a Principal (a
 # caller signed in to the API or the pages: checked here) or as a plain name (a trusted
 # caller: the operator's console, a system job, another action: recorded as given).
-Actor = str | Principal
 MOVER_ROLES = ("operator", "holder")
 
 
@@ -331,8 +324,8 @@ def add_project(
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     product_spec(product)
-    name = _require_text("项目名称 project name", name)
-    methodology = _require_text("方法学 methodology", methodology, limit=64)
+    name = require_text("项目名称 project name", name)
+    methodology = require_text("方法学 methodology", methodology, limit=64)
     region = validate_region(region)
     request = {
         "name": name, "product": product, "region": region,
@@ -356,9 +349,9 @@ def add_project_in(ctx: WriteContext, *, name: str, product: str, region: str,
     if owner_holder_id is not None:
         get_holder(ctx.session, owner_holder_id)
     project = Project(
-        name=_require_text("项目名称 project name", name), product=product,
+        name=require_text("项目名称 project name", name), product=product,
         region=validate_region(region),
-        methodology=_require_text("方法学 methodology", methodology, limit=64),
+        methodology=require_text("方法学 methodology", methodology, limit=64),
         owner_holder_id=owner_holder_id,
     )
     ctx.session.add(project)
@@ -792,8 +785,8 @@ def retirement_request(*, from_account: int, product: str, quantity: int, benefi
     product_spec(product)
     _check_quantity(quantity)
     return {"from_account": from_account, "product": product, "quantity": quantity,
-            "beneficiary": _require_text("受益人 beneficiary", beneficiary),
-            "purpose": _require_text("用途 purpose", purpose, limit=2000),
+            "beneficiary": require_text("受益人 beneficiary", beneficiary),
+            "purpose": require_text("用途 purpose", purpose, limit=2000),
             "case_ref": case_ref, "project_id": project_id}
 
 
@@ -862,7 +855,7 @@ def cancel(
 ) -> dict[str, Any]:
     product_spec(product)
     _check_quantity(quantity)
-    reason = _require_text("原因 reason", reason, limit=2000)
+    reason = require_text("原因 reason", reason, limit=2000)
     request = {"from_account": from_account, "product": product, "quantity": quantity,
                "reason": reason}
 
@@ -936,7 +929,7 @@ def hold(
     """Set units aside in escrow (first phase); they stay the holder's but cannot move."""
     product_spec(product)
     _check_quantity(quantity)
-    purpose = _require_text("用途 purpose", purpose, limit=2000)
+    purpose = require_text("用途 purpose", purpose, limit=2000)
     actor = actor_name(session, actor, from_account)
     request = {"from_account": from_account, "product": product, "quantity": quantity,
                "purpose": purpose, "project_id": project_id}
@@ -1210,11 +1203,11 @@ def add_product(session: Session, *, code: str, name_zh: str, name_en: str, unit
                            f"scope {scope!r} is not one of {', '.join(PRODUCT_SCOPES)}")
     if validity_months is not None and not 1 <= validity_months <= 1200:
         raise InvalidInput("有效期须为 1-1200 个月", "validity must be 1-1200 months")
-    request = {"code": code, "name_zh": _require_text("中文名称 name_zh", name_zh, 100),
-               "name_en": _require_text("英文名称 name_en", name_en), "tradable": tradable,
-               "unit": _require_text("单位 unit", unit, 16), "decimals": decimals,
+    request = {"code": code, "name_zh": require_text("中文名称 name_zh", name_zh, 100),
+               "name_en": require_text("英文名称 name_en", name_en), "tradable": tradable,
+               "unit": require_text("单位 unit", unit, 16), "decimals": decimals,
                "validity_months": validity_months, "scope": scope,
-               "methods": sorted({_require_text("方法学 method", m, 64) for m in methods or []})}
+               "methods": sorted({require_text("方法学 method", m, 64) for m in methods or []})}
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         if ctx.session.get(Product, code) is not None:
