@@ -10,12 +10,16 @@ files). `/api/v1/keys` publishes it with its SHA-256 fingerprint.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -80,8 +84,11 @@ class PdfSigningKey:
             field_name=FIELD_NAME, subfilter=fields.SigSeedSubFilter.PADES,
             md_algorithm="sha256", reason="签发 Issued by the Qinglu registry",
             name=SUBJECT)
-        signed = signers.sign_pdf(writer, meta, signer=self._signer())
+        signed = _off_the_loop(lambda: signers.sign_pdf(writer, meta, signer=self._signer()))
         return bytes(signed.getvalue())
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -113,13 +120,26 @@ def check_pdf(pdf_bytes: bytes, key: PdfSigningKey) -> PdfSignatureCheck:
         return PdfSignatureCheck(signed=True, ours=False, intact=False, whole_file=False)
     trust = asn1_x509.Certificate.load(key.certificate_der)
     try:
-        status = validate_pdf_signature(embedded, ValidationContext(trust_roots=[trust]))
+        status = _off_the_loop(lambda: validate_pdf_signature(
+            embedded, ValidationContext(trust_roots=[trust])))
         intact = bool(status.intact and status.valid)
         whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
     except Exception:  # noqa: BLE001 (bytes moved under the signature: not intact)
         intact, whole = False, False
     return PdfSignatureCheck(signed=True, ours=ours, intact=intact, whole_file=whole,
                              signer=signer)
+
+
+def _off_the_loop(work: Callable[[], _T]) -> _T:
+    """pyHanko's synchronous calls run their own event loop (asyncio.run), which Python
+    refuses in a thread where a loop is already running (an async endpoint, a caller
+    driving a browser): there the work runs in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
 
 
 def sha256_hex(data: bytes) -> str:
