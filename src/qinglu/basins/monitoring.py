@@ -17,21 +17,18 @@ month; the old version stays, as do the statements made from it.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.basins.models import BasinSection, MonitoringImport, MonitoringRow
 from qinglu.core.errors import FileRefused, InvalidInput
-from qinglu.core.spreadsheets import workbook_rows
+from qinglu.core.spreadsheets import text_rows
 from qinglu.methods.basin_units import CONCENTRATION, FLOW, VOLUME, Dimension, to_base
 
 MAX_ROWS = 200_000
@@ -78,40 +75,12 @@ class Draft:
 
 
 def read_table(filename: str, content: bytes) -> list[list[str]]:
-    """A CSV (UTF-8, with or without BOM; GB18030 as a fallback) or Excel file as rows of
-    text; the first row is the header."""
-    if filename.lower().endswith((".xlsx", ".xlsm")):
-        return _read_excel(content)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise MonitoringImportRefused([("file", "无法解码 cannot decode")])
-    return [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
-
-
-def _read_excel(content: bytes) -> list[list[str]]:
+    """The uploaded file as rows of text (core.spreadsheets: Excel checked before it is
+    unpacked, CSV in UTF-8 or GBK), a bad file refused in one line."""
     try:
-        values_of_rows = workbook_rows(content)  # checked before unpacking
+        return text_rows(filename, content)
     except InvalidInput as exc:
         raise MonitoringImportRefused([("file", exc.message)]) from None
-    rows = []
-    for values in values_of_rows:
-        row = ["" if value is None else _cell_text(value) for value in values]
-        if any(cell.strip() for cell in row):
-            rows.append(row)
-    return rows
-
-
-def _cell_text(value: Any) -> str:
-    if isinstance(value, date):
-        return f"{value.year:04d}-{value.month:02d}"
-    if isinstance(value, float):
-        return repr(value) if not value.is_integer() else str(int(value))
-    return str(value)
 
 
 def _columns(header: Sequence[str]) -> tuple[dict[str, int], dict[str, str], list[str]]:

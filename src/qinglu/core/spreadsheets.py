@@ -9,8 +9,10 @@ inflated; openpyxl parses the XML with defusedxml, which refuses entity definiti
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +89,23 @@ def decode_table_text(raw: bytes) -> str:
     except UnicodeDecodeError:  # pragma: no cover - gb18030 decodes almost anything
         raise InvalidInput("无法识别文件编码（请用 UTF-8 或 GBK）",
                            "cannot decode the file (use UTF-8 or GBK)") from None
+
+
+def text_rows(filename: str, content: bytes) -> list[list[str]]:
+    """A CSV or Excel file as rows of text, blank rows dropped; the first row is the
+    header. An Excel date cell reads as its month (YYYY-MM), a whole number without
+    its ".0"."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        rows = [["" if value is None else _cell_text(value) for value in values]
+                for values in workbook_rows(content)]
+    else:
+        rows = list(csv.reader(io.StringIO(decode_table_text(content))))
+    return [row for row in rows if any(cell.strip() for cell in row)]
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, date):
+        return f"{value.year:04d}-{value.month:02d}"
+    if isinstance(value, float):
+        return repr(value) if not value.is_integer() else str(int(value))
+    return str(value)

@@ -4,15 +4,13 @@ row is named with its line and reason, and one bad row refuses the file."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from qinglu.core.errors import FileRefused
+from qinglu.core.errors import FileRefused, InvalidInput
+from qinglu.core.spreadsheets import text_rows
 
 COLUMNS = ("filing_code", "month", "kwh")
 ALIASES = {"建档立卡编码": "filing_code", "项目编码": "filing_code", "project_code": "filing_code",
@@ -47,43 +45,12 @@ class ProjectState:
 
 
 def read_table(filename: str, content: bytes) -> list[list[str]]:
-    """A CSV or Excel file as rows of text; the first row is the header."""
-    if filename.lower().endswith((".xlsx", ".xlsm")):
-        return _read_excel(content)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise GenerationImportRefused([("file", "无法解码 cannot decode")])
-    return [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
-
-
-def _read_excel(content: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
+    """The uploaded file as rows of text (core.spreadsheets: Excel checked before it is
+    unpacked, CSV in UTF-8 or GBK), a bad file refused in one line."""
     try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise GenerationImportRefused([("file", f"不是可读的 Excel 文件 not a readable "
-                                                f"Excel file: {exc}")]) from None
-    rows = []
-    for values in book.worksheets[0].iter_rows(values_only=True):
-        row = ["" if value is None else _cell_text(value) for value in values]
-        if any(cell.strip() for cell in row):
-            rows.append(row)
-    book.close()
-    return rows
-
-
-def _cell_text(value: Any) -> str:
-    if isinstance(value, date):
-        return f"{value.year:04d}-{value.month:02d}"
-    if isinstance(value, float):
-        return repr(value) if not value.is_integer() else str(int(value))
-    return str(value)
+        return text_rows(filename, content)
+    except InvalidInput as exc:
+        raise GenerationImportRefused([("file", exc.message)]) from None
 
 
 def parse_month(text: str) -> date:
