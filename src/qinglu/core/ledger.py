@@ -119,23 +119,10 @@ def run_write(
     A repeat with the same idempotency key returns the first result and moves nothing.
     """
     request = json.loads(canonical_json(request))
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            return _write_once(session, kind, actor, request, action, idempotency_key)
-        except QingluError:
-            session.rollback()
-            raise
-        except IntegrityError:
-            return _replay_after_conflict(session, kind, request, idempotency_key)
-        except DBAPIError as exc:
-            session.rollback()
-            if not _is_retryable(exc) or attempt == MAX_ATTEMPTS - 1:
-                raise
-            time.sleep(0.005 * (2**attempt))
-        except BaseException:
-            session.rollback()
-            raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _with_retries(
+        session,
+        once=lambda: _write_once(session, kind, actor, request, action, idempotency_key),
+        replay=lambda: _replay_after_conflict(session, kind, request, idempotency_key))
 
 
 def run_server_write(
@@ -184,30 +171,57 @@ def run_server_calls(
     request = json.loads(canonical_json(request))
     common = {"request": canonical_json(request), "key": idempotency_key}
     options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+
+    def once() -> dict[str, Any]:
+        if session.in_transaction():
+            session.commit()
+        if idempotency_key:
+            prior = _replay(session, kind, request, idempotency_key)
+            session.commit()
+            if prior is not None:
+                return present(prior)
+        result = call(session.connection(execution_options=options), common)
+        session.commit()
+        # The functions changed rows this session may hold: read them afresh.
+        session.expire_all()
+        return present(result)
+
+    def refusal(exc: DBAPIError) -> QingluError | None:
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if not sqlstate.startswith("QL"):
+            return None
+        diag = getattr(exc.orig, "diag", None)
+        return translate(sqlstate, str(getattr(diag, "message_detail", "") or ""))
+
+    return _with_retries(
+        session, once=once,
+        replay=lambda: present(_replay_after_conflict(session, kind, request, idempotency_key)),
+        refusal=refusal)
+
+
+def _with_retries(
+    session: Session,
+    *,
+    once: Callable[[], dict[str, Any]],
+    replay: Callable[[], dict[str, Any]],
+    refusal: Callable[[DBAPIError], QingluError | None] = lambda exc: None,
+) -> dict[str, Any]:
+    """What every write keeps, on both paths: a refusal rolls back and is raised; a
+    clash on the idempotency key is a concurrent repeat, answered by its first result;
+    contention (serialisation failure, deadlock) is retried with backoff."""
     for attempt in range(MAX_ATTEMPTS):
         try:
-            if session.in_transaction():
-                session.commit()
-            if idempotency_key:
-                prior = _replay(session, kind, request, idempotency_key)
-                session.commit()
-                if prior is not None:
-                    return present(prior)
-            result = call(session.connection(execution_options=options), common)
-            session.commit()
-            # The functions changed rows this session may hold: read them afresh.
-            session.expire_all()
-            return present(result)
+            return once()
+        except QingluError:
+            session.rollback()
+            raise
         except IntegrityError:
-            return present(_replay_after_conflict(session, kind, request, idempotency_key))
+            return replay()
         except DBAPIError as exc:
             session.rollback()
-            sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-            if sqlstate.startswith("QL"):
-                diag = getattr(exc.orig, "diag", None)
-                refusal = translate(sqlstate, str(getattr(diag, "message_detail", "") or ""))
-                if refusal is not None:
-                    raise refusal from None
+            refused = refusal(exc)
+            if refused is not None:
+                raise refused from None
             if not _is_retryable(exc) or attempt == MAX_ATTEMPTS - 1:
                 raise
             time.sleep(0.005 * (2**attempt))
