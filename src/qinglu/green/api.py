@@ -17,7 +17,7 @@ from qinglu.green import actions
 from qinglu.methods import green
 from qinglu.web.auth import PrincipalDep, SessionDep
 from qinglu.web.problems import PROBLEM_RESPONSES
-from qinglu.web.schemas import IdempotencyKey
+from qinglu.web.schemas import Id, IdempotencyKey
 
 router = APIRouter(tags=["green"], responses=PROBLEM_RESPONSES)
 Factor = Literal["grid_average", "fossil", "excl_market_nonfossil"]
@@ -62,7 +62,7 @@ class PowerProjectIn(BaseModel):
     technology: Technology
     commissioned: dt.date
     region: str = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260")
-    account_id: int
+    account_id: Id
     self_consumed: bool = False
 
 
@@ -113,12 +113,12 @@ def expire(body: ExpireIn, session: SessionDep, who: PrincipalDep,
 class ClaimIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    account_id: int
+    account_id: Id
     consumer: Text200
     period_start: dt.date
     period_end: dt.date
     consumption_kwh: Kwh
-    certificates: int | None = Field(default=None, ge=1)
+    certificates: int | None = Field(default=None, ge=1, le=2_147_483_647)
     factor: Factor | None = None
     region: Region | None = None
     factor_year: int | None = Field(default=None, ge=2000, le=2100)
@@ -146,12 +146,13 @@ def claims(session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.get("/claims/{claim_id}")
-def claim_detail(claim_id: int, session: SessionDep) -> dict[str, Any]:
+def claim_detail(claim_id: Id, session: SessionDep) -> dict[str, Any]:
     return actions.get_claim(session, claim_id)
 
 
-@router.get("/claims/{claim_id}/pdf")
-def claim_pdf(claim_id: int, request: Request, session: SessionDep) -> Response:
+@router.get("/claims/{claim_id}/pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def claim_pdf(claim_id: Id, request: Request, session: SessionDep) -> Response:
     """The claim's signed certificate."""
     data = actions.claim_pdf(session, claim_id, str(request.base_url))
     return Response(data, media_type="application/pdf")

@@ -22,7 +22,9 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in the main thread
+# while it is open; closed after the browser tests, later tests may start loops of their own.
+@pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory,
                 sqlite_template: Path) -> Iterator[dict[str, Any]]:
     url = fresh_sqlite_file(sqlite_template, tmp_path_factory.mktemp("browser"))
@@ -41,7 +43,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
         yield {"url": base, "demo": made}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         if os.environ.get("CI"):
