@@ -150,7 +150,7 @@ def reject(report: ReportId, reasons: Annotated[str, typer.Option("--reasons", h
 @monitoring_app.command("issue")
 @handle_errors
 def issue_tickets(report: ReportId, key: KeyOption = None, db: DbOption = None,
-          as_json: JsonOption = False) -> None:
+                  as_json: JsonOption = False) -> None:
     """签发碳票 Issue an approved report to the owner, with the buffer share."""
     with session_for(db) as session:
         view = forestry.issue_report(session, report_id=report, actor=actor(),
