@@ -1154,7 +1154,9 @@ def find_serial(db: Db, serial: str) -> list[dict[str, Any]]:
 
 PRODUCT_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
 MAX_DECIMALS = 6
-PRODUCTS_RELOAD_SECONDS = 30.0
+# Each process re-reads the product rows this often (one small SELECT), so a product an
+# operator adds through one worker is usable through every other well within 30 s.
+PRODUCTS_RELOAD_SECONDS = 10.0
 _products_read: dict[str, float] = {}
 
 
@@ -1162,7 +1164,7 @@ _products_read: dict[str, float] = {}
 def _read_products(session: Session, transaction: SessionTransaction,
                    connection: Connection) -> None:
     """Tell core.quantities of every product row, once per database and again every
-    half minute (so a product added by another process is known soon after)."""
+    PRODUCTS_RELOAD_SECONDS (so a product added by another process is known soon after)."""
     url = connection.engine.url.render_as_string(hide_password=True)
     if time.monotonic() - _products_read.get(url, -PRODUCTS_RELOAD_SECONDS) \
             < PRODUCTS_RELOAD_SECONDS:
