@@ -15,14 +15,15 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from qinglu.basins import actions
 from qinglu.core.principal import Principal
 from qinglu.web import pages as web_pages
+from qinglu.web.filters import install as install_filters
 from qinglu.web.pages import SessionDep, UserDep, csrf_token, language, require_user
 
 router = APIRouter(include_in_schema=False)
 # The basin templates first, then the shared ones they extend (base.html).
-templates = Jinja2Templates(env=Environment(
+templates = Jinja2Templates(env=install_filters(Environment(
     loader=ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "templates")),
                          web_pages.templates.env.loader]),  # type: ignore[list-item]
-    autoescape=True))
+    autoescape=True)))
 CLASS_COLOURS = {"I": "#3fa7d6", "II": "#2d7dd2", "III": "#2f9e44", "IV": "#f2c12e",
                  "V": "#f08c00", "劣V": "#d62828"}
 READERS = actions.READERS

@@ -7,27 +7,14 @@ import re
 
 from qinglu.core.errors import InvalidIdentifier
 
+# Region codes are validated and named from the full list in core.regions.
+from qinglu.core.regions import bilingual_name
+from qinglu.core.regions import validate_region as validate_region
+
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 RID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2 as GB 11643 prints it
-
-# GB/T 2260 province-level prefixes (the first two digits of every region code).
-PROVINCE_PREFIXES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "  # noqa: SIM905
-    "61 62 63 64 65 71 81 82".split()
-)
-
-# Names for the regions the demo and the Guizhou centres use; others show their code.
-REGION_NAMES: dict[str, tuple[str, str]] = {
-    "520000": ("贵州省", "Guizhou Province"),
-    "520100": ("贵阳市", "Guiyang"),
-    "522600": ("黔东南苗族侗族自治州", "Qiandongnan Prefecture"),
-    "522629": ("剑河县", "Jianhe County"),
-    "522635": ("麻江县", "Majiang County"),
-    "522636": ("丹寨县", "Danzhai County"),
-    "522601": ("凯里市", "Kaili"),
-}
 
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐")
 
@@ -75,19 +62,9 @@ def validate_resident_id(number: str) -> str:
     return value
 
 
-def validate_region(code: str) -> str:
-    value = code.strip()
-    if not re.fullmatch(r"\d{6}", value) or value[:2] not in PROVINCE_PREFIXES:
-        raise InvalidIdentifier(
-            f"行政区划代码 {code!r} 不是 GB/T 2260 的6位代码",
-            f"region {code!r} is not a 6-digit GB/T 2260 code",
-        )
-    return value
-
-
 def region_name(code: str) -> str:
-    names = REGION_NAMES.get(code)
-    return f"{names[0]} {names[1]}" if names else code
+    """"剑河县 Jianhe County" from the full GB/T 2260 list (core.regions)."""
+    return bilingual_name(code)
 
 
 def mask_person_name(name: str) -> str:

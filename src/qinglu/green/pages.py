@@ -16,13 +16,14 @@ from qinglu.core.errors import QingluError
 from qinglu.core.principal import Principal
 from qinglu.green import actions
 from qinglu.web import pages as web_pages
+from qinglu.web.filters import install as install_filters
 from qinglu.web.pages import SessionDep, UserDep, check_csrf, csrf_token, language, require_user
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(env=Environment(
+templates = Jinja2Templates(env=install_filters(Environment(
     loader=ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "templates")),
                          web_pages.templates.env.loader]),  # type: ignore[list-item]
-    autoescape=True))
+    autoescape=True)))
 
 
 def _render(request: Request, template: str, user: Principal | None, **context: Any

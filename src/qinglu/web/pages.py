@@ -24,11 +24,13 @@ from qinglu.market import actions as market
 from qinglu.registry import actions as registry
 from qinglu.web.auth import SessionDep
 from qinglu.web.deps import release
+from qinglu.web.filters import install as install_filters
 from qinglu.web.headers import public_https
 
 SESSION_COOKIE = "qinglu_session"
 PRELOGIN_COOKIE = "qinglu_prelogin"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+install_filters(templates.env)  # label, product, place, when, qty (web/filters.py)
 router = APIRouter(include_in_schema=False)
 
 

@@ -1,0 +1,82 @@
+"""Jinja filters every page template has (web, basins and green environments alike):
+codes by their label in the page's language, product names from the products table,
+places by name, times in China Standard Time with the zone, quantities with a unit.
+
+    {{ order.status | label('order_status') }}   {{ 'FCS' | product }}
+    {{ '522629' | place }}   {{ listing.expires_at | when }}   {{ q | qty('FCS') }}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+
+from qinglu.core import labels
+from qinglu.core.errors import QingluError
+from qinglu.core.quantities import product_spec
+from qinglu.core.regions import place_name
+
+
+def _lang(context: Context) -> str:
+    return "en" if context.get("lang") == "en" else "zh"
+
+
+@pass_context
+def label(context: Context, code: object, group: str | None = None) -> str:
+    return labels.label(code, _lang(context), group)
+
+
+@pass_context
+def product(context: Context, code: object) -> str:
+    """A product's name as its row in the products table gives it."""
+    lang = _lang(context)
+    try:
+        spec = product_spec(str(code))
+    except QingluError:
+        return labels.label(code, lang, "product")
+    if lang == "en" and spec.name_en and spec.name_en != spec.name_zh:
+        return spec.name_en
+    return labels.label(code, lang, "product") if lang == "en" else spec.name_zh
+
+
+@pass_context
+def unit(context: Context, code: object) -> str:
+    """The unit a product is counted in (tCO2e, MWh)."""
+    try:
+        return product_spec(str(code)).unit
+    except QingluError:
+        return ""
+
+
+@pass_context
+def qty(context: Context, value: object, product_or_unit: str) -> str:
+    """A quantity with its unit: a product code gives the product's unit; any other
+    text is the unit itself."""
+    if value is None or value == "":
+        return "—"
+    try:
+        unit_text = product_spec(product_or_unit).unit
+    except QingluError:
+        unit_text = product_or_unit
+    return f"{value} {unit_text}"
+
+
+@pass_context
+def when(context: Context, value: Any) -> str:
+    return labels.local_time(value, _lang(context))
+
+
+@pass_context
+def place(context: Context, code: object) -> str:
+    return place_name(str(code), _lang(context)) if code else "—"
+
+
+FILTERS = {"label": label, "product": product, "unit": unit, "qty": qty, "when": when,
+           "place": place}
+
+
+def install(env: Environment) -> Environment:
+    env.filters.update(FILTERS)
+    return env

@@ -1,0 +1,50 @@
+"""One vocabulary: every status and kind the models store has a label in both languages."""
+
+from datetime import UTC, date, datetime
+
+from qinglu.cases.models import AUTHORITY_KINDS, CASE_KINDS
+from qinglu.core.labels import group_codes, label, local_time, table
+from qinglu.documents.models import DOCUMENT_KINDS
+from qinglu.forestry.models import REPORT_STATUSES
+from qinglu.market.models import LISTING_STATUSES, ORDER_STATUSES
+from qinglu.methods.fire import CATEGORY_NAMES
+from qinglu.registry.models import ACCOUNT_KINDS, BLOCK_STATES, HOLD_STATES, HOLDER_KINDS
+
+MODEL_CODES = {
+    "case_kind": CASE_KINDS, "authority_kind": AUTHORITY_KINDS,
+    "listing_status": LISTING_STATUSES, "order_status": ORDER_STATUSES,
+    "hold_status": HOLD_STATES, "block_state": BLOCK_STATES,
+    "account_kind": ACCOUNT_KINDS, "holder_kind": HOLDER_KINDS,
+    "document_kind": tuple(DOCUMENT_KINDS), "report_status": REPORT_STATUSES,
+    "vegetation": tuple(CATEGORY_NAMES),
+    "role": ("operator", "verifier", "authority", "holder"),
+}
+
+
+def test_every_model_code_has_both_labels() -> None:
+    for group, codes in MODEL_CODES.items():
+        assert set(codes) <= set(group_codes(group)), group
+        for code in codes:
+            zh, en = table()[(group, code)]
+            assert zh and en and zh != en, (group, code)
+            assert any("\u4e00" <= c <= "\u9fff" for c in zh), (group, code)
+            assert not any("\u4e00" <= c <= "\u9fff" for c in en), (group, code)
+
+
+def test_label_by_group_and_language() -> None:
+    assert label("pending", "zh", "order_status") == "待付款"
+    assert label("pending", "en", "order_status") == "awaiting payment"
+    assert label("pending", "zh", "hold_status") == "待结算"
+    assert label("holding", "zh") == "持有账户"  # unambiguous without a group
+    assert label("FCS", "en") == "forestry carbon sink"
+    assert label("certified", "zh", "case_status") == "已出证"
+    assert label("pending", "zh") == "pending"  # ambiguous without its group: left bare
+    assert label(None, "en") == "—"
+
+
+def test_times_in_shanghai_with_the_zone() -> None:
+    moment = datetime(2099, 12, 31, 16, 0, tzinfo=UTC)
+    assert local_time(moment, "en") == "2100-01-01 00:00 CST (UTC+8)"
+    assert local_time("2099-12-31T16:00:00", "zh") == "2100-01-01 00:00 北京时间 (UTC+8)"
+    assert local_time("2026-12-01T00:40:00+00:00", "en") == "2026-12-01 08:40 CST (UTC+8)"
+    assert local_time(date(2026, 1, 2), "en") == "2026-01-02"
