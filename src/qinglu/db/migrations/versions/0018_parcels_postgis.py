@@ -1,4 +1,9 @@
-"""parcels postgis: reserved revision, filled in by the work it names (or dropped before release)
+"""parcels in PostGIS (PostgreSQL only): a geometry column kept by the database, GiST-indexed
+
+On PostgreSQL the parcel's WKT (what both backends store and what the SQLite path reads
+into shapely) also becomes a `geom` column computed by the database itself (a stored
+generated column), so no write path can leave the two apart, and a GiST index on it
+makes the overlap rule one indexed query. SQLite keeps the shapely path: nothing here.
 
 Revision ID: 0018
 Revises: 0017
@@ -7,6 +12,10 @@ Create Date: 2026-12-01 00:50:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+from geoalchemy2 import Geometry
+
 revision: str = '0018'
 down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +23,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    # Needs a superuser (PostGIS is not a trusted extension); a no-op where it exists.
+    op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    op.add_column("parcels", sa.Column(
+        "geom", Geometry("GEOMETRY", srid=4490, spatial_index=False),
+        sa.Computed("ST_GeomFromText(geometry_wkt, 4490)", persisted=True)))
+    op.create_index("ix_parcels_geom", "parcels", ["geom"], postgresql_using="gist")
 
 
 def downgrade() -> None:
-    pass
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.drop_index("ix_parcels_geom", table_name="parcels")
+    op.drop_column("parcels", "geom")
