@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from qinglu.core.errors import InvalidSerial
+from qinglu.core.identifiers import public_beneficiary
 from qinglu.core.money import round_fen
 from qinglu.core.quantities import format_quantity, product_spec
 from qinglu.core.serials import parse_serial
@@ -115,9 +116,10 @@ def retirement_facts_of(*, retirement_id: int, product: str, quantity: int, bene
                         purpose: str, serials: Sequence[str], project_name: str
                         ) -> dict[str, Any]:
     """The facts every certificate of a retirement states (signed at issue, re-derived
-    from the rows at verification)."""
+    from the rows at verification). The beneficiary as the public sees it: a person's
+    name masked, never an identifier (`public_beneficiary`)."""
     return {
-        "beneficiary": beneficiary,
+        "beneficiary": public_beneficiary(beneficiary),
         "quantity": format_quantity(product, quantity),
         "unit": product_spec(product).unit,
         "product": product,

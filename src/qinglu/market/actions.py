@@ -42,6 +42,7 @@ from qinglu.market.views import (
     order_record,
     order_view,
     own_listing,
+    public_listing,
     settled_elsewhere,
     trade_amount,
     unknown_listing,
@@ -456,8 +457,13 @@ def order_visible_to(session: Session, principal: Principal, order_id: int) -> d
 
 
 def show_listing(session: Session, listing_id: int) -> dict[str, Any]:
-    """A listing as the public sees it."""
-    return listing_view(get_listing(session, listing_id))
+    """A listing as the public sees it (no accounts: see `public_listing`)."""
+    return public_listing(listing_view(get_listing(session, listing_id)))
+
+
+def public_listings(session: Session, product: str | None = None) -> list[dict[str, Any]]:
+    """Active listings as the public sees them, newest first."""
+    return [public_listing(view) for view in active_listings(session, product)]
 
 
 def active_listings(session: Session, product: str | None = None) -> list[dict[str, Any]]:

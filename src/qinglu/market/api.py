@@ -71,8 +71,8 @@ def create_listing(body: ListingIn, session: SessionDep, who: PrincipalDep, now:
 def list_listings(session: SessionDep,
                   product: Annotated[s.ProductCode | None, Query()] = None
                   ) -> list[dict[str, Any]]:
-    """Active listings, newest first (public)."""
-    return actions.active_listings(session, product)
+    """Active listings, newest first (public: without the accounts behind them)."""
+    return actions.public_listings(session, product)
 
 
 @router.get("/listings/{listing_id}")

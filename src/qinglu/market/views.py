@@ -68,6 +68,16 @@ def listing_view(listing: Listing) -> dict[str, Any]:
     }
 
 
+# What ties a listing to a holder: its accounts (a voucher names the parties of a trade,
+# and an account number would link them to every other listing and order) and its hold.
+PRIVATE_LISTING_FIELDS = ("seller_account", "buyer_account", "hold_id")
+
+
+def public_listing(view: dict[str, Any]) -> dict[str, Any]:
+    """A listing as the public sees it: what is offered, at what price, never by whom."""
+    return {k: v for k, v in view.items() if k not in PRIVATE_LISTING_FIELDS}
+
+
 def order_view(order: Order, listing: Listing) -> dict[str, Any]:
     return {
         "id": order.id, "listing_id": order.listing_id, "buyer_account": order.buyer_account,

@@ -39,6 +39,7 @@ from qinglu.core.errors import (
     require_text,
 )
 from qinglu.core.identifiers import (
+    contains_identifier,
     mask_id_number,
     mask_person_name,
     region_name,
@@ -719,6 +720,8 @@ def transfer(
     _check_quantity(quantity)
     if from_account == to_account:
         raise InvalidInput("转出与转入账户相同", "from and to are the same account")
+    if isinstance(actor, Principal) and actor.role == "holder":
+        _check_holder_destination(session, to_account)
     actor = actor_name(session, actor, from_account)
     request = {"from_account": from_account, "to_account": to_account, "product": product,
                "quantity": quantity, "project_id": project_id, "vintage": vintage}
@@ -745,6 +748,14 @@ def transfer(
 
     return run_write(session, kind="transfer", actor=actor, request=request, action=action,
                      idempotency_key=idempotency_key)
+
+
+def _check_holder_destination(session: Session, to_account: int) -> None:
+    """A holder transfers into holding accounts only: the registry's buffer and escrow
+    accounts take units through its own actions (issuance, holds), never a holder's gift."""
+    kind = get_account(session, to_account).kind
+    if kind != "holding":
+        raise _destination_refused(kind, to_account)
 
 
 # On PostgreSQL a transfer is one call of the server-side function in registry/sql/transfer.sql.
@@ -785,9 +796,22 @@ def retirement_request(*, from_account: int, product: str, quantity: int, benefi
     product_spec(product)
     _check_quantity(quantity)
     return {"from_account": from_account, "product": product, "quantity": quantity,
-            "beneficiary": require_text("受益人 beneficiary", beneficiary),
+            "beneficiary": checked_beneficiary(beneficiary),
             "purpose": require_text("用途 purpose", purpose, limit=2000),
             "case_ref": case_ref, "project_id": project_id}
+
+
+def checked_beneficiary(beneficiary: str) -> str:
+    """A retirement's beneficiary: a name, never an identifier. It is stated on the public
+    registry and on the signed certificate, so an ID number, phone number or credit code
+    typed into it is refused (a person's name is masked where the public sees it)."""
+    text = require_text("受益人 beneficiary", beneficiary)
+    if contains_identifier(text):
+        raise InvalidInput(
+            "受益人只填姓名或单位名称，不得含身份证号、电话号码或信用代码（将公开显示）",
+            "a beneficiary is a name only, without an ID, phone number or credit code "
+            "(it is shown to the public)")
+    return text
 
 
 def retire_in(
@@ -808,6 +832,7 @@ def retire_in(
     With `hold_id`, exactly the units escrowed by that hold are retired and the hold
     is settled; otherwise held units are taken in serial order.
     """
+    beneficiary = checked_beneficiary(beneficiary)
     target = system_account(ctx.session, "retirement")
     _lock_source(ctx.session, from_account, target.id)
     if hold_id is not None:
