@@ -68,6 +68,9 @@ def make_engine(url: str | None = None, *, server_functions: bool = True,
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    if behind_pgbouncer():
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("prepare_threshold", None)
     for name, value in pool_settings().items():
         kwargs.setdefault(name, value)
     engine = create_engine(url, **kwargs)
@@ -76,6 +79,39 @@ def make_engine(url: str | None = None, *, server_functions: bool = True,
     if not server_functions:
         engine = engine.execution_options(**{SERVER_FUNCTIONS_OPTION: False})
     return engine
+
+
+PGBOUNCER_ENV = "QINGLU_PGBOUNCER"
+READ_CONNECT_TIMEOUT = 2  # seconds: a standby that is down is given up on quickly
+
+
+def behind_pgbouncer() -> bool:
+    """QINGLU_PGBOUNCER=1: the database URL names a PgBouncer in transaction mode.
+
+    psycopg prepares a statement on the server after 5 executions and reuses it by name
+    on the same connection; in transaction mode the next transaction may run on another
+    server connection, where that name is unknown (PgBouncer before 1.21 does not track
+    prepared statements; Debian 12 ships 1.18). So statements are never prepared. The
+    rest works as is: the server-side functions are plain calls, their lock is
+    transaction-scoped (pg_advisory_xact_lock), and the session's TimeZone, set once per
+    connection, is one of the parameters PgBouncer tracks and sets again on whichever
+    server connection serves the client."""
+    return os.environ.get(PGBOUNCER_ENV, "").lower() in ("1", "true", "yes", "on")
+
+
+def make_read_engine(url: str | None = None, **kwargs: Any) -> Engine | None:
+    """The hot standby's engine for public reads (`QINGLU_READ_DATABASE_URL`), or None
+    when there is none (every read then goes to the primary). Sized like the primary's
+    pool; a connection attempt gives up after 2 s so that a standby that went down sends
+    reads back to the primary quickly (`qinglu.db.replica.ReadRouter`)."""
+    from qinglu.db.replica import read_database_url
+
+    url = url or read_database_url()
+    if not url:
+        return None
+    connect_args = kwargs.setdefault("connect_args", {})
+    connect_args.setdefault("connect_timeout", READ_CONNECT_TIMEOUT)
+    return make_engine(url, **kwargs)
 
 
 def _in_utc(dbapi_connection: Any, _record: Any) -> None:

@@ -21,7 +21,8 @@ from qinglu.basins import api as basins_api
 from qinglu.basins import pages as basins_pages
 from qinglu.cases import api as cases_api
 from qinglu.cases import pages as cases_pages
-from qinglu.db.engine import request_threads, var_dir
+from qinglu.db.engine import make_read_engine, make_session_factory, request_threads, var_dir
+from qinglu.db.replica import ReadRouter, max_lag
 from qinglu.db.session import open_database
 from qinglu.documents import api as documents_api
 from qinglu.documents import pages as documents_pages
@@ -37,7 +38,7 @@ from qinglu.methods import api as methods_api
 from qinglu.registry import api as registry_api
 from qinglu.registry import pages as registry_pages
 from qinglu.web import pages
-from qinglu.web.deps import HotReads, release_sessions_in_thread
+from qinglu.web.deps import HotReads, ReadYourWrites, release_sessions_in_thread
 from qinglu.web.headers import SecurityHeaders
 from qinglu.web.limits import BodyLimit, InFlightLimit
 from qinglu.web.problems import install_problem_handlers
@@ -94,7 +95,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def create_app(database_url: str | None = None,
+               read_database_url: str | None = None) -> FastAPI:
     app = FastAPI(
         title="青绿 Qinglu API",
         version=__version__,
@@ -102,7 +104,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.session_factory = open_database(database_url)
-    app.state.hot_reads = HotReads(app.state.session_factory.kw["bind"])
+    primary = app.state.session_factory.kw["bind"]
+    # Public reads on a hot standby when QINGLU_READ_DATABASE_URL names one (db.replica).
+    standby = make_read_engine(read_database_url)
+    app.state.read_router = ReadRouter(primary, standby, max_lag=max_lag())
+    app.state.read_session_factory = make_session_factory(standby) if standby else None
+    app.state.hot_reads = HotReads(primary, app.state.read_router)
     app.state.registry_key = load_or_create_key()
     install_problem_handlers(app)
     # Outermost last: headers on every answer, oversized bodies refused before anything
@@ -110,6 +117,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(InFlightLimit)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
+    if standby is not None:
+        app.add_middleware(ReadYourWrites, reads=app.state.read_router)
 
     @app.get("/health", response_model=Health, tags=["meta"])
     async def health() -> Health:

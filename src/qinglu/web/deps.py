@@ -18,9 +18,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, request_response, wrap_app_with_body_limit
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qinglu.db.raw import Db
+from qinglu.db.replica import LSN_COOKIE, LSN_HEADER, ReadRouter, current_lsn, parse_lsn
 
 T = TypeVar("T")
 
@@ -37,11 +41,97 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     (`release_after`, applied to every route by `release_sessions_in_thread`). A
     connection is then held only by a running thread, or for the moment the loop takes
     to close it, and a thread waiting for the pool always gets one soon."""
-    session: Session = request.app.state.session_factory()
+    factory = await session_factory_for(request)
+    session: Session = factory()
     try:
         yield session
+    except OperationalError as error:
+        if factory is getattr(request.app.state, "read_session_factory", None):
+            request.app.state.read_router.standby_failed(error)  # next reads: primary
+        raise
     finally:
         session.close()
+
+
+# Public reads a hot standby may serve (GET and HEAD only): verification, serial look-up,
+# the public registry pages, exports, price charts, the ledger's head and checkpoints.
+# None of them writes (a PDF may be signed and stored on first request: not listed).
+PUBLIC_READ_PREFIXES = (
+    "/api/v1/units/", "/api/v1/certificates/", "/api/v1/projects", "/api/v1/ledger/",
+    "/api/v1/market/prices", "/api/v1/exports/", "/api/v1/gec/serials/",
+    "/verify", "/projects", "/retirements", "/search", "/ledger/checkpoints", "/market",
+    "/exports", "/green",
+)
+_SAFE_METHODS = ("GET", "HEAD")
+
+
+def is_public_read(method: str, path: str) -> bool:
+    return (method in _SAFE_METHODS and path.startswith(PUBLIC_READ_PREFIXES)
+            and not path.endswith(("/pdf", ".pdf")) and path != "/green/desk")
+
+
+def written_lsn(request: Request) -> int | None:
+    """The WAL position of the caller's last write, as the app handed it back (cookie
+    for a browser, header for an API client); None if it sent none."""
+    return parse_lsn(request.headers.get(LSN_HEADER) or request.cookies.get(LSN_COOKIE))
+
+
+async def read_engine(request: Request) -> Engine | None:
+    """The standby's engine when it should serve this request (see `qinglu.db.replica`),
+    else None (the primary)."""
+    reads: ReadRouter | None = getattr(request.app.state, "read_router", None)
+    if reads is None or reads.standby is None:
+        return None
+    if not is_public_read(request.method, request.url.path):
+        return None
+    if reads.stale():
+        await anyio.to_thread.run_sync(reads.refresh)
+    engine = reads.engine_for(written_lsn(request))
+    return engine if engine is reads.standby else None
+
+
+async def session_factory_for(request: Request) -> sessionmaker[Session]:
+    if await read_engine(request) is not None:
+        factory: sessionmaker[Session] = request.app.state.read_session_factory
+        return factory
+    primary: sessionmaker[Session] = request.app.state.session_factory
+    return primary
+
+
+class ReadYourWrites:
+    """After a write request, hands the client the primary's WAL position (cookie
+    `qinglu_lsn`, header `X-Qinglu-LSN`), so that its next public reads go to the
+    primary until the standby has replayed its write. Installed only with a standby."""
+
+    COOKIE_SECONDS = 300
+
+    def __init__(self, app: ASGIApp, reads: ReadRouter) -> None:
+        self.app = app
+        self.reads = reads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_lsn(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                lsn = await anyio.to_thread.run_sync(self._primary_lsn)
+                if lsn is not None:
+                    headers = MutableHeaders(scope=message)
+                    headers.append(LSN_HEADER, lsn)
+                    headers.append("Set-Cookie", f"{LSN_COOKIE}={lsn}; Max-Age="
+                                   f"{self.COOKIE_SECONDS}; Path=/; HttpOnly; SameSite=Lax")
+            await send(message)
+
+        await self.app(scope, receive, send_with_lsn)
+
+    def _primary_lsn(self) -> str | None:
+        try:
+            with self.reads.primary.connect() as connection:
+                return current_lsn(connection)
+        except OperationalError:
+            return None  # the answer still goes out; the primary's trouble shows elsewhere
 
 
 def release(session: Session) -> None:
@@ -121,18 +211,28 @@ class HotReads:
     A server database is waited on, so the read goes to the thread pool, on a pooled
     connection, and the event loop serves others meanwhile."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reads: ReadRouter | None = None) -> None:
         self._engine = engine
         self._in_place = engine.dialect.name == "sqlite"
         self._local = threading.local()
+        self._reads = reads
 
-    async def run(self, read: Callable[[Db], T]) -> T:
+    async def run(self, read: Callable[[Db], T], request: Request | None = None) -> T:
         if self._in_place:
             return read(self._driver_connection())
-        return await anyio.to_thread.run_sync(self._pooled, read)
+        standby = await read_engine(request) if request is not None else None
+        if standby is None:
+            return await anyio.to_thread.run_sync(self._pooled, read, self._engine)
+        try:
+            return await anyio.to_thread.run_sync(self._pooled, read, standby)
+        except OperationalError as error:  # the standby went down since its last probe
+            assert self._reads is not None
+            self._reads.standby_failed(error)
+            return await anyio.to_thread.run_sync(self._pooled, read, self._engine)
 
-    def _pooled(self, read: Callable[[Db], T]) -> T:
-        with self._engine.connect() as connection:
+    @staticmethod
+    def _pooled(read: Callable[[Db], T], engine: Engine) -> T:
+        with engine.connect() as connection:
             return read(connection)
 
     def _driver_connection(self) -> sqlite3.Connection:
@@ -149,7 +249,7 @@ class HotReads:
 async def hot_read(request: Request, read: Callable[[Db], T]) -> T:
     """Run one of the busiest public reads for an `async` endpoint (see `HotReads`)."""
     reads: HotReads = request.app.state.hot_reads
-    return await reads.run(read)
+    return await reads.run(read, request)
 
 
 def json_response(body: Any) -> Response:
