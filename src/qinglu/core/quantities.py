@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -59,10 +60,61 @@ def product_spec(code: str) -> ProductSpec:
     return spec
 
 
+# What people type for a number: full-width digits (３．５), spaces inside (1 234), a
+# decimal comma ("3,5", "139,2") or thousands commas ("1,234.5"). `typed_number` turns it
+# into plain decimal text, or refuses it when it cannot be read one way only ("1,234":
+# a thousand and more, or one and a bit?). Every form reads numbers through it.
+_SPACES = re.compile(r"[\s\u00a0\u2009\u202f\u3000_']+")
+_THOUSANDS = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,[0-9]+$")
+
+
+class AmbiguousNumber(InvalidInput):
+    code = "ambiguous-number"
+
+
+def typed_number(text: str | Decimal | int, field_zh: str = "数值",
+                 field_en: str = "value") -> str:
+    """The decimal text a person meant: NFKC folds full-width digits, points and commas
+    (and the ideographic space) to ASCII; spaces and apostrophes between digit groups go;
+    one comma is a decimal comma ("3,5" = 3.5), unless it is followed by exactly three
+    digits ("1,234"), which could be a thousands comma: that is refused with both
+    readings named, never guessed. Commas every three digits before a point ("1,234.5")
+    are thousands commas. Anything that is then not a number is refused, quoting what
+    was typed."""
+    typed = str(text)
+    raw = _SPACES.sub("", unicodedata.normalize("NFKC", typed)).replace("。", ".")
+    if _THOUSANDS.match(raw) and ("." in raw or raw.count(",") > 1):
+        raw = raw.replace(",", "")
+    elif _DECIMAL_COMMA.match(raw):
+        whole, fraction = raw.split(",")
+        if len(fraction) == 3 and whole.lstrip("+-") != "0":  # "0,001" reads one way only
+            raise AmbiguousNumber(
+                f"{field_zh}“{typed.strip()}”有歧义：请写作 {whole}{fraction} 或 "
+                f"{whole}.{fraction}",
+                f"{field_en} “{typed.strip()}” is ambiguous: write {whole}{fraction} or "
+                f"{whole}.{fraction}")
+        raw = f"{whole}.{fraction}"
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not raw or not value.is_finite():
+        raise InvalidInput(f"{field_zh}“{typed.strip()}”不是数字",
+                           f"{field_en} “{typed.strip()}” is not a number")
+    return raw
+
+
 def parse_quantity(product: str, text: str | Decimal | int) -> int:
     """Decimal text in the product's unit -> a positive whole number of base units."""
     spec = product_spec(product)
     raw = str(text).strip()
+    try:
+        raw = typed_number(raw, "数量", "quantity")
+    except AmbiguousNumber:
+        raise
+    except InvalidInput:
+        pass  # not a number at all: refused below in the quantity's own words
     if not _QUANTITY_RE.match(raw):
         raise InvalidQuantity(
             f"数量 {raw!r} 不是正的十进制数", f"quantity {raw!r} is not a positive decimal number"
@@ -148,11 +200,11 @@ def parse_area(value: str | Decimal | float | int, unit: str | None) -> Area:
     """A positive area and its unit; an area given without its unit is refused, never
     taken as mu or as ha."""
     code = area_unit(unit, value=value)
-    try:
-        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    except InvalidOperation:
-        raise InvalidInput(f"面积 {value!r} 不是数字",
-                           f"area {value!r} is not a number") from None
+    text = repr(value) if isinstance(value, float) else typed_number(value, "面积", "area")
+    number = Decimal(text)
     if not number.is_finite() or number <= 0 or not math.isfinite(float(number)):
-        raise InvalidInput(f"面积须为正数：{value}", f"area must be a positive number: {value}")
+        # In the unit the person gave, as they typed it (not converted to ha).
+        typed = str(value).strip()
+        raise InvalidInput(f"面积须为正数：{typed} {AREA_UNIT_NAMES[code].split()[0]}",
+                           f"area must be a positive number: {typed} {code}")
     return Area(number, code)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, event, func, insert, inspect, select, text
+from sqlalchemy import Connection, event, func, insert, inspect, or_, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from qinglu.core.errors import (
@@ -245,6 +245,79 @@ def holders_with_accounts(session: Session) -> list[dict[str, Any]]:
         by_holder.setdefault(account.holder_id, []).append(account_view(account))
     return [{**view, "accounts": by_holder.get(view["id"], [])}
             for view in list_holders(session)]
+
+
+# Who may look holders up by name or code, to choose one in a form (a defendant, a
+# seller's account, a recipient): staff see every holder, a holder organisations only.
+HOLDER_SEARCHERS = ("operator", "verifier", "authority", "holder")
+HOLDER_SEARCH_LIMIT = 10
+
+
+def search_holders(session: Session, principal: Principal, text: str,
+                   limit: int = HOLDER_SEARCH_LIMIT) -> list[dict[str, Any]]:
+    """Holders whose name contains `text`, or whose credit code or identity number starts
+    with it (or is it, a holder's number), with their accounts: forms choose holders
+    and accounts by what people know of them, never by a typed id. A person's identity
+    number is shown masked to everyone; a holder (a company at its account page) finds
+    organisations only, so that no one browses private persons."""
+    if principal.role is None:
+        raise NotAuthenticated("请先登录", "sign in first")
+    if principal.role not in HOLDER_SEARCHERS:
+        raise Forbidden(f"角色 {principal.role} 无权查找持有人",
+                        f"role {principal.role} may not look holders up")
+    wanted = " ".join(str(text).split())[:100]
+    if not wanted:
+        return []
+    matches = [Holder.name.contains(wanted, autoescape=True),
+               Holder.id_number.startswith(wanted.upper(), autoescape=True)]
+    if wanted.isdigit() and len(wanted) <= 9:
+        matches.append(Holder.id == int(wanted))
+    query = (select(Holder).where(or_(*matches))
+             .where(Holder.id_number != REGISTRY_HOLDER_NUMBER).order_by(Holder.id).limit(limit))
+    if principal.role == "holder":
+        query = query.where(Holder.kind == "org")
+    holders = list(session.scalars(query))
+    by_holder: dict[int, list[dict[str, Any]]] = {}
+    for account in session.scalars(select(Account).where(
+            Account.holder_id.in_([holder.id for holder in holders])).order_by(Account.id)):
+        by_holder.setdefault(account.holder_id, []).append(account_view(account))
+    return [{**holder_view(holder), "id_number": (mask_id_number(holder.id_number)
+                                                   if holder.kind == "person"
+                                                   else holder.id_number),
+             "accounts": by_holder.get(holder.id, [])} for holder in holders]
+
+
+def chosen_party(session: Session, principal: Principal, typed: str, picked: str = "", *,
+                 account: bool = False) -> int:
+    """The holder (or, with `account`, the holding account) a form's picker names: the
+    entry chosen from the search list, else what was typed when it names one only (a
+    number as shown in the list, an exact name or code, or a part that matches one
+    holder). Anything else is refused with what to do, in words for the field."""
+    if picked.strip().isdigit():
+        return int(picked)
+    wanted = " ".join(str(typed).split())
+    if wanted.isdigit() and len(wanted) <= 9:
+        return int(wanted)
+    if not wanted:
+        raise InvalidInput("请输入名称或代码，并从列表中选择",
+                           "type a name or code and choose from the list")
+    found = search_holders(session, principal, wanted)
+    exact = [h for h in found if wanted in (h["name"], h["id_number"])]
+    found = exact or found
+    if not found:
+        raise UnknownHolder(f"找不到名称或代码为“{wanted}”的持有人",
+                            f"no holder is named or coded “{wanted}”")
+    if len(found) > 1:
+        raise InvalidInput(f"“{wanted}”对应 {len(found)} 个持有人，请从列表中选择一个",
+                           f"“{wanted}” matches {len(found)} holders; choose one from the list")
+    if not account:
+        return int(found[0]["id"])
+    holding = [a["id"] for a in found[0]["accounts"] if a["kind"] == "holding"]
+    if len(holding) != 1:
+        raise InvalidInput(f"{found[0]['name']} 有 {len(holding)} 个持有账户，请从列表中选择",
+                           f"{found[0]['name']} has {len(holding)} holding accounts; "
+                           "choose one from the list")
+    return int(holding[0])
 
 
 def party_names(session: Session, *account_ids: int) -> dict[int, str]:

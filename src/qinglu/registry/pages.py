@@ -6,13 +6,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from qinglu.core.errors import QingluError
-from qinglu.core.principal import Principal
+from qinglu.core.principal import ANONYMOUS, Principal
 from qinglu.core.quantities import parse_quantity
 from qinglu.registry import actions as registry
-from qinglu.web.pages import SessionDep, UserDep, check_csrf, language, render, require_user
+from qinglu.web.pages import (
+    NOTICES,
+    SessionDep,
+    UserDep,
+    check_csrf,
+    language,
+    render,
+    require_user,
+)
+from qinglu.web.problems import read_field
+
+# The notice a transfer's redirect asks for (a fixed key: see web.pages.NOTICES).
+NOTICES["transferred"] = ("已转让", "transferred")
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,33 +54,71 @@ def search(request: Request, session: SessionDep, user: UserDep,
     return render(request, template, user, serial=serial, found=found, error=error)
 
 
+# The pickers' fields and what each chooses (a holder, or a holder's holding account).
+PICKER_FIELDS = {"defendant": "holder", "authority_holder_id": "holder",
+                 "seller_account": "account", "to_account": "account"}
+
+
+@router.get("/holders/search", response_class=HTMLResponse)
+def holder_search(request: Request, session: SessionDep, user: UserDep,
+                  field: str = "defendant") -> HTMLResponse:
+    """A picker's matches as radios for its form (htmx), by name or credit code."""
+    if field not in PICKER_FIELDS:
+        field = "defendant"
+    query = request.query_params.get(field, "")
+    found = registry.search_holders(session, user or ANONYMOUS, query)
+    return render(request, "_holder_choices.html", user, name=field, mode=PICKER_FIELDS[field],
+                  choices=found, chosen=None, query=query)
+
+
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request, session: SessionDep, user: UserDep,
                  message: str | None = None) -> HTMLResponse:
+    return _account_view(request, session, user, message=message)
+
+
+def _account_view(request: Request, session: SessionDep, user: UserDep,
+                  message: str | None = None, form: dict[str, str] | None = None,
+                  errors: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
     holder = require_user(user, "holder")
-    return render(request, "account.html", user, balances=registry.holdings_of(session, holder),
-                  message=message)
+    form = form or {}
+    typed = form.get("to_account", "")
+    choices = registry.search_holders(session, holder, typed) if errors and typed else []
+    return render(request, "account.html", user, status=status,
+                  balances=registry.holdings_of(session, holder), message=message,
+                  form=form, errors=errors or {}, choices=choices)
 
 
-@router.post("/account/transfer", response_class=HTMLResponse)
+@router.post("/account/transfer", response_model=None)
 def account_transfer(
     request: Request, session: SessionDep, user: UserDep,
-    from_account: Annotated[int, Form()], to_account: Annotated[int, Form()],
+    from_account: Annotated[str, Form()], to_account: Annotated[str, Form()],
     product: Annotated[str, Form()], quantity: Annotated[str, Form()],
+    to_account_pick: Annotated[str, Form()] = "",
     csrf: Annotated[str | None, Form()] = None,
-) -> HTMLResponse:
+) -> Response:
+    """A holder's transfer: the recipient chosen by name or code, the quantity as typed
+    (full-width digits, a decimal comma); a refusal shows the form again as it was typed,
+    the message beside its field; success answers with a redirect (a refresh does not
+    transfer again)."""
     holder = require_user(user, "holder")
     check_csrf(request, csrf)
-    message: str
-    try:
-        result = registry.transfer(session, from_account=from_account, to_account=to_account,
-                                   product=product, quantity=parse_quantity(product, quantity),
-                                   actor=holder)
-        message = (f"已转让 {quantity} / transferred {quantity}: "
-                   f"{', '.join(result['serials'])}")
-    except QingluError as exc:
-        message = exc.message
-    return account_page(request, session, user, message=message)
+    lang = language(request)
+    errors: dict[str, str] = {}
+    source = read_field(errors, "from_account", lang, lambda: registry.chosen_party(
+        session, holder, from_account, account=True))
+    recipient = read_field(errors, "to_account", lang, lambda: registry.chosen_party(
+        session, holder, to_account, to_account_pick, account=True))
+    units = read_field(errors, "quantity", lang, lambda: parse_quantity(product, quantity))
+    if source is not None and recipient is not None and units is not None and not errors:
+        read_field(errors, "form", lang, lambda: registry.transfer(
+            session, from_account=source, to_account=recipient, product=product,
+            quantity=units, actor=holder))
+    if errors:
+        typed = {"to_account": to_account, "quantity": quantity, "product": product,
+                 "from_account": from_account}
+        return _account_view(request, session, user, form=typed, errors=errors, status=422)
+    return RedirectResponse("/account?message=transferred", status_code=303)
 
 
 @router.get("/admin", response_class=HTMLResponse)
