@@ -1,43 +1,78 @@
-"""Signed checkpoints of the ledger head: a public log that reveals a rewrite.
+"""The public log of the ledger: an RFC 6962 Merkle tree over its entries, and signed
+checkpoints of it in the C2SP tlog-checkpoint signed-note format.
 
-The ledger is hash-chained, so entry N's hash commits to every entry up to N. A
-checkpoint is the registry's Ed25519 signature over (origin, sequence, hash, time) of the
-head at some moment. Checkpoints are kept in the database *and* appended to a published
-file outside it (var/checkpoints/<origin>.jsonl, QINGLU_CHECKPOINT_DIR to move it), served
-at /api/v1/ledger/checkpoints and a page, and anyone may keep copies. A database restored
-from an older copy cannot take back what was published: its head is behind the latest
-checkpoint (acknowledged writes gone), or its entry at a checkpoint's sequence has a
-different hash (history rewritten, even with the chain recomputed). `qinglu audit verify`
-checks the published file; `--against FILE|URL` checks a stranger's copy.
+Leaves are the ledger entries in sequence order (entry N is leaf N - 1). A leaf's bytes
+are the UTF-8 canonical JSON (sorted keys, no spaces) of
+[sequence, recorded_at, actor, kind, idempotency_key or "", body, prev_hash]: the very
+bytes whose SHA-256 is the entry's chain hash; its Merkle leaf hash is SHA-256(0x00 ||
+leaf bytes). The tree is kept as the hashes of its complete subtrees of two leaves or more
+(`log_nodes`), extended lazily from the entries table (at a checkpoint, when a proof asks
+for a size not yet covered): the write path of a transfer is untouched. Any root, inclusion
+path or consistency proof then takes O(log n) reads (merkle.py does the maths).
+
+A checkpoint is a signed note (https://c2sp.org/signed-note, /tlog-checkpoint):
+
+    <origin>\n<tree size>\n<base64 root hash>\nchain <hex chain hash of entry <size>>\n
+    time <ISO 8601 UTC>\n\n— <origin> <base64(4-byte key id || Ed25519 signature)>\n
+
+signed over the note's text (every line up to and including the "time" line's newline).
+The key id is the first 4 bytes of SHA-256(<origin> || 0x0A || 0x01 || the 32-byte
+Ed25519 public key). The chain line keeps the hash chain's guarantee beside the tree's.
+Checkpoints are kept in the database (the latest is what renders read) *and* appended to
+a published file outside it (var/checkpoints/<origin>.jsonl, QINGLU_CHECKPOINT_DIR to move
+it). A database restored from an older copy cannot take back what was published: it is
+shorter than a checkpoint, or its tree at a checkpoint's size has another root. Checkpoints
+made before the tree existed (JSON signed over origin, sequence, hash, time) still verify.
 
 The origin names the registry's ledger: `qinglu-ledger-` + the first 16 hex digits of
 entry 1's hash, so an older copy of the same ledger has the same origin.
-Signed bytes: canonical JSON (sorted keys, no spaces, UTF-8) of
-{"origin", "sequence", "hash", "time"}; signature base64url, key id as /api/v1/keys.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, select
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    LargeBinary,
+    Row,
+    SmallInteger,
+    String,
+    Text,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from qinglu.core.errors import InvalidInput
-from qinglu.core.ledger import ledger_head, verify_chain
+from qinglu.core.ledger import canonical_json, ledger_head, verify_chain
 from qinglu.core.models import LedgerEntry
 from qinglu.db.base import Base
-from qinglu.db.engine import var_dir
+from qinglu.db.engine import begin_write, var_dir
 from qinglu.documents.signing import RegistryKey, load_or_create_key, verify
+from qinglu.registry import merkle
 
 # While served, a read of the checkpoints makes a new one when the head has moved and the
 # latest is older than this: checkpoints follow the ledger about once a minute.
 CHECKPOINT_INTERVAL = timedelta(minutes=1)
+# Entries read per round when the tree grows (bounded memory, few round trips).
+EXTEND_BATCH = 5000
+# The most entries one /api/v1/log/entries page returns.
+MAX_ENTRIES_PAGE = 1000
+NOTE_DASH = "\u2014"  # the em dash that opens a signed note's signature line
 
 
 class LedgerCheckpoint(Base):
@@ -49,31 +84,324 @@ class LedgerCheckpoint(Base):
     made_at: Mapped[str] = mapped_column(String(40))
     key_id: Mapped[str] = mapped_column(String(32))
     signature: Mapped[str] = mapped_column(String(120))
+    root_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # hex
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)  # the signed note
+
+
+class LogNode(Base):
+    """The hash of a complete subtree of 2**level leaves: leaves [idx << level, ...)."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogTree(Base):
+    """One row: how many leaves (entries) `log_nodes` covers. Extenders lock it."""
+
+    __tablename__ = "log_tree"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditHead(Base):
+    """A head an audit verified: the next incremental audit checks only what follows."""
+
+    __tablename__ = "audit_heads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    chain_hash: Mapped[str] = mapped_column(String(64))
+    root_hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[str] = mapped_column(String(40))
+    full: Mapped[bool] = mapped_column(Boolean)
 
 
 class BadCheckpoints(InvalidInput):
     code = "bad-checkpoints"
 
 
+class BadProofRequest(InvalidInput):
+    code = "bad-proof-request"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadCheckpoints("base64 无法解析", "not base64") from None
+
+
+# -- leaves and the stored tree ----------------------------------------------------------
+
+LEAF_COLUMNS = (LedgerEntry.sequence, LedgerEntry.recorded_at, LedgerEntry.actor,
+                LedgerEntry.kind, LedgerEntry.idempotency_key, LedgerEntry.body,
+                LedgerEntry.prev_hash)
+
+
+def leaf_bytes(row: Any) -> bytes:
+    """An entry's leaf: the bytes its chain hash is the SHA-256 of."""
+    return canonical_json([row.sequence, row.recorded_at, row.actor, row.kind,
+                           row.idempotency_key or "", row.body, row.prev_hash]).encode("utf-8")
+
+
+def _entry_rows(session: Session, first: int, last: int) -> Sequence[Row[Any]]:
+    return session.execute(select(*LEAF_COLUMNS)  # type: ignore[return-value]
+                           .where(LedgerEntry.sequence.between(first, last))
+                           .order_by(LedgerEntry.sequence)).all()
+
+
+def _missing(rows: Sequence[Row[Any]], first: int, last: int) -> int | None:
+    """The first sequence in [first, last] with no entry, if any."""
+    for expected, row in enumerate(rows, start=first):
+        if row.sequence != expected:
+            return expected
+    return None if len(rows) == last - first + 1 else first + len(rows)
+
+
+def _gap(sequence: int) -> BadCheckpoints:
+    return BadCheckpoints(f"账本缺少记录 #{sequence}", f"ledger entry #{sequence} is missing")
+
+
+def iter_leaf_hashes(session: Session, upto: int) -> Iterator[bytes]:
+    """The leaf hashes of entries 1..upto recomputed from the entries; a gap raises."""
+    done = 0
+    while done < upto:
+        last = min(done + EXTEND_BATCH, upto)
+        rows = _entry_rows(session, done + 1, last)
+        gap = _missing(rows, done + 1, last)
+        if gap is not None:
+            raise _gap(gap)
+        for row in rows:
+            yield merkle.leaf_hash(leaf_bytes(row))
+        done = last
+
+
+class StoredTree:
+    """A merkle.NodeSource over `log_nodes` (a leaf from its entry), cached per use."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[tuple[int, int], bytes] = {}
+
+    def __call__(self, level: int, index: int) -> bytes:
+        found = self.cache.get((level, index))
+        if found is None:
+            found = self._leaf(index) if level == 0 else self._node(level, index)
+            self.cache[(level, index)] = found
+        return found
+
+    def _leaf(self, index: int) -> bytes:
+        rows = _entry_rows(self.session, index + 1, index + 1)
+        if not rows:
+            raise _gap(index + 1)
+        return merkle.leaf_hash(leaf_bytes(rows[0]))
+
+    def _node(self, level: int, index: int) -> bytes:
+        found = self.session.scalar(select(LogNode.hash).where(LogNode.level == level,
+                                                               LogNode.idx == index))
+        if found is None:
+            raise BadCheckpoints("日志树缺少节点", f"the log tree lacks node {level}/{index}")
+        return bytes(found)
+
+
+def tree_size(session: Session) -> int:
+    """How many entries the stored tree covers."""
+    return int(session.scalar(select(LogTree.size).where(LogTree.id == 1)) or 0)
+
+
+def extend_tree(session: Session, upto: int | None = None) -> int:
+    """Grow the stored tree to `upto` leaves (the ledger head when None) from the entries
+    table, in batches, under the lock of the `log_tree` row; returns the size covered.
+    Only nodes a new leaf completes are written: about one row per entry in all."""
+    target = ledger_head(session)[0] if upto is None else upto
+    if tree_size(session) >= target:
+        return tree_size(session)
+    begin_write(session)
+    row = session.scalar(select(LogTree).where(LogTree.id == 1).with_for_update()
+                         .execution_options(populate_existing=True))
+    if row is None:
+        row = LogTree(id=1, size=0)
+        session.add(row)
+        session.flush()
+    size, source = row.size, StoredTree(session)
+    try:
+        while size < target:
+            last = min(size + EXTEND_BATCH, target)
+            rows = _entry_rows(session, size + 1, last)
+            gap = _missing(rows, size + 1, last)
+            if gap is not None:
+                raise _gap(gap)
+            made = merkle.new_nodes(size, [merkle.leaf_hash(leaf_bytes(r)) for r in rows],
+                                    source)
+            if made:
+                session.execute(insert(LogNode),
+                                [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in made])
+            size = last
+        row.size = size
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return size
+
+
+def _covered(session: Session, size: int) -> StoredTree:
+    head = ledger_head(session)[0]
+    if not 1 <= size <= head:
+        raise BadProofRequest(f"日志树没有 {size} 个叶子（账本到 #{head}）",
+                              f"the log has no tree of size {size} (the ledger ends at #{head})")
+    extend_tree(session, size)
+    return StoredTree(session)
+
+
+def log_root(session: Session, size: int) -> bytes:
+    """The Merkle root of the first `size` entries (the stored tree grown when needed)."""
+    return merkle.root(_covered(session, size), size)
+
+
+def inclusion_proof(session: Session, entry: int, size: int) -> dict[str, Any]:
+    """Entry `entry` (leaf entry - 1) is in the tree of `size`: RFC 6962 audit path."""
+    if not 1 <= entry <= size:
+        raise BadProofRequest(f"记录 #{entry} 不在大小为 {size} 的树中",
+                              f"entry #{entry} is not in a tree of size {size}")
+    source = _covered(session, size)
+    path = merkle.inclusion_path(source, entry - 1, size)
+    return {"entry": entry, "leaf_index": entry - 1, "tree_size": size,
+            "leaf_hash": b64(source(0, entry - 1)), "root_hash": b64(merkle.root(source, size)),
+            "audit_path": [b64(p) for p in path]}
+
+
+def consistency_proof(session: Session, first: int, second: int) -> dict[str, Any]:
+    """The tree of `second` entries extends the tree of `first`: RFC 6962 proof."""
+    if not 1 <= first <= second:
+        raise BadProofRequest(f"无从 {first} 到 {second} 的一致性证明",
+                              f"no consistency proof from {first} to {second}")
+    source = _covered(session, second)
+    return {"first": first, "second": second,
+            "first_root": b64(merkle.root(source, first)),
+            "second_root": b64(merkle.root(source, second)),
+            "consistency": [b64(p) for p in merkle.consistency_proof(source, first, second)]}
+
+
+def log_entries(session: Session, start: int, end: int) -> dict[str, Any]:
+    """Entries start..end (inclusive, at most MAX_ENTRIES_PAGE): each with its leaf, the
+    exact bytes (UTF-8) a verifier hashes, and its chain hash."""
+    if start < 1 or end < start:
+        raise BadProofRequest("范围无效", f"no entries from {start} to {end}")
+    end = min(end, start + MAX_ENTRIES_PAGE - 1)
+    rows = session.execute(select(*LEAF_COLUMNS, LedgerEntry.hash)
+                           .where(LedgerEntry.sequence.between(start, end))
+                           .order_by(LedgerEntry.sequence)).all()
+    return {"start": start, "end": end, "entries": [
+        {"sequence": r.sequence, "leaf": leaf_bytes(r).decode("utf-8"), "hash": r.hash}
+        for r in rows]}
+
+
+# -- signed notes --------------------------------------------------------------------------
+
+def note_key_id(name: str, public_raw: bytes) -> bytes:
+    """The signed-note key id of an Ed25519 key: SHA-256(name || 0x0A || 0x01 || key)[:4]."""
+    return hashlib.sha256(name.encode("utf-8") + b"\n\x01" + public_raw).digest()[:4]
+
+
+def checkpoint_text(origin: str, size: int, root: bytes, chain: str, time: str) -> str:
+    return f"{origin}\n{size}\n{b64(root)}\nchain {chain}\ntime {time}\n"
+
+
+def sign_note(key: RegistryKey, name: str, text: str) -> str:
+    blob = note_key_id(name, key.public_raw()) + key.private.sign(text.encode("utf-8"))
+    return f"{text}\n{NOTE_DASH} {name} {b64(blob)}\n"
+
+
+def split_note(note: str) -> tuple[str, list[tuple[str, str]]]:
+    """(the signed text, [(key name, base64 blob)]) of a signed note."""
+    text, blank, rest = note.partition("\n\n")
+    if not blank or not text:
+        raise BadCheckpoints("签名附注格式不对", "a signed note is malformed")
+    lines = [line.split(" ") for line in rest.splitlines() if line.strip()]
+    if not lines or any(len(p) != 3 or p[0] != NOTE_DASH for p in lines):
+        raise BadCheckpoints("签名附注的签名行格式不对",
+                             "a signed note's signature lines are malformed")
+    return text + "\n", [(p[1], p[2]) for p in lines]
+
+
+def note_signed_by(note: str, name: str, public: Ed25519PublicKey, public_raw: bytes) -> bool:
+    """Some signature line of `name` with this key's id verifies over the note's text."""
+    text, signatures = split_note(note)
+    wanted = note_key_id(name, public_raw)
+    for signer, blob in signatures:
+        raw = base64.b64decode(blob + "=" * (-len(blob) % 4)) if signer == name else b""
+        if len(raw) == 68 and raw[:4] == wanted:
+            try:
+                public.verify(raw[4:], text.encode("utf-8"))
+                return True
+            except InvalidSignature:
+                continue
+    return False
+
+
+def parse_checkpoint_note(note: str, key_id: str = "") -> Checkpoint:
+    """A checkpoint's fields as its note states them (the signature is checked apart)."""
+    text, signatures = split_note(note)
+    lines = text.rstrip("\n").split("\n")
+    extensions = dict(line.split(" ", 1) for line in lines[3:] if " " in line)
+    try:
+        origin, size, root = lines[0], int(lines[1]), lines[2]
+        unb64(root)
+    except (IndexError, ValueError):
+        raise BadCheckpoints("检查点格式不对", "a checkpoint note is malformed") from None
+    return Checkpoint(origin, size, extensions.get("chain", ""), extensions.get("time", ""),
+                      key_id, signatures[0][1], root, note)
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     origin: str
-    sequence: int
-    hash: str
+    sequence: int  # the tree size: entries 1..sequence
+    hash: str  # the chain hash of entry `sequence`
     time: str
     key_id: str
     signature: str
+    root: str = ""  # base64 Merkle root; "" in a checkpoint made before the tree
+    note: str = ""  # the signed note; "" likewise
 
     def signed_part(self) -> dict[str, Any]:
         return {"origin": self.origin, "sequence": self.sequence, "hash": self.hash,
                 "time": self.time}
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.signed_part(), "key_id": self.key_id, "signature": self.signature}
+        return {**self.signed_part(), "tree_size": self.sequence, "root": self.root,
+                "key_id": self.key_id, "signature": self.signature, "note": self.note}
+
+    def signed_by(self, key: RegistryKey) -> bool:
+        if not self.note:
+            return verify(self.signed_part(), self.signature, key.public)
+        try:
+            stated = parse_checkpoint_note(self.note)
+            return (note_signed_by(self.note, self.origin, key.public, key.public_raw())
+                    and (stated.origin, stated.sequence, stated.hash, stated.root, stated.time)
+                    == (self.origin, self.sequence, self.hash, self.root, self.time))
+        except BadCheckpoints:
+            return False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
         try:
+            if data.get("note"):  # the fields beside the note must be the note's own
+                noted = parse_checkpoint_note(str(data["note"]), str(data.get("key_id", "")))
+                return cls(str(data.get("origin", noted.origin)),
+                           int(data.get("sequence", noted.sequence)),
+                           str(data.get("hash", noted.hash)), str(data.get("time", noted.time)),
+                           noted.key_id, noted.signature, str(data.get("root", noted.root)),
+                           noted.note)
             return cls(str(data["origin"]), int(data["sequence"]), str(data["hash"]),
                        str(data["time"]), str(data.get("key_id", "")), str(data["signature"]))
         except (KeyError, TypeError, ValueError):
@@ -95,17 +423,20 @@ def published_file(origin: str) -> Path:
 
 
 def make_checkpoint(session: Session, key: RegistryKey | None = None) -> dict[str, Any]:
-    """Sign the ledger head now, store it and append it to the published file."""
+    """Grow the tree to the ledger head, sign a checkpoint of it now, store it and append
+    it to the published file."""
     key = key or load_or_create_key()
     origin = ledger_origin(session)
     if origin is None:
         raise BadCheckpoints("账本为空，无可签检查点", "the ledger is empty: nothing to checkpoint")
-    sequence, digest = ledger_head(session)
+    size, chain = ledger_head(session)
+    root = log_root(session, size)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    unsigned = {"origin": origin, "sequence": sequence, "hash": digest, "time": now}
-    checkpoint = Checkpoint(origin, sequence, digest, now, key.key_id, key.sign(unsigned))
-    session.add(LedgerCheckpoint(sequence=sequence, head_hash=digest, made_at=now,
-                                 key_id=key.key_id, signature=checkpoint.signature))
+    note = sign_note(key, origin, checkpoint_text(origin, size, root, chain, now))
+    checkpoint = parse_checkpoint_note(note, key.key_id)
+    session.add(LedgerCheckpoint(sequence=size, head_hash=chain, made_at=now,
+                                 key_id=key.key_id, signature=checkpoint.signature,
+                                 root_hash=root.hex(), note=note))
     session.commit()
     path = published_file(origin)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,13 +445,25 @@ def make_checkpoint(session: Session, key: RegistryKey | None = None) -> dict[st
     return checkpoint.as_dict()
 
 
+def _from_row(origin: str, row: LedgerCheckpoint) -> Checkpoint:
+    if row.note:
+        return parse_checkpoint_note(row.note, row.key_id)
+    return Checkpoint(origin, row.sequence, row.head_hash, row.made_at, row.key_id,
+                      row.signature)
+
+
 def _stored(session: Session, origin: str) -> list[Checkpoint]:
     rows = session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id)).all()
-    return [Checkpoint(origin, r.sequence, r.head_hash, r.made_at, r.key_id, r.signature)
-            for r in rows]
+    return [_from_row(origin, r) for r in rows]
+
+
+def _latest(session: Session, origin: str) -> Checkpoint | None:
+    row = session.scalar(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id.desc()).limit(1))
+    return _from_row(origin, row) if row is not None else None
 
 
 def _published(origin: str) -> list[Checkpoint]:
+    """The whole published file: for an audit, never for a page or a document."""
     path = published_file(origin)
     if not path.exists():
         return []
@@ -131,47 +474,96 @@ def _published(origin: str) -> list[Checkpoint]:
 def published_checkpoints(session: Session, key: RegistryKey | None = None,
                           refresh: bool = True) -> dict[str, Any]:
     """What /api/v1/ledger/checkpoints serves: the ledger's origin, the registry's key id
-    and every published checkpoint, oldest first. While served, a read makes a fresh
-    checkpoint when the head has moved and the latest is over a minute old."""
+    and every checkpoint the database holds, oldest first. While served, a read makes a
+    fresh checkpoint when the head has moved and the latest is over a minute old."""
     key = key or load_or_create_key()
     origin = ledger_origin(session)
     if origin is None:
         return {"origin": None, "key_id": key.key_id, "checkpoints": []}
-    known = _published(origin) or _stored(session, origin)
-    if refresh and _due(session, known):
+    if refresh and _due(session, _latest(session, origin)):
         make_checkpoint(session, key)
-        known = _published(origin) or _stored(session, origin)
     return {"origin": origin, "key_id": key.key_id,
-            "checkpoints": [c.as_dict() for c in known]}
+            "checkpoints": [c.as_dict() for c in _stored(session, origin)]}
+
+
+def latest_checkpoint(session: Session, key: RegistryKey | None = None,
+                      refresh: bool = True) -> dict[str, Any] | None:
+    """The latest signed checkpoint (a fresh one when due, as above); None while empty."""
+    origin = ledger_origin(session)
+    if origin is None:
+        return None
+    latest = _latest(session, origin)
+    if refresh and _due(session, latest):
+        return make_checkpoint(session, key)
+    return latest.as_dict() if latest else None
 
 
 def current_checkpoint(session: Session, key: RegistryKey | None = None
                        ) -> dict[str, Any] | None:
-    """The checkpoint a document is issued under: the latest published one when it is of
-    the present head, else a new one (None while the ledger is empty)."""
+    """A checkpoint of the present head: the latest when it is of the head, else a new
+    one (None while the ledger is empty). What a document's issue makes."""
     origin = ledger_origin(session)
     if origin is None:
         return None
-    known = _published(origin) or _stored(session, origin)
-    sequence, digest = ledger_head(session)
-    if known and (known[-1].sequence, known[-1].hash) == (sequence, digest):
-        return known[-1].as_dict()
+    latest = _latest(session, origin)
+    if latest is not None and (latest.sequence, latest.hash) == ledger_head(session):
+        return latest.as_dict()
     return make_checkpoint(session, key)
 
 
-def _due(session: Session, known: list[Checkpoint]) -> bool:
+def checkpoint_covering(session: Session, entry: int) -> dict[str, Any] | None:
+    """The first checkpoint whose tree holds entry `entry`: the one a document recorded
+    there was issued under. A read only (None when no checkpoint covers it yet)."""
+    origin = ledger_origin(session)
+    row = session.scalar(select(LedgerCheckpoint).where(LedgerCheckpoint.sequence >= entry)
+                         .order_by(LedgerCheckpoint.id).limit(1))
+    return _from_row(origin or "", row).as_dict() if row is not None else None
+
+
+def check_inclusion(session: Session, entry: int, checkpoint: dict[str, Any],
+                    key: RegistryKey | None = None) -> list[str]:
+    """Problems, if any, with entry `entry` being in `checkpoint`'s tree: the checkpoint
+    signed by the registry, the entry's leaf (recomputed from the row now) proven by an
+    inclusion path against its signed root, and today's tree consistent with it."""
+    key = key or load_or_create_key()
+    stated = Checkpoint.from_dict(checkpoint)
+    if not stated.note or not stated.signed_by(key):
+        return ["检查点签名无效 / the checkpoint is not signed by this registry"]
+    size = stated.sequence
+    try:
+        proof = inclusion_proof(session, entry, size)
+        head = ledger_head(session)[0]
+        later = consistency_proof(session, size, head)
+    except InvalidInput as exc:
+        return [f"{exc.zh} / {exc.en}"]
+    problems = []
+    if not merkle.verify_inclusion(unb64(proof["leaf_hash"]), entry - 1, size,
+                                   [unb64(p) for p in proof["audit_path"]], unb64(stated.root)):
+        problems.append(f"记录 #{entry} 不在其检查点（{size}）的树中：账本被改动 / entry #{entry}"
+                        f" is not in the tree of its checkpoint ({size}): the ledger was altered")
+    if not merkle.verify_consistency(size, head, unb64(stated.root),
+                                     unb64(later["second_root"]),
+                                     [unb64(p) for p in later["consistency"]]):
+        problems.append(f"今天的账本树与检查点 {size} 不一致 / today's ledger tree is not "
+                        f"consistent with checkpoint {size}")
+    return problems
+
+
+def _due(session: Session, latest: Checkpoint | None) -> bool:
     sequence, _digest = ledger_head(session)
-    if not known:
+    if latest is None:
         return sequence > 0
-    latest = known[-1]
     age = datetime.now(UTC) - datetime.fromisoformat(latest.time)
     return latest.sequence != sequence and age >= CHECKPOINT_INTERVAL
 
 
 def load_checkpoints(data: bytes) -> list[Checkpoint]:
-    """A copy of the published checkpoints: the JSON /api/v1/ledger/checkpoints serves, a
-    list of checkpoints, or the published JSON-lines file."""
+    """A copy of the published checkpoints: a signed note (what `qinglu log checkpoint`
+    prints and /api/v1/log/checkpoint serves), the JSON /api/v1/ledger/checkpoints serves,
+    a list of checkpoints, or the published JSON-lines file."""
     text = data.decode("utf-8").strip()
+    if f"\n\n{NOTE_DASH} " in text:
+        return [parse_checkpoint_note(text + "\n")]
     try:
         parsed: Any = json.loads(text) if text.startswith(("{", "[")) else [
             json.loads(line) for line in text.splitlines() if line.strip()]
@@ -193,41 +585,76 @@ def fetch_checkpoints(source: str) -> bytes:
     return Path(source).read_bytes()
 
 
+RootsOf = Callable[[list[int]], dict[int, bytes]]
+
+
+def stored_roots(session: Session) -> RootsOf:
+    """Roots at given sizes from the stored tree (grown to them when needed)."""
+    return lambda sizes: {size: log_root(session, size) for size in sizes}
+
+
+def recomputed_roots(session: Session) -> RootsOf:
+    """Roots at given sizes recomputed from the entries themselves, in one pass."""
+    def roots(sizes: list[int]) -> dict[int, bytes]:
+        return merkle.prefix_roots(iter_leaf_hashes(session, max(sizes, default=0)), sizes)
+    return roots
+
+
 def check_against(session: Session, checkpoints: list[Checkpoint],
-                  key: RegistryKey | None = None) -> list[str]:
+                  key: RegistryKey | None = None,
+                  roots_of: RootsOf | None = None) -> list[str]:
     """Problems of this database against published checkpoints: each checkpoint must be
-    signed by the registry, name this ledger, and match the entry at its sequence (the
-    chain then vouches for everything before it); none may be ahead of the head."""
+    signed by the registry, name this ledger, match the entry at its sequence (the chain
+    vouches for everything before it) and, for a signed note, the tree of its size must
+    have its root (so must every tree before: consistency); none may be ahead."""
     key = key or load_or_create_key()
     origin = ledger_origin(session)
     sequence, _digest = ledger_head(session)
     problems: list[str] = []
+    with_roots: list[Checkpoint] = []
     for checkpoint in checkpoints:
-        if not verify(checkpoint.signed_part(), checkpoint.signature, key.public):
-            problems.append(f"检查点 #{checkpoint.sequence} 签名无效 / checkpoint "
-                            f"#{checkpoint.sequence} is not signed by this registry")
-            continue
-        if checkpoint.origin != origin:
-            problems.append(f"检查点属于另一账本 {checkpoint.origin} / the checkpoint is of "
-                            f"another ledger ({checkpoint.origin}, this is {origin})")
-            continue
-        if checkpoint.sequence > sequence:
-            problems.append(
-                f"账本落后于已公布的检查点：检查点 #{checkpoint.sequence}（{checkpoint.time}）"
+        problem = _check_one(session, checkpoint, key, origin, sequence)
+        if problem:
+            problems.append(problem)
+        elif checkpoint.root:
+            with_roots.append(checkpoint)
+    if with_roots:
+        try:
+            found = (roots_of or stored_roots(session))(sorted({c.sequence for c in with_roots}))
+        except InvalidInput as exc:
+            return [*problems, f"{exc.zh} / {exc.en}"]
+        for checkpoint in with_roots:
+            if found.get(checkpoint.sequence) != unb64(checkpoint.root):
+                problems.append(
+                    f"账本与检查点 #{checkpoint.sequence} 不符：大小 {checkpoint.sequence} "
+                    f"的默克尔树根不同（历史被改写）/ the ledger is inconsistent with checkpoint "
+                    f"#{checkpoint.sequence}: its Merkle tree of that size has another root "
+                    "(history rewritten)")
+    return problems
+
+
+def _check_one(session: Session, checkpoint: Checkpoint, key: RegistryKey,
+               origin: str | None, sequence: int) -> str | None:
+    if not checkpoint.signed_by(key):
+        return (f"检查点 #{checkpoint.sequence} 签名无效 / checkpoint "
+                f"#{checkpoint.sequence} is not signed by this registry")
+    if checkpoint.origin != origin:
+        return (f"检查点属于另一账本 {checkpoint.origin} / the checkpoint is of "
+                f"another ledger ({checkpoint.origin}, this is {origin})")
+    if checkpoint.sequence > sequence:
+        return (f"账本落后于已公布的检查点：检查点 #{checkpoint.sequence}（{checkpoint.time}）"
                 f"而账本只到 #{sequence}，{checkpoint.sequence - sequence} 条已确认的记录不见了"
                 f"（从旧副本恢复？）/ the ledger is behind a published checkpoint: "
                 f"#{checkpoint.sequence} ({checkpoint.time}) was published, the ledger ends "
                 f"at #{sequence}; {checkpoint.sequence - sequence} acknowledged entries are "
                 "gone (restored from an older copy?)")
-            continue
-        found = session.scalar(select(LedgerEntry.hash)
-                               .where(LedgerEntry.sequence == checkpoint.sequence))
-        if found != checkpoint.hash:
-            problems.append(
-                f"账本与检查点 #{checkpoint.sequence} 不符：该记录的哈希已变（历史被改写）/ "
+    found = session.scalar(select(LedgerEntry.hash)
+                           .where(LedgerEntry.sequence == checkpoint.sequence))
+    if checkpoint.hash and found != checkpoint.hash:
+        return (f"账本与检查点 #{checkpoint.sequence} 不符：该记录的哈希已变（历史被改写）/ "
                 f"the ledger is inconsistent with checkpoint #{checkpoint.sequence}: its "
                 "entry's hash differs (history rewritten)")
-    return problems
+    return None
 
 
 def audit_against_checkpoints(session: Session, extra: bytes | None = None,
@@ -235,7 +662,7 @@ def audit_against_checkpoints(session: Session, extra: bytes | None = None,
                               chain: bool = True) -> dict[str, Any]:
     """The chain recomputed (unless the caller audits it already), then checked against
     every checkpoint the registry published (the file outside the database, and the
-    database's own) and any copy given."""
+    database's own) and any copy given; the trees' roots from the stored tree."""
     key = key or load_or_create_key()
     origin = ledger_origin(session)
     finding = verify_chain(session) if chain else None
@@ -244,6 +671,23 @@ def audit_against_checkpoints(session: Session, extra: bytes | None = None,
     if extra is not None:
         checkpoints += load_checkpoints(extra)
     problems += check_against(session, checkpoints, key)
+    return _report(session, origin, checkpoints, problems)
+
+
+def audit_checkpoint_file(session: Session, data: bytes,
+                          key: RegistryKey | None = None) -> dict[str, Any]:
+    """The ledger holds the tree of a checkpoint someone kept (`audit verify --checkpoint
+    FILE`): every root recomputed from the entries themselves, not the stored tree, so a
+    restored older copy (shorter), a deleted entry (a gap) or an edited one (another root)
+    all fail."""
+    key = key or load_or_create_key()
+    checkpoints = load_checkpoints(data)
+    problems = check_against(session, checkpoints, key, recomputed_roots(session))
+    return _report(session, ledger_origin(session), checkpoints, problems)
+
+
+def _report(session: Session, origin: str | None, checkpoints: list[Checkpoint],
+            problems: list[str]) -> dict[str, Any]:
     sequence, digest = ledger_head(session)
     latest = max((c.sequence for c in checkpoints), default=None)
     return {"valid": not problems, "origin": origin, "entries": sequence, "head": digest,
