@@ -294,8 +294,8 @@ class AuditFinding:
     reason: str
 
 
-def iter_entries(session: Session, batch: int = 2000) -> Iterator[LedgerEntry]:
-    last = 0
+def iter_entries(session: Session, batch: int = 2000, after: int = 0) -> Iterator[LedgerEntry]:
+    last = after
     while True:
         rows = session.scalars(
             select(LedgerEntry)
@@ -309,11 +309,12 @@ def iter_entries(session: Session, batch: int = 2000) -> Iterator[LedgerEntry]:
         last = rows[-1].sequence
 
 
-def verify_chain(session: Session) -> AuditFinding | None:
-    """Recompute every hash; return the first entry that does not match, or None."""
-    prev = GENESIS_HASH
-    expected_sequence = 1
-    for entry in iter_entries(session):
+def verify_chain(session: Session, after: tuple[int, str] = (0, GENESIS_HASH)
+                 ) -> AuditFinding | None:
+    """Recompute every hash after entry `after[0]` (whose hash is `after[1]`: an audit
+    goes on from a head it verified); return the first entry that does not match."""
+    expected_sequence, prev = after[0] + 1, after[1]
+    for entry in iter_entries(session, after=after[0]):
         if entry.sequence != expected_sequence:
             return AuditFinding(expected_sequence, "entry missing from the chain / 记录缺失")
         if entry.prev_hash != prev:

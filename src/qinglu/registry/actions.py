@@ -527,6 +527,44 @@ def published_checkpoints(session: Session, key: RegistryKey | None = None,
     return checkpoints.published_checkpoints(session, key, refresh)
 
 
+def log_checkpoint(session: Session, key: RegistryKey | None = None) -> dict[str, Any] | None:
+    """The public log's latest signed checkpoint (a fresh one when the head has moved and
+    the latest is over a minute old, or when there is none); None while the ledger is
+    empty."""
+    return checkpoints.latest_checkpoint(session, key)
+
+
+def log_inclusion_proof(session: Session, entry: int, size: int) -> dict[str, Any]:
+    """RFC 6962 audit path of entry `entry` in the log's tree of `size` entries."""
+    return checkpoints.inclusion_proof(session, entry, size)
+
+
+def log_consistency_proof(session: Session, first: int, second: int) -> dict[str, Any]:
+    """RFC 6962 proof that the log's tree of `second` entries extends that of `first`."""
+    return checkpoints.consistency_proof(session, first, second)
+
+
+def log_entries(session: Session, start: int, end: int) -> dict[str, Any]:
+    """Entries start..end with their leaf bytes (a bounded page)."""
+    return checkpoints.log_entries(session, start, end)
+
+
+def audit_checkpoint_file(session: Session, data: bytes) -> dict[str, Any]:
+    """The ledger holds the tree of a checkpoint someone kept, recomputed from the entries."""
+    return checkpoints.audit_checkpoint_file(session, data)
+
+
+def checkpoint_covering(session: Session, entry: int) -> dict[str, Any] | None:
+    """The first checkpoint whose tree holds entry `entry` (read only)."""
+    return checkpoints.checkpoint_covering(session, entry)
+
+
+def check_log_inclusion(session: Session, entry: int, checkpoint: dict[str, Any],
+                        key: RegistryKey | None = None) -> list[str]:
+    """What is wrong, if anything, with entry `entry` being in `checkpoint`'s tree."""
+    return checkpoints.check_inclusion(session, entry, checkpoint, key)
+
+
 def ledger_head_view(session: Session) -> dict[str, Any]:
     sequence, digest = ledger_head(session)
     return {"sequence": sequence, "hash": digest}
