@@ -25,6 +25,10 @@ def fresh_pg_schema(base_url: str, schema: str) -> str:
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public"))
+        # Migration 0018 creates PostGIS in the first schema of the search path when it is
+        # missing: made in public here, so that dropping a bench schema does not take the
+        # extension (and every other schema's geometry type) with it.
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public"))
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
