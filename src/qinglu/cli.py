@@ -168,8 +168,12 @@ def serve(
 
         with session_for(db) as session:
             load_demo(session)
+    from qinglu.core.logs import CONFIGURE_ENV, configure_logging
+
+    configure_logging()  # JSON lines (QINGLU_LOG_FORMAT=text for a console)
+    os.environ[CONFIGURE_ENV] = "1"  # and in each worker process
     if workers == 1:
-        uvicorn.run(create_app(db), host=host, port=port)
+        uvicorn.run(create_app(db), host=host, port=port, log_config=None)
         return
     # Made here, once, so that worker processes only ever read the key and the secret.
     load_or_create_key()
@@ -177,7 +181,7 @@ def serve(
     if db:
         os.environ["QINGLU_DATABASE_URL"] = db
     uvicorn.run("qinglu.web.app:create_app", factory=True, host=host, port=port,
-                workers=workers)
+                workers=workers, log_config=None)
 
 
 def main() -> None:  # pragma: no cover

@@ -141,6 +141,10 @@ def test_public_reads_are_served_by_the_standby(cluster: Cluster, world: dict[st
     with TestClient(app) as public:
         assert "只在主库的项目" in project_names(public)
         assert public.get(f"/api/v1/units/{new_serial}").status_code == 200
+        metrics = public.get("/metrics").text
+    assert "qinglu_replica_usable 1.0" in metrics
+    assert "qinglu_replica_lag_seconds " in metrics
+    assert 'qinglu_db_pool_connections{database="standby",state="size"}' in metrics
 
 
 def test_a_writer_reads_its_own_writes(cluster: Cluster, world: dict[str, Any],

@@ -21,6 +21,7 @@ from qinglu.basins import api as basins_api
 from qinglu.basins import pages as basins_pages
 from qinglu.cases import api as cases_api
 from qinglu.cases import pages as cases_pages
+from qinglu.core.logs import configure_from_environment
 from qinglu.db.engine import make_read_engine, make_session_factory, request_threads, var_dir
 from qinglu.db.replica import ReadRouter, max_lag
 from qinglu.db.session import open_database
@@ -41,6 +42,7 @@ from qinglu.web import pages
 from qinglu.web.deps import HotReads, ReadYourWrites, release_sessions_in_thread
 from qinglu.web.headers import SecurityHeaders
 from qinglu.web.limits import BodyLimit, InFlightLimit
+from qinglu.web.metrics import install_metrics
 from qinglu.web.problems import install_problem_handlers
 
 STATIC = Path(__file__).parent / "static"
@@ -97,6 +99,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(database_url: str | None = None,
                read_database_url: str | None = None) -> FastAPI:
+    configure_from_environment()
     app = FastAPI(
         title="青绿 Qinglu API",
         version=__version__,
@@ -119,6 +122,7 @@ def create_app(database_url: str | None = None,
     app.add_middleware(SecurityHeaders)
     if standby is not None:
         app.add_middleware(ReadYourWrites, reads=app.state.read_router)
+    install_metrics(app)  # outermost: times and counts every answer, 503s included
 
     @app.get("/health", response_model=Health, tags=["meta"])
     async def health() -> Health:
