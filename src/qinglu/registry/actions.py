@@ -490,13 +490,15 @@ def public_retirements(session: Session) -> list[dict[str, Any]]:
     return stats.recent_retirements(session)
 
 
-def audit_ledger(session: Session) -> dict[str, Any]:
+def audit_ledger(session: Session, full: bool = True) -> dict[str, Any]:
     """Recompute the hash chain, replay every recorded move against the unit blocks and
-    check tiling and conservation; the head is read in the same session."""
-    report = audit(session)
+    check tiling and conservation; the head is read in the same session. With
+    full=False, only what came after the head the last passing audit verified."""
+    report = audit(session, full)
     sequence, digest = ledger_head(session)
     return {"valid": report.ok, "entries": sequence, "head": digest,
-            "first_bad_entry": report.first_bad_entry, "problems": report.problems}
+            "first_bad_entry": report.first_bad_entry, "problems": report.problems,
+            "since": report.since, "checked": report.checked}
 
 
 def audit_checkpoints(session: Session, against: bytes | None = None) -> dict[str, Any]:
@@ -527,10 +529,9 @@ def published_checkpoints(session: Session, key: RegistryKey | None = None,
     return checkpoints.published_checkpoints(session, key, refresh)
 
 
-def log_checkpoint(session: Session, key: RegistryKey | None = None) -> dict[str, Any] | None:
+def log_checkpoint(session: Session, key: RegistryKey | None = None) -> dict[str, Any]:
     """The public log's latest signed checkpoint (a fresh one when the head has moved and
-    the latest is over a minute old, or when there is none); None while the ledger is
-    empty."""
+    the latest is over a minute old, or when there is none); refused while empty."""
     return checkpoints.latest_checkpoint(session, key)
 
 

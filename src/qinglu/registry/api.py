@@ -4,10 +4,10 @@ every POST takes an Idempotency-Key header)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from qinglu.core.quantities import parse_quantity
@@ -64,6 +64,38 @@ class ProjectOut(BaseModel):
 @router.get("/ledger/head", response_model=LedgerHeadOut, tags=["ledger"])
 def get_ledger_head(session: SessionDep) -> dict[str, Any]:
     return registry.ledger_head_view(session)
+
+
+# The public log (RFC 6962 tree over the entries; C2SP checkpoints): docs/verification.md.
+LogIndex = Annotated[int, Query(ge=1, le=2**53)]
+
+
+@router.get("/log/checkpoint", tags=["log"], response_class=PlainTextResponse)
+def log_checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
+    """The latest signed checkpoint, a C2SP tlog-checkpoint signed note (text/plain)."""
+    made = registry.log_checkpoint(session, request.app.state.registry_key)
+    return PlainTextResponse(made["note"])
+
+
+@router.get("/log/proof/inclusion", tags=["log"])
+def log_inclusion(session: SessionDep, entry: LogIndex, size: LogIndex) -> dict[str, Any]:
+    """RFC 6962 audit path of entry `entry` (leaf entry - 1) in the tree of `size`."""
+    return registry.log_inclusion_proof(session, entry, size)
+
+
+@router.get("/log/proof/consistency", tags=["log"])
+def log_consistency(session: SessionDep, first: Annotated[int, Query(alias="from", ge=1,
+                                                                     le=2**53)],
+                    second: Annotated[int, Query(alias="to", ge=1, le=2**53)]
+                    ) -> dict[str, Any]:
+    """RFC 6962 consistency proof from the tree of `from` entries to that of `to`."""
+    return registry.log_consistency_proof(session, first, second)
+
+
+@router.get("/log/entries", tags=["log"])
+def log_entries(session: SessionDep, start: LogIndex, end: LogIndex) -> dict[str, Any]:
+    """Entries start..end (at most 1,000) with each one's leaf bytes and chain hash."""
+    return registry.log_entries(session, start, end)
 
 
 @router.get("/accounts/{account_id}/balance", tags=["accounts"])

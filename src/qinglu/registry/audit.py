@@ -1,16 +1,28 @@
 """Audit of the registry's state: the hash chain, the block invariants, and a replay of
-every recorded movement against the unit blocks as they stand in the database."""
+every recorded movement against the unit blocks as they stand in the database.
+
+A full audit checks everything. Each audit that passes stores the head it verified (its
+sequence, chain hash and the log tree's root there); the next incremental audit checks
+that this head and the tree up to it are unchanged, then only what came after: the chain
+of the new entries, the tree grown over them, the tiling, conservation and states of the
+issuances they touched, and the retirements they recorded. The replay of every movement
+from the first entry stays in the full audit (`qinglu audit verify --full`)."""
 
 from __future__ import annotations
 
 import bisect
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qinglu.core.ledger import iter_entries, verify_chain
+from qinglu.core.ledger import iter_entries, ledger_head, verify_chain
+from qinglu.core.models import LedgerEntry
+from qinglu.registry.checkpoints import AuditHead, extend_tree, log_root
 from qinglu.registry.models import Account, Hold, Issuance, Retirement, UnitBlock
 
 TERMINAL_STATES = ("retired", "cancelled")
@@ -20,16 +32,24 @@ TERMINAL_STATES = ("retired", "cancelled")
 class AuditReport:
     problems: list[str] = field(default_factory=list)
     first_bad_entry: int | None = None
+    # Incremental: the verified head it went on from, and how many entries it checked.
+    since: int | None = None
+    checked: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def check_tiling(session: Session) -> list[str]:
+def _only(query: Any, column: Any, ids: Collection[int] | None) -> Any:
+    return query if ids is None else query.where(column.in_(sorted(ids)))
+
+
+def check_tiling(session: Session, ids: Collection[int] | None = None) -> list[str]:
     """Every issuance's blocks tile its range: no gap, no overlap, nothing outside."""
     problems: list[str] = []
-    for issuance in session.scalars(select(Issuance).order_by(Issuance.id)):
+    for issuance in session.scalars(_only(select(Issuance), Issuance.id, ids)
+                                    .order_by(Issuance.id)):
         expected = issuance.serial_start
         ranges = session.execute(
             select(UnitBlock.serial_start, UnitBlock.serial_end)
@@ -49,12 +69,13 @@ def check_tiling(session: Session) -> list[str]:
     return problems
 
 
-def state_totals(session: Session) -> dict[int, dict[str, int]]:
+def state_totals(session: Session, ids: Collection[int] | None = None
+                 ) -> dict[int, dict[str, int]]:
     """Units per issuance and state."""
-    rows = session.execute(
+    rows = session.execute(_only(
         select(UnitBlock.issuance_id, UnitBlock.state,
-               func.sum(UnitBlock.serial_end - UnitBlock.serial_start + 1))
-        .group_by(UnitBlock.issuance_id, UnitBlock.state)
+               func.sum(UnitBlock.serial_end - UnitBlock.serial_start + 1)),
+        UnitBlock.issuance_id, ids).group_by(UnitBlock.issuance_id, UnitBlock.state)
     ).all()
     totals: dict[int, dict[str, int]] = {}
     for issuance_id, state, amount in rows:
@@ -62,23 +83,24 @@ def state_totals(session: Session) -> dict[int, dict[str, int]]:
     return totals
 
 
-def check_conservation(session: Session) -> list[str]:
+def check_conservation(session: Session, ids: Collection[int] | None = None) -> list[str]:
     """issued = held + escrow + retired + cancelled, per issuance."""
-    totals = state_totals(session)
+    totals = state_totals(session, ids)
     problems = []
-    for issuance_id, quantity in session.execute(select(Issuance.id, Issuance.quantity)):
+    for issuance_id, quantity in session.execute(
+            _only(select(Issuance.id, Issuance.quantity), Issuance.id, ids)):
         counted = sum(totals.get(issuance_id, {}).values())
         if counted != quantity:
             problems.append(f"issuance {issuance_id}: issued {quantity}, blocks hold {counted}")
     return problems
 
 
-def check_states(session: Session) -> list[str]:
+def check_states(session: Session, ids: Collection[int] | None = None) -> list[str]:
     """Terminal units sit in the right system accounts; escrow belongs to a pending hold."""
     problems = []
     kinds = {row[0]: row[1] for row in session.execute(select(Account.id, Account.kind))}
     pending = set(session.scalars(select(Hold.id).where(Hold.status == "pending")))
-    for block in session.scalars(select(UnitBlock)):
+    for block in session.scalars(_only(select(UnitBlock), UnitBlock.issuance_id, ids)):
         kind = kinds.get(block.account_id)
         if block.state == "retired" and (kind != "retirement" or block.retirement_id is None):
             problems.append(f"block {block.id}: retired outside a retirement")
@@ -159,15 +181,17 @@ def replay_moves(session: Session) -> tuple[list[str], int | None]:
     return problems, first_bad
 
 
-def check_retirements(session: Session) -> list[str]:
-    """Each retirement row still says what its ledger entry recorded."""
+def check_retirements(session: Session, after: int | None = None) -> list[str]:
+    """Each retirement row still says what its ledger entry recorded (incremental: the
+    retirements the entries after `after` recorded)."""
     recorded: dict[int, dict[str, object]] = {}
-    for entry in iter_entries(session):
+    for entry in iter_entries(session, after=after or 0):
         facts = json.loads(entry.body).get("records", {}).get("retirement")
         if facts:
             recorded[int(facts["id"])] = facts
-    problems = []
-    for row in session.scalars(select(Retirement)):
+    problems: list[str] = []
+    wanted: Collection[int] | None = None if after is None else set(recorded)
+    for row in session.scalars(_only(select(Retirement), Retirement.id, wanted)):
         facts = recorded.get(row.id)
         if facts is None:
             problems.append(f"retirement {row.id}: no ledger entry records it")
@@ -179,8 +203,19 @@ def check_retirements(session: Session) -> list[str]:
     return problems
 
 
-def audit(session: Session) -> AuditReport:
+def audit(session: Session, full: bool = True) -> AuditReport:
+    """The full audit, or (full=False) what came after the last verified head; a passing
+    audit stores the head it verified."""
+    head = None if full else latest_verified(session)
+    report = _audit_full(session) if head is None else _audit_since(session, head)
+    if report.ok:
+        _record_verified(session, full=head is None)
+    return report
+
+
+def _audit_full(session: Session) -> AuditReport:
     report = AuditReport()
+    report.checked = ledger_head(session)[0]
     finding = verify_chain(session)
     if finding is not None:
         report.problems.append(f"entry {finding.sequence}: {finding.reason}")
@@ -193,3 +228,47 @@ def audit(session: Session) -> AuditReport:
     report.problems += check_states(session)
     report.problems += check_retirements(session)
     return report
+
+
+def _audit_since(session: Session, head: AuditHead) -> AuditReport:
+    report = AuditReport(since=head.sequence)
+    report.checked = ledger_head(session)[0] - head.sequence
+    if session.scalar(select(LedgerEntry.hash).where(LedgerEntry.sequence == head.sequence)
+                      ) != head.chain_hash:
+        report.problems.append(
+            f"entry {head.sequence}: 已核验的账本头被改动（{head.verified_at} 核验）/ the head "
+            f"verified at {head.verified_at} has changed: run `audit verify --full`")
+        report.first_bad_entry = head.sequence
+        return report
+    finding = verify_chain(session, after=(head.sequence, head.chain_hash))
+    if finding is not None:
+        report.problems.append(f"entry {finding.sequence}: {finding.reason}")
+        report.first_bad_entry = finding.sequence
+        return report
+    if log_root(session, head.sequence).hex() != head.root_hash:
+        report.problems.append(f"日志树至 #{head.sequence} 已被改动 / the log tree up to the "
+                               f"verified head #{head.sequence} has changed")
+    extend_tree(session)  # the tree over the new entries, from the entries themselves
+    touched: set[int] = set()
+    for entry in iter_entries(session, after=head.sequence):
+        touched.update(int(move[0]) for move in json.loads(entry.body).get("moves", []))
+    report.problems += check_tiling(session, touched)
+    report.problems += check_conservation(session, touched)
+    report.problems += check_states(session, touched)
+    report.problems += check_retirements(session, after=head.sequence)
+    return report
+
+
+def latest_verified(session: Session) -> AuditHead | None:
+    return session.scalar(select(AuditHead).order_by(AuditHead.id.desc()).limit(1))
+
+
+def _record_verified(session: Session, *, full: bool) -> None:
+    sequence, chain_hash = ledger_head(session)
+    if sequence == 0:
+        return
+    root = log_root(session, sequence).hex()
+    session.add(AuditHead(sequence=sequence, chain_hash=chain_hash, root_hash=root,
+                          verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                          full=full))
+    session.commit()

@@ -57,7 +57,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from qinglu.core.errors import InvalidInput
+from qinglu.core.errors import InvalidInput, NotFound
 from qinglu.core.ledger import canonical_json, ledger_head, verify_chain
 from qinglu.core.models import LedgerEntry
 from qinglu.db.base import Base
@@ -126,6 +126,10 @@ class BadCheckpoints(InvalidInput):
 
 class BadProofRequest(InvalidInput):
     code = "bad-proof-request"
+
+
+class LogEmpty(NotFound):
+    code = "log-empty"
 
 
 def b64(data: bytes) -> str:
@@ -486,16 +490,16 @@ def published_checkpoints(session: Session, key: RegistryKey | None = None,
             "checkpoints": [c.as_dict() for c in _stored(session, origin)]}
 
 
-def latest_checkpoint(session: Session, key: RegistryKey | None = None,
-                      refresh: bool = True) -> dict[str, Any] | None:
-    """The latest signed checkpoint (a fresh one when due, as above); None while empty."""
+def latest_checkpoint(session: Session, key: RegistryKey | None = None) -> dict[str, Any]:
+    """The latest signed-note checkpoint: a fresh one when due (as above) or when the
+    latest predates the tree; refused while the ledger is empty."""
     origin = ledger_origin(session)
     if origin is None:
-        return None
+        raise LogEmpty("账本为空，尚无检查点", "the ledger is empty: no checkpoint yet")
     latest = _latest(session, origin)
-    if refresh and _due(session, latest):
+    if latest is None or not latest.note or _due(session, latest):
         return make_checkpoint(session, key)
-    return latest.as_dict() if latest else None
+    return latest.as_dict()
 
 
 def current_checkpoint(session: Session, key: RegistryKey | None = None

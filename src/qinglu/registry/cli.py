@@ -340,3 +340,32 @@ def product_upgrade(
             to_product=to_product, quantity=parse_quantity(from_product, quantity),
             actor=actor(), idempotency_key=key)
     emit(result, as_json, "碳票升级 Ticket upgrade")
+
+
+log_app = typer.Typer(help="公开日志 Public log of the ledger (RFC 6962 tree, signed checkpoints)",
+                      no_args_is_help=True)
+
+
+@log_app.command("checkpoint")
+@handle_errors
+def log_checkpoint(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """当前检查点 Print the current signed checkpoint (a C2SP tlog-checkpoint note): save
+    it, and `qinglu audit verify --checkpoint FILE` later tells a rewrite or a restore."""
+    with session_for(db) as session:
+        made = registry.log_checkpoint(session, load_or_create_key())
+    if as_json:
+        emit(made, True)
+        return
+    typer.echo(made["note"], nl=False)
+
+
+@log_app.command("proof")
+@handle_errors
+def log_proof(
+    entry: Annotated[int, typer.Argument(help="记录序号 / entry sequence", min=1)],
+    size: Annotated[int, typer.Option("--size", min=1, help="树的大小 / tree size")],
+    db: DbOption = None, as_json: JsonOption = False,
+) -> None:
+    """包含证明 An entry's RFC 6962 inclusion proof in the tree of --size entries."""
+    with session_for(db) as session:
+        emit(registry.log_inclusion_proof(session, entry, size), as_json, "包含证明 Inclusion")
