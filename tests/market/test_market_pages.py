@@ -58,7 +58,7 @@ def test_list_buy_refuse_and_pay_through_pages(client: TestClient, session: Sess
     assert 'id="error"' in too_small.text and "最小成交量" in too_small.text
     bought = client.post("/market/buy/1", data={"account_id": buyer, "quantity": "40",
                                                 "csrf": csrf_of(page)})
-    assert "2000.00" in bought.text and 'data-status="1">pending' in bought.text
+    assert "2000.00" in bought.text and 'data-status="1" data-code="pending">待付款' in bought.text
     not_mine = client.post("/market/buy/1", data={"account_id": seller, "quantity": "10",
                                                   "csrf": csrf_of(page)})
     assert not_mine.status_code == 403
@@ -67,7 +67,7 @@ def test_list_buy_refuse_and_pay_through_pages(client: TestClient, session: Sess
 
     page = sign_in(client, "op")
     paid = client.post("/market/pay/1", data={"reference": "ABC-1", "csrf": csrf_of(page)})
-    assert 'data-status="1">settled' in paid.text and "QL-TD-" in paid.text
+    assert 'data-status="1" data-code="settled">已结算' in paid.text and "QL-TD-" in paid.text
     assert balance(session, buyer)["FCS"]["held"] == "40.00"
     home = client.get("/")
     assert 'id="price-chart"' in home.text
