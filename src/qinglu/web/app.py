@@ -40,6 +40,7 @@ from qinglu.registry import api as registry_api
 from qinglu.registry import pages as registry_pages
 from qinglu.web import pages
 from qinglu.web.deps import HotReads, ReadYourWrites, release_sessions_in_thread
+from qinglu.web.docs import install_docs
 from qinglu.web.headers import SecurityHeaders
 from qinglu.web.limits import BodyLimit, InFlightLimit
 from qinglu.web.metrics import install_metrics
@@ -105,7 +106,9 @@ def create_app(database_url: str | None = None,
         version=__version__,
         description="生态产品交易登记簿 / ecological product exchange registry",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # /docs from vendored files (web/docs.py)
     )
+    install_docs(app)
     app.state.session_factory = open_database(database_url)
     primary = app.state.session_factory.kw["bind"]
     # Public reads on a hot standby when QINGLU_READ_DATABASE_URL names one (db.replica).
