@@ -19,7 +19,7 @@ from qinglu.green.cli import claim_app, gec_app, green_app
 from qinglu.market.cli import app as market_app
 from qinglu.methods.cli import fire_app
 from qinglu.registry.cli import app as registry_app
-from qinglu.registry.cli import product_app
+from qinglu.registry.cli import log_app, product_app
 
 app = typer.Typer(
     help="青绿 Qinglu — 生态产品交易登记、核算、案件与市场 / ecological product exchange.",
@@ -44,6 +44,7 @@ app.add_typer(green_app, name="green")
 app.add_typer(gec_app, name="gec")
 app.add_typer(claim_app, name="claim")
 app.add_typer(product_app, name="product")
+app.add_typer(log_app, name="log")
 
 
 @app.command("backup")
@@ -93,21 +94,31 @@ def audit_verify(
     against: Annotated[str | None, typer.Option(
         "--against", help="已公布检查点的副本（文件或网址）/ a copy of the published "
         "checkpoints: file or URL (/api/v1/ledger/checkpoints)")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="保存的检查点（`qinglu log checkpoint` 的输出）/ a saved "
+        "checkpoint note: the ledger must contain its tree")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="全量校验 / check everything, not only what came after the head "
+                       "the last audit verified")] = False,
 ) -> None:
-    """校验账本 Recompute the hash chain, replay every movement against the unit blocks,
-    and check the ledger against every signed checkpoint published.
+    """校验账本 Check the hash chain and the unit blocks (what came after the head the last
+    audit verified; --full: replay every movement from the first entry), and the ledger
+    against every signed checkpoint published.
 
     Exits non-zero and names the first bad entry when a row was edited behind the
     application's back, and says so when the database is behind or inconsistent with a
-    published checkpoint (restored from an older copy, history rewritten).
+    published checkpoint (restored from an older copy, history rewritten). With
+    --checkpoint FILE the tree of that checkpoint is recomputed from the entries.
     """
     from qinglu.registry import actions as registry
 
     extra = registry.read_checkpoints(against) if against else None
     with session_for(db) as session:
-        report = registry.audit_ledger(session)
+        report = registry.audit_ledger(session, full=full)
         logged = registry.audit_checkpoints(session, extra)
-    problems = [*report["problems"], *logged["problems"]]
+        kept = (registry.audit_checkpoint_file(session, checkpoint.read_bytes())
+                if checkpoint else {"problems": []})
+    problems = [*report["problems"], *logged["problems"], *kept["problems"]]
     if problems:
         if as_json:
             emit({"valid": False, "first_bad_entry": report["first_bad_entry"],
@@ -116,6 +127,7 @@ def audit_verify(
         where = f" #{report['first_bad_entry']}" if report["first_bad_entry"] else ""
         raise fail(f"账本校验失败 ledger audit failed{where}: {problems[0]}")
     emit({"valid": True, "entries": report["entries"], "head": report["head"],
+          "checked_from": report["since"], "entries_checked": report["checked"],
           "checkpoints_checked": logged["checkpoints_checked"],
           "latest_checkpoint": logged["latest_checkpoint"]}, as_json,
          "账本完好 Ledger intact")

@@ -620,7 +620,9 @@ def check_against(session: Session, checkpoints: list[Checkpoint],
         problem = _check_one(session, checkpoint, key, origin, sequence)
         if problem:
             problems.append(problem)
-        elif checkpoint.root:
+            continue
+        problems += filter(None, [_chain_differs(session, checkpoint)])
+        if checkpoint.root:
             with_roots.append(checkpoint)
     if with_roots:
         try:
@@ -652,6 +654,10 @@ def _check_one(session: Session, checkpoint: Checkpoint, key: RegistryKey,
                 f"#{checkpoint.sequence} ({checkpoint.time}) was published, the ledger ends "
                 f"at #{sequence}; {checkpoint.sequence - sequence} acknowledged entries are "
                 "gone (restored from an older copy?)")
+    return None
+
+
+def _chain_differs(session: Session, checkpoint: Checkpoint) -> str | None:
     found = session.scalar(select(LedgerEntry.hash)
                            .where(LedgerEntry.sequence == checkpoint.sequence))
     if checkpoint.hash and found != checkpoint.hash:
