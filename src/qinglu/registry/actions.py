@@ -485,6 +485,14 @@ def public_totals(session: Session) -> dict[str, Any]:
     return stats.totals(session)
 
 
+def public_records(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """The whole public registry as plain records (projects, issuances, unit blocks,
+    retirements, cancellations), for exports other registries read."""
+    from qinglu.registry.public_records import collect
+
+    return collect(session)
+
+
 def public_retirements(session: Session) -> list[dict[str, Any]]:
     """The latest retirements as the public registry shows them."""
     return stats.recent_retirements(session)
