@@ -17,7 +17,10 @@ Region = Annotated[str, Field(pattern=r"^[0-9]{6}$", examples=["522629"],
                               description="GB/T 2260 region code")]
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 Text2000 = Annotated[str, Field(min_length=1, max_length=2000)]
-ProductCode = Literal["FCS", "GEC"]
+# Products are rows an operator adds (registry.add_product), so any well-formed code is
+# accepted here and an unknown one refused by the action (404 unknown-product).
+ProductCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,7}$", examples=["FCS", "GEC"],
+                                   description="product code (GET /api/v1/products)")]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
