@@ -7,15 +7,9 @@ waited for the pool; most requests hung 30 s and ended in 500."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,49 +22,11 @@ from qinglu.accounts.models import User
 from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.registry import actions as registry
 from tests import factories as f
-from tests.live import free_port
+from tests.live import qinglu_serve
 
 BUYERS = 40
 PASSWORD = "correct horse"
 LIMIT_SECONDS = 2.0
-
-
-@contextmanager
-def qinglu_serve(database_url: str, workers: int, var: Path) -> Iterator[str]:
-    """`qinglu serve --db URL --workers N` as an operator starts it (defaults otherwise);
-    yields its base URL once it answers /health; stopped with SIGTERM on exit."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("QINGLU_THREADS", "QINGLU_MAX_IN_FLIGHT", "QINGLU_DATABASE_URL")}
-    env["QINGLU_VAR_DIR"] = str(var)
-    qinglu = Path(sys.executable).with_name("qinglu")
-    var.mkdir(parents=True, exist_ok=True)
-    log = (var / "serve.log").open("wb")  # read when a run fails
-    process = subprocess.Popen(
-        [str(qinglu), "serve", "--db", database_url, "--port", str(port),
-         "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
-        stderr=log, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"qinglu serve did not start; see {var / 'serve.log'}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck server
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
 
 
 def _market(database_url: str) -> tuple[int, str, list[str], list[int]]:
