@@ -1255,6 +1255,13 @@ _SERIAL_RANGE_SQL = RawQuery("""
     LEFT JOIN unit_blocks b ON b.issuance_id = i.id
          AND b.serial_start <= :end AND b.serial_end >= :start
     WHERE i.product = :product AND i.serial_start <= :end AND i.serial_end >= :start
+      -- A product's issuances never overlap (serials come from its one counter), so the
+      -- first one that can hold :start is the last to begin at or before it: this bound
+      -- makes the look-up an index range scan (ix_issuances_product_start), not a scan
+      -- of every issuance of the product.
+      AND i.serial_start >= COALESCE((SELECT max(serial_start) FROM issuances
+                                      WHERE product = :product AND serial_start <= :start),
+                                     :start)
     ORDER BY i.serial_start, b.serial_start
 """)
 
