@@ -13,6 +13,7 @@ units never move again, and concurrent claims queue on the account's lock.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,7 +31,7 @@ from qinglu.core.errors import (
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.models import utcnow
 from qinglu.core.principal import Actor, actor_for
-from qinglu.db.engine import is_postgresql
+from qinglu.db.engine import is_postgresql, on_postgres
 from qinglu.documents import actions as documents
 from qinglu.documents.signing import RegistryKey
 from qinglu.green import generation
@@ -115,6 +116,17 @@ def _project_states(session: Session) -> dict[str, ProjectState]:
             for code, pid, last, technology in rows}
 
 
+def _lock_batches(session: Session) -> None:
+    """Take the product's row lock, the one lock every GEC batch takes (PostgreSQL; on
+    SQLite a write holds the whole database). Taken before the projects' months and
+    carries are read, it serialises batches, so the state read is the state written:
+    no lock per project is needed (the batches are the only writers of a project's
+    carry and last month)."""
+    if is_postgresql(session):
+        session.execute(text("SELECT 1 FROM products WHERE code = :code FOR UPDATE"),
+                        {"code": PRODUCT})
+
+
 def import_generation(session: Session, who: Actor, *, filename: str, content: bytes,
                       progress: Callable[[int, int], None] | None = None,
                       idempotency_key: str | None = None) -> dict[str, Any]:
@@ -127,7 +139,8 @@ def import_generation(session: Session, who: Actor, *, filename: str, content: b
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         # Checked inside the write (a repeat with the same key is answered before it):
-        # the months already issued are read under the write's own locks.
+        # the months already issued are read under the batch lock.
+        _lock_batches(ctx.session)
         rows, problems = generation.check_rows(table, _project_states(ctx.session), progress)
         if problems:
             raise GenerationImportRefused(problems)
@@ -146,6 +159,17 @@ LOCK_CHUNK = 10_000
 
 
 def issue_months_in(ctx: WriteContext, rows: list[tuple[str, date, int]]) -> dict[str, Any]:
+    """Issue checked (filing code, month, kWh) rows inside a caller's ledger write, as one
+    batch. On PostgreSQL (server path) set-based in SQL (`_issue_months_sql`); otherwise
+    row by row in Python (`_issue_months_rows`). Both give the same certificates, carries,
+    serial ranges, moves and Merkle root (tests/green/test_batch.py)."""
+    if on_postgres(ctx.session):
+        return _issue_months_sql(ctx, rows)
+    return _issue_months_rows(ctx, rows)
+
+
+def _issue_months_rows(ctx: WriteContext, rows: list[tuple[str, date, int]]
+                       ) -> dict[str, Any]:
     """Issue checked (filing code, month, kWh) rows inside a caller's ledger write, as one
     batch: the projects locked and read once, certificates and carries computed month by
     month, every issuance written set-based (registry.issue_batch_in), the month rows and
@@ -189,8 +213,12 @@ def issue_months_in(ctx: WriteContext, rows: list[tuple[str, date, int]]) -> dic
         done = issued[item["line"]] if item["line"] is not None else None
         item["issuance_id"], item["serials"] = (done[0], done[1:]) if done else (None, None)
     _write_months(ctx.session, months, state)
+    return _batch_result(len(rows), len(state), months)
+
+
+def _batch_result(rows: int, projects: int, months: list[dict[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {
-        "rows": len(rows), "projects": len(state),
+        "rows": rows, "projects": projects,
         "certificates": sum(m["certificates"] for m in months),
         "merkle_root": merkle_root([_line(m) for m in months])}
     if len(months) <= SHOWN_MONTHS:
@@ -198,6 +226,160 @@ def issue_months_in(ctx: WriteContext, rows: list[tuple[str, date, int]]) -> dic
                              "certificates": m["certificates"], "carried_kwh": m["carried_out"],
                              "tradable": m["tradable"]} for m in months]
     return result
+
+
+# --- the batch in SQL (PostgreSQL) ----------------------------------------------------
+# The rows come checked (generation.check_rows, under the batch lock). They are staged
+# with COPY into a temporary table; certificates, carries and serial ranges are computed
+# there with window functions, and each table is written with one INSERT ... SELECT:
+# - a project's running sum of kWh (its carry in added) gives each month's certificates
+#   (floor of the sum up to the month minus floor of the sum before it, per 1,000 kWh,
+#   the same as carrying the remainder month by month) and its carry out (the sum mod
+#   1,000);
+# - the running sum of certificates over the whole batch in (month, filing code) order,
+#   from the product's counter read once under its row lock, gives each issuance its
+#   serial range: one fresh contiguous range, cut in order, nothing shared;
+# - the methods' rules (tradability by technology and commissioning date, the last valid
+#   day of a production month) are computed in Python for the few distinct combinations
+#   in the batch and joined in, so the rules stay in methods/green.py.
+
+_STAGE = ("CREATE TEMP TABLE gec_stage (filing_code text NOT NULL, month date NOT NULL, "
+          "kwh bigint NOT NULL) ON COMMIT DROP")
+_KINDS = ("SELECT DISTINCT p.technology, p.commissioned, p.self_consumed FROM gec_stage s "
+          "JOIN green_power_projects p ON p.filing_code = s.filing_code")
+_RULES = ("CREATE TEMP TABLE gec_rules ON COMMIT DROP AS SELECT * FROM unnest("
+          "CAST(:technology AS text[]), CAST(:commissioned AS date[]), "
+          "CAST(:self_consumed AS boolean[]), CAST(:tradable AS boolean[])) "
+          "AS r(technology, commissioned, self_consumed, tradable)")
+_VALIDITY = ("CREATE TEMP TABLE gec_validity ON COMMIT DROP AS SELECT * FROM unnest("
+             "CAST(:months AS date[]), CAST(:valid_to AS date[])) AS v(month, valid_to)")
+_BATCH = """
+CREATE TEMP TABLE gec_batch ON COMMIT DROP AS
+WITH summed AS (
+  SELECT p.id AS pid, s.filing_code, p.project_id, p.account_id, s.month, s.kwh,
+         r.tradable, v.valid_to,
+         lag(s.month) OVER project AS previous, p.last_month,
+         (p.carried_kwh + sum(s.kwh) OVER project)::bigint AS upto
+  FROM gec_stage s
+  JOIN green_power_projects p ON p.filing_code = s.filing_code
+  JOIN gec_rules r ON (r.technology, r.commissioned, r.self_consumed)
+                    = (p.technology, p.commissioned, p.self_consumed)
+  JOIN gec_validity v ON v.month = s.month
+  WINDOW project AS (PARTITION BY p.id ORDER BY s.month)),
+counted AS (
+  SELECT summed.*, upto / :per - (upto - kwh) / :per AS certificates,
+         (upto - kwh) % :per AS carried_in, upto % :per AS carried_out,
+         coalesce(previous, last_month) AS before
+  FROM summed)
+SELECT counted.*,
+       CASE WHEN certificates > 0 THEN
+         row_number() OVER (PARTITION BY certificates > 0 ORDER BY month, filing_code) END
+         AS line,
+       (:first + sum(certificates) OVER (ORDER BY month, filing_code) - 1)::bigint
+         AS serial_end
+FROM counted
+"""
+_NOT_FOLLOWING = ("SELECT filing_code, month FROM gec_batch WHERE before IS NOT NULL "
+                  "AND month <> (before + interval '1 month')::date "
+                  "ORDER BY month, filing_code LIMIT 1")
+_IDS = ("CREATE TEMP TABLE gec_ids ON COMMIT DROP AS SELECT row_number() OVER (ORDER BY id) "
+        "AS line, id FROM (SELECT nextval(pg_get_serial_sequence('issuances', 'id')) AS id "
+        "FROM generate_series(1, :n)) drawn")
+_ISSUANCES = """
+INSERT INTO issuances (id, project_id, product, vintage, quantity, serial_start, serial_end,
+                       tradable, valid_to, created_at)
+SELECT i.id, b.project_id, :product, extract(year FROM b.month)::integer, b.certificates,
+       b.serial_end - b.certificates + 1, b.serial_end, b.tradable AND :product_tradable,
+       b.valid_to, :now
+FROM gec_batch b JOIN gec_ids i ON i.line = b.line ORDER BY i.id
+"""
+_BLOCKS = """
+INSERT INTO unit_blocks (issuance_id, account_id, serial_start, serial_end, state)
+SELECT i.id, b.account_id, b.serial_end - b.certificates + 1, b.serial_end, 'held'
+FROM gec_batch b JOIN gec_ids i ON i.line = b.line ORDER BY i.id
+"""
+_MONTHS = """
+INSERT INTO green_generation (power_project_id, month, kwh, carried_in, certificates,
+                              carried_out, issuance_id, created_at)
+SELECT b.pid, b.month, b.kwh, b.carried_in, b.certificates, b.carried_out, i.id, :now
+FROM gec_batch b LEFT JOIN gec_ids i ON i.line = b.line ORDER BY b.month, b.filing_code
+"""
+_CARRIES = """
+UPDATE green_power_projects p SET carried_kwh = last.carried_out, last_month = last.month
+FROM (SELECT DISTINCT ON (pid) pid, carried_out, month FROM gec_batch
+      ORDER BY pid, month DESC) last
+WHERE p.id = last.pid
+"""
+_LINES = """
+SELECT b.filing_code, b.month, b.kwh, b.carried_in, b.certificates, b.carried_out,
+       b.tradable, i.id, b.serial_end - b.certificates + 1, b.serial_end, b.account_id
+FROM gec_batch b LEFT JOIN gec_ids i ON i.line = b.line ORDER BY b.month, b.filing_code
+"""
+
+
+def _issue_months_sql(ctx: WriteContext, rows: list[tuple[str, date, int]]
+                      ) -> dict[str, Any]:
+    conn = ctx.session.connection()
+    product = conn.execute(text(
+        "SELECT next_serial, tradable, scope, methods FROM products WHERE code = :code "
+        "FOR UPDATE"), {"code": PRODUCT}).one()
+    if product.scope != "nation" or json.loads(product.methods or "[]"):
+        raise InvalidInput(f"{PRODUCT} 的规则不能批量签发", f"{PRODUCT} cannot be issued in a "
+                           "batch (its scope or methods need a per-project check)")
+    conn.execute(text("SET LOCAL work_mem = '64MB'"))  # the batch's sorts stay in memory
+    conn.execute(text(_STAGE))
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(
+            "COPY gec_stage (filing_code, month, kwh) FROM STDIN") as copy:
+        copy.write("".join(f"{code}\t{month.isoformat()}\t{kwh}\n"
+                           for code, month, kwh in rows))
+    _stage_rules(conn, {month for _, month, _ in rows})
+    conn.execute(text(_BATCH), {"per": method.KWH_PER_CERTIFICATE,
+                                "first": product.next_serial})
+    wrong = conn.execute(text(_NOT_FOLLOWING)).first()
+    if wrong is not None:
+        raise Conflict(f"{wrong.filing_code} {wrong.month:%Y-%m} 不接续已核发月份",
+                       f"{wrong.filing_code} {wrong.month:%Y-%m} does not follow the months "
+                       "issued")
+    counts = conn.execute(text(
+        "SELECT count(line), coalesce(sum(certificates), 0), count(DISTINCT pid) "
+        "FROM gec_batch")).one()
+    now = utcnow()
+    conn.execute(text(_IDS), {"n": counts[0]})
+    conn.execute(text(_ISSUANCES), {"product": PRODUCT, "now": now,
+                                    "product_tradable": product.tradable})
+    conn.execute(text(_BLOCKS))
+    conn.execute(text(_MONTHS), {"now": now})
+    conn.execute(text(_CARRIES))
+    conn.execute(text("UPDATE products SET next_serial = :next WHERE code = :code"),
+                 {"next": product.next_serial + int(counts[1]), "code": PRODUCT})
+    months = []
+    for (code, month, kwh, carried_in, count, carried_out, tradable, issuance_id, first,
+         last, account_id) in conn.execute(text(_LINES)):
+        months.append({"filing_code": code, "month": month, "kwh": kwh,
+                       "carried_in": carried_in, "certificates": count,
+                       "carried_out": carried_out, "tradable": tradable,
+                       "serials": (first, last) if issuance_id is not None else None})
+        if issuance_id is not None:
+            ctx.moves.append([issuance_id, first, last, None, account_id, "held"])
+    ctx.session.expire_all()
+    return _batch_result(len(rows), counts[2], months)
+
+
+def _stage_rules(conn: Any, months: set[date]) -> None:
+    """The methods' rules for the batch's distinct (technology, commissioning date,
+    self-consumption) and production months, as two small joined tables."""
+    kinds = conn.execute(text(_KINDS)).all()
+    conn.execute(text(_RULES), {
+        "technology": [k.technology for k in kinds],
+        "commissioned": [k.commissioned for k in kinds],
+        "self_consumed": [k.self_consumed for k in kinds],
+        "tradable": [method.tradability(k.technology, k.commissioned, k.self_consumed)
+                     == "tradable" for k in kinds]})
+    ordered = sorted(months)
+    conn.execute(text(_VALIDITY), {"months": ordered,
+                                   "valid_to": [method.last_valid_day(m) for m in ordered]})
 
 
 def _line(month: dict[str, Any]) -> str:
