@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from qinglu.core.ledger import iter_entries, ledger_head, verify_chain
 from qinglu.core.models import LedgerEntry
-from qinglu.registry.checkpoints import AuditHead, extend_tree, log_root
+from qinglu.registry.checkpoints import AuditHead, check_tree, log_root
 from qinglu.registry.models import Account, Hold, Issuance, Retirement, UnitBlock
 
 TERMINAL_STATES = ("retired", "cancelled")
@@ -227,6 +227,7 @@ def _audit_full(session: Session) -> AuditReport:
     report.problems += check_conservation(session)
     report.problems += check_states(session)
     report.problems += check_retirements(session)
+    report.problems += check_tree(session)
     return report
 
 
@@ -248,7 +249,7 @@ def _audit_since(session: Session, head: AuditHead) -> AuditReport:
     if log_root(session, head.sequence).hex() != head.root_hash:
         report.problems.append(f"日志树至 #{head.sequence} 已被改动 / the log tree up to the "
                                f"verified head #{head.sequence} has changed")
-    extend_tree(session)  # the tree over the new entries, from the entries themselves
+    report.problems += check_tree(session, after=head.sequence)
     touched: set[int] = set()
     for entry in iter_entries(session, after=head.sequence):
         touched.update(int(move[0]) for move in json.loads(entry.body).get("moves", []))

@@ -257,6 +257,50 @@ def extend_tree(session: Session, upto: int | None = None) -> int:
     return size
 
 
+def _frontier(size: int) -> set[tuple[int, int]]:
+    """The complete subtrees [0, size) splits into: all a tree needs to grow further."""
+    return {(level, (size >> level) - 1) for level in range(size.bit_length())
+            if size >> level & 1}
+
+
+def check_tree(session: Session, after: int = 0) -> list[str]:
+    """The stored nodes that entries after `after` completed, recomputed from the entries
+    themselves (the older ones needed, the frontier of `after`, are read as stored: an
+    incremental audit has checked them against the root it verified)."""
+    size = extend_tree(session)
+    stored, made = StoredTree(session), dict[tuple[int, int], bytes]()
+    problems: list[str] = []
+    position = after
+    while position < size:
+        last = min(position + EXTEND_BATCH, size)
+        rows = _entry_rows(session, position + 1, last)
+        if _missing(rows, position + 1, last) is not None:
+            return [f"账本缺少记录 / {_gap(_missing(rows, position + 1, last) or 0).en}"]
+        nodes = merkle.new_nodes(
+            position, [merkle.leaf_hash(leaf_bytes(r)) for r in rows],
+            lambda level, index: made.get((level, index)) or stored(level, index))
+        problems += _differing(session, nodes)
+        made.update({(lv, ix): h for lv, ix, h in nodes})
+        for key in set(made) - _frontier(last):  # only the frontier is needed further
+            del made[key]
+        position = last
+    return problems[:10]
+
+
+def _differing(session: Session, nodes: list[tuple[int, int, bytes]]) -> list[str]:
+    by_level: dict[int, dict[int, bytes]] = {}
+    for level, index, digest in nodes:
+        by_level.setdefault(level, {})[index] = digest
+    problems = []
+    for level, wanted in by_level.items():
+        found = dict(session.execute(select(LogNode.idx, LogNode.hash).where(
+            LogNode.level == level, LogNode.idx.between(min(wanted), max(wanted)))).all())
+        problems += [f"日志树节点 {level}/{index} 与账本记录不符 / the log tree's node "
+                     f"{level}/{index} does not match the entries" for index, digest
+                     in wanted.items() if bytes(found.get(index) or b"") != digest]
+    return problems
+
+
 def _covered(session: Session, size: int) -> StoredTree:
     head = ledger_head(session)[0]
     if not 1 <= size <= head:
