@@ -152,7 +152,7 @@ def page_door(world: dict[str, Any], unit: str | None, number: str) -> str:
         assert 'id="case-error"' in response.text and NO_UNIT_ZH in response.text
         assert _written(world) == before
         return REFUSED
-    case_id = int(str(response.url).rsplit("/", 1)[1])
+    case_id = int(response.url.path.rsplit("/", 1)[1])  # /cases/<id>?message=case-opened
     assert _result_of(world, case_id)["inputs"]["date"] == INCIDENT_DATE.isoformat()
     incident = _case(world, case_id)["incident"]
     assert (incident["area"], incident["unit"]) == (FIRE["area"], unit)

@@ -135,7 +135,7 @@ def test_operator_back_office_and_verifier_approval(client: TestClient,
     assert 'id="approve-report"' in view.text
     approved = client.post(f"/cases/{case['id']}/step", data={
         "step": "external", "firm": "某核算机构", "report_ref": "R-9", "quantity": "53.96",
-        "csrf": csrf_of(view.text)})
+        "confirmed": "1", "csrf": csrf_of(view.text)})
     assert 'id="obligation">53.96' in approved.text
     refused = client.post(f"/cases/{case['id']}/step", data={
         "step": "pay", "reference": "x", "csrf": csrf_of(view.text)})

@@ -13,9 +13,10 @@ passes one), and an area is stored and accounted only with its unit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -33,12 +34,12 @@ from qinglu.core.errors import (
     choice,
     require_text,
 )
-from qinglu.core.identifiers import validate_region
+from qinglu.core.identifiers import mask_id_number, validate_region
 from qinglu.core.ledger import WriteContext, run_write
-from qinglu.core.models import utcnow
+from qinglu.core.models import LedgerEntry, utcnow
 from qinglu.core.money import money_amount, parse_price, price_text
 from qinglu.core.principal import Principal
-from qinglu.core.quantities import format_quantity, parse_area
+from qinglu.core.quantities import format_quantity, parse_area, typed_number
 from qinglu.documents.actions import issue_in
 from qinglu.documents.signing import RegistryKey
 from qinglu.methods.fire import FireResult, estimate, fire_input
@@ -76,6 +77,7 @@ def case_view(case: Case, *, public: bool = False) -> dict[str, Any]:
         "accounting": case.accounting, "agreement": case.agreement, "hold_id": case.hold_id,
         "payment_reference": case.payment_reference, "retirement_id": case.retirement_id,
         "certificate_number": case.certificate_number, "voucher_number": case.voucher_number,
+        "pending_report": case.pending_report,
     }
     if public:
         view.pop("payment_reference")
@@ -179,8 +181,11 @@ def open_case(
     place: str,
     incident: dict[str, Any],
     actor: str,
+    accounted: tuple[int, dict[str, Any]] | None = None,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
+    """Opened; with `accounted` (the obligation in base units and its accounting), opened
+    and accounted in one write, so that a refusal of either leaves nothing behind."""
     number = require_text("案号 case number", number, limit=100)
     incident = _incident(incident)
     choice("机关类型 authority kind", authority_kind, AUTHORITY_KINDS)
@@ -190,11 +195,15 @@ def open_case(
     if incident_date > date.today():
         raise InvalidInput(f"事发日期 {incident_date} 在未来", f"incident date {incident_date} "
                            "is in the future")
+    if accounted is not None and accounted[0] <= 0:
+        raise InvalidInput("核算义务量须大于零", "the obligation must be above zero")
     request = {"number": number, "authority_holder_id": authority_holder_id,
                "authority_kind": authority_kind, "kind": kind,
                "defendant_holder_id": defendant_holder_id,
                "incident_date": incident_date.isoformat(), "region": region, "place": place,
                "incident": incident}
+    if accounted is not None:
+        request.update(obligation=accounted[0], accounting=accounted[1])
 
     def action(ctx: WriteContext) -> dict[str, Any]:
         if get_holder(ctx.session, authority_holder_id).kind != "org":
@@ -206,6 +215,8 @@ def open_case(
                     authority_kind=authority_kind, kind=kind,
                     defendant_holder_id=defendant_holder_id, incident_date=incident_date,
                     region=region, place=place, incident=incident, status="opened")
+        if accounted is not None:
+            case.status, (case.obligation, case.accounting) = "accounted", accounted
         ctx.session.add(case)
         ctx.session.flush()
         return case_view(case)
@@ -288,19 +299,20 @@ def account_with_fire_method(session: Session, principal: Principal, *, case_id:
 
 def open_fire_case(session: Session, principal: Principal, *, authority_holder_id: int | None,
                    incident_date: date, evidence: Mapping[str, Any],
-                   **case: Any) -> dict[str, Any]:
-    """Open a fire case and account it with Qinglu's method at once (the case desk's form).
-    The fire is computed first, so bad evidence (an area without its unit...) is refused
-    before anything is written; the incident stored is the evidence's area, unit and
-    vegetation."""
+                   idempotency_key: str | None = None, **case: Any) -> dict[str, Any]:
+    """Open a fire case and account it with Qinglu's method, in one write (the case
+    desk's form): the area is checked with its unit first (refused in the figure and
+    unit given), then the fire is computed, and a refusal of anything, the case number
+    taken or the fire's figures, leaves no case behind. The incident stored is the
+    evidence's area, unit and vegetation."""
     authority = _opening_authority(principal, authority_holder_id)
+    incident = _incident({key: evidence.get(key) for key in ("area", "unit", "vegetation")})
     result = _fire_on_incident_date(evidence, incident_date)
-    incident = {key: evidence.get(key) for key in ("area", "unit", "vegetation")}
-    opened = open_case(session, authority_holder_id=authority, incident_date=incident_date,
-                       incident=incident, actor=principal.actor, **case)
-    return record_accounting(session, case_id=opened["id"], obligation=result.obligation_units,
-                             accounting=_method_accounting(result, principal.actor),
-                             actor=principal.actor)
+    return open_case(session, authority_holder_id=authority, incident_date=incident_date,
+                     incident=incident, actor=principal.actor,
+                     accounted=(result.obligation_units,
+                                _method_accounting(result, principal.actor)),
+                     idempotency_key=idempotency_key, **case)
 
 
 def external_report_accounting(
@@ -312,11 +324,7 @@ def external_report_accounting(
     The obligation is the report's stated figure; Qinglu's own computation, if given,
     is kept beside it for comparison and never replaces it.
     """
-    try:
-        figure = Decimal(stated_obligation)
-    except InvalidOperation:
-        raise InvalidInput(f"报告数值 {stated_obligation!r} 无效",
-                           f"stated figure {stated_obligation!r} is not a number") from None
+    figure = _stated_figure(stated_obligation)
     units = int((figure * 100).to_integral_value(rounding="ROUND_CEILING"))
     return units, {
         "source": "external", "firm": require_text("核算机构 firm", firm),
@@ -324,6 +332,76 @@ def external_report_accounting(
         "stated_obligation_t": f"{figure:.2f}", "approved_by": approved_by,
         "qinglu_comparison": comparison,
     }
+
+
+def _stated_figure(text: str) -> Decimal:
+    """A report's stated tCO2e as typed (a decimal comma, full-width digits), above zero."""
+    figure = Decimal(typed_number(text, "报告核定排放量", "the report's stated figure"))
+    if figure <= 0:
+        raise InvalidInput(f"报告核定排放量须大于零：{text}",
+                           f"the report's stated figure must be above zero: {text}")
+    return figure
+
+
+# Until the agreement, an approved external report may still replace the accounting.
+REPORTABLE = ("opened", "accounted")
+
+
+def record_external_report(session: Session, principal: Principal, *, case_id: int,
+                           firm: str, report_ref: str, stated_obligation: str,
+                           idempotency_key: str | None = None) -> dict[str, Any]:
+    """An accounting report prepared outside Qinglu, recorded by the case's authority (or
+    the operator) for a verifier to approve; until approved it changes no figure."""
+    _require_role(principal, CASE_OPENERS)
+    _visible_case(session, principal, case_id)
+    figure = _stated_figure(stated_obligation)
+    pending = {"firm": require_text("核算机构 firm", firm),
+               "report_ref": require_text("报告编号 report reference", report_ref),
+               "stated_obligation_t": f"{figure:.2f}", "recorded_by": principal.actor}
+
+    def step(_ctx: WriteContext, case: Case) -> None:
+        if case.status not in REPORTABLE:
+            raise InvalidTransition(
+                f"案件 {case.number} 处于“{case.status}”，约定购买后不能再提交核算报告",
+                f"case {case.number} is {case.status}; a report can be recorded only "
+                "before the agreement")
+        case.pending_report = pending
+
+    return _case_write(session, "report", case_id, principal.actor, pending, step,
+                       idempotency_key)
+
+
+def approve_external_report(session: Session, principal: Principal, *, case_id: int,
+                            idempotency_key: str | None = None) -> dict[str, Any]:
+    """A verifier approves the report the authority recorded: its stated figure becomes
+    the obligation; Qinglu's own accounting, if the case had one, is kept beside it for
+    comparison and no longer decides."""
+    _require_role(principal, ("verifier",))
+
+    def step(_ctx: WriteContext, case: Case) -> None:
+        pending = case.pending_report
+        if not pending:
+            raise InvalidTransition(f"案件 {case.number} 没有待审核的核算报告",
+                                    f"case {case.number} has no report awaiting approval")
+        if case.status == "opened":
+            _advance(case, "accounted")
+        elif case.status != "accounted":
+            raise InvalidTransition(
+                f"案件 {case.number} 处于“{case.status}”，不能再审核核算报告",
+                f"case {case.number} is {case.status}; its report can no longer be approved")
+        previous = case.accounting if (case.accounting or {}).get("source") == "qinglu" else None
+        units, accounting = external_report_accounting(
+            firm=pending["firm"], report_ref=pending["report_ref"],
+            stated_obligation=pending["stated_obligation_t"], approved_by=principal.actor,
+            comparison=previous and {"obligation": format_quantity(PRODUCT, case.obligation or 0),
+                                     "method": previous.get("method")})
+        case.obligation = units
+        case.accounting = {**accounting, "recorded_by": pending.get("recorded_by")}
+        case.pending_report = None
+        case.updated_at = utcnow()
+
+    return _case_write(session, "approve", case_id, principal.actor, {}, step,
+                       idempotency_key)
 
 
 def agree(
@@ -362,6 +440,27 @@ def agree(
     return _case_write(session, "agree", case_id, actor,
                        {"quantity": quantity, "seller_account_id": seller_account_id,
                         "price": price}, step, idempotency_key)
+
+
+def agreement_preview(session: Session, principal: Principal, *, case_id: int, quantity: int,
+                      seller_account_id: int, price: str) -> dict[str, Any]:
+    """What `agree` would do, said before it is done (the desk's confirmation): the
+    seller, the quantity escrowed, the price and the amount. Refuses what `agree` would
+    refuse for the figures (a quantity below the obligation, a bad price, no account);
+    writes nothing."""
+    case = _visible_case(session, principal, case_id)
+    unit_price = parse_price(price)
+    if quantity < (case.obligation or 0):
+        raise InvalidInput(
+            f"约定数量 {format_quantity(PRODUCT, quantity)} t 低于核算义务 "
+            f"{format_quantity(PRODUCT, case.obligation or 0)} t",
+            f"agreed quantity {format_quantity(PRODUCT, quantity)} t is below the "
+            f"obligation {format_quantity(PRODUCT, case.obligation or 0)} t")
+    account = get_account(session, seller_account_id)
+    return {"quantity": format_quantity(PRODUCT, quantity), "seller_account_id": account.id,
+            "seller": _party(session, account.holder_id)["name"],
+            "price_cny_per_t": price_text(unit_price),
+            "amount_cny": str(money_amount(unit_price, quantity, PRODUCT))}
 
 
 def pay(session: Session, *, case_id: int, reference: str, actor: str,
@@ -440,3 +539,59 @@ def close_case(session: Session, *, case_id: int, actor: str,
         _advance(case, "closed")
 
     return _case_write(session, "close", case_id, actor, {}, step, idempotency_key)
+
+
+def close_case_for(session: Session, principal: Principal, *, case_id: int,
+                   idempotency_key: str | None = None) -> dict[str, Any]:
+    """Closed by the case's own authority (its clerk) or the operator, once certified."""
+    _require_role(principal, CASE_OPENERS)
+    _visible_case(session, principal, case_id)
+    return close_case(session, case_id=case_id, actor=principal.actor,
+                      idempotency_key=idempotency_key)
+
+
+def _concerns(case: Case, kind: str, body: dict[str, Any]) -> bool:
+    request, result = body.get("request") or {}, body.get("result") or {}
+    if kind == "case.open":
+        return bool(result.get("id") == case.id and request.get("number") == case.number)
+    return bool(request.get("case_id") == case.id)
+
+
+def case_timeline(session: Session, case: Case) -> list[dict[str, Any]]:
+    """Every ledger entry of the case, oldest first: what was done, by whom, when (UTC,
+    as recorded), and its entry's number on the ledger."""
+    rows = session.execute(
+        select(LedgerEntry.sequence, LedgerEntry.kind, LedgerEntry.actor,
+               LedgerEntry.recorded_at, LedgerEntry.body)
+        .where(LedgerEntry.kind.like("case.%")).order_by(LedgerEntry.sequence))
+    steps = []
+    for sequence, kind, actor, recorded_at, body in rows:
+        parsed = json.loads(body)
+        if _concerns(case, kind, parsed):
+            accounted = kind == "case.open" and "obligation" in parsed["request"]
+            steps.append({"entry": sequence, "step": "case.open_account" if accounted else kind,
+                          "actor": actor, "at": recorded_at})
+    return steps
+
+
+def _party(session: Session, holder_id: int) -> dict[str, Any]:
+    holder = get_holder(session, holder_id)
+    return {"id": holder.id, "name": holder.name, "kind": holder.kind,
+            "id_number": holder.id_number if holder.kind == "org"
+            else mask_id_number(holder.id_number)}
+
+
+def case_desk(session: Session, principal: Principal, case_id: int) -> dict[str, Any]:
+    """The case whole, for the desk of whoever may see it: the parties by name, the
+    agreement (seller, quantity, price, amount, serial ranges), the payment reference,
+    the documents, a report awaiting approval, and the timeline from the ledger."""
+    case = _visible_case(session, principal, case_id)
+    view = case_view(case)
+    agreement = case.agreement or {}
+    seller = None
+    if agreement.get("seller_account_id"):
+        account = get_account(session, int(agreement["seller_account_id"]))
+        seller = {**_party(session, account.holder_id), "account_id": account.id}
+    return {**view, "authority": _party(session, case.authority_holder_id),
+            "defendant": _party(session, case.defendant_holder_id), "seller": seller,
+            "timeline": case_timeline(session, case)}

@@ -33,6 +33,8 @@ class Case(Base):
     obligation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # base units
     accounting: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     agreement: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # An external accounting report the authority recorded, until a verifier approves it.
+    pending_report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"), nullable=True)
     payment_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
     retirement_id: Mapped[int | None] = mapped_column(

@@ -1,4 +1,5 @@
-"""case desk: reserved revision, filled in by the work it names (or dropped before release)
+"""case desk: an external accounting report recorded by the case's authority, waiting
+for a verifier's approval (cases.pending_report)
 
 Revision ID: 0019
 Revises: 0018
@@ -7,6 +8,9 @@ Create Date: 2026-12-01 00:50:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = '0019'
 down_revision: str | None = '0018'
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.add_column('cases', sa.Column('pending_report', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('cases') as batch:
+        batch.drop_column('pending_report')
