@@ -57,6 +57,16 @@ CERTIFICATE_SQL = RawQuery("""
 
 PROJECT_NAME_SQL = RawQuery("SELECT name FROM projects WHERE id = :id")
 
+# The ledger entry that recorded a document's retirement or trade: the leaf the public
+# log's inclusion proof is of.
+DOCUMENT_ENTRY_SQL = RawQuery("""
+    SELECT COALESCE(r.entry_sequence, o.entry_sequence) AS entry
+    FROM certificates c
+    LEFT JOIN retirements r ON r.id = c.retirement_id
+    LEFT JOIN orders o ON o.id = c.order_id
+    WHERE c.number = :number
+""")
+
 # The states of the unit blocks a trade's serial range now lies in (by project, vintage,
 # product and overlap), to say whether the units a voucher transferred are held or retired.
 RANGE_STATES_SQL = RawQuery("""
@@ -97,6 +107,8 @@ class Verification:
     file: dict[str, Any] | None = None  # a presented PDF: its hash and signature
     # What the document is and what the ledger says of its units now (only when valid).
     statement: dict[str, str] | None = None
+    # The public log: the document's entry, its checkpoint, whether the proof held.
+    log: dict[str, Any] | None = None
 
     def fail(self, zh: str, en: str) -> None:
         self.valid = False
@@ -109,7 +121,15 @@ class Verification:
             answer["file"] = self.file
         if self.statement is not None and self.valid:
             answer["statement"] = self.statement
+        if self.log is not None:
+            answer["log"] = self.log
         return answer
+
+
+def document_entry(db: Db, number: str) -> int | None:
+    """The ledger entry of a document's retirement or trade (None if unknown)."""
+    rows = DOCUMENT_ENTRY_SQL.rows(db, {"number": number})
+    return int(rows[0]["entry"]) if rows and rows[0]["entry"] is not None else None
 
 
 def retirement_facts_of(*, retirement_id: int, product: str, quantity: int, beneficiary: str,
