@@ -1,14 +1,19 @@
 """Load shedding: past the configured number of requests in flight, 503 with Retry-After
-at once; static files and health are never refused."""
+at once; static files and health are never refused. JSON nested too deeply is refused
+before the parser sees it."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
+import pytest
+from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from qinglu.web.limits import InFlightLimit
+from qinglu.web.app import create_app
+from qinglu.web.limits import InFlightLimit, json_depth
 
 
 class Parked:
@@ -44,3 +49,26 @@ def test_past_the_limit_requests_are_refused_at_once_with_retry_after() -> None:
             assert (await client.get("/api/v1/projects")).status_code == 200
 
     asyncio.run(scenario())
+
+
+def test_json_depth_counts_brackets_outside_strings_only() -> None:
+    assert json_depth(b'{"a": [1, {"b": "[[[[\\"[["}]}') == 3
+    assert json_depth(b'"{[" ') == 0 and json_depth(b"12") == 0
+    assert json_depth(b"[" * 100_000) == 100_000
+
+
+def test_deeply_nested_json_is_refused_before_it_is_parsed(
+        sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QINGLU_SECRET", "test-secret")
+    with TestClient(create_app(sqlite_database_url)) as client:
+        deep = b'{"from_account": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+        started = time.perf_counter()
+        refused = client.post("/api/v1/transfers", content=deep,
+                              headers={"Content-Type": "application/json"})
+        assert refused.status_code == 422  # not 401, not a RecursionError's 500
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "too deeply" in refused.json()["detail_en"]
+        assert time.perf_counter() - started < 2
+        nested = {"from_account": 1, "to_account": 2, "product": "FCS", "quantity": "1.00",
+                  "pad": [[[[["ok"]]]]]}
+        assert client.post("/api/v1/transfers", json=nested).status_code == 401
