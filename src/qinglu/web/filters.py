@@ -4,14 +4,17 @@ places by name, times in China Standard Time with the zone, quantities with a un
 
     {{ order.status | label('order_status') }}   {{ 'FCS' | product }}
     {{ '522629' | place }}   {{ listing.expires_at | when }}   {{ q | qty('FCS') }}
+    {{ entry.actor | actor }}
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
 
 from qinglu.core import labels
 from qinglu.core.errors import QingluError
@@ -64,8 +67,15 @@ def qty(context: Context, value: object, product_or_unit: str) -> str:
 
 
 @pass_context
-def when(context: Context, value: Any) -> str:
-    return labels.local_time(value, _lang(context))
+def when(context: Context, value: Any) -> Markup:
+    """A <time> in China Standard Time with its zone, each kept on one line."""
+    text = labels.local_time(value, _lang(context))
+    moment = labels.as_shanghai(value) if value not in (None, "") else None
+    if not isinstance(moment, datetime):
+        return Markup.escape(text)
+    stamp, zone = text[:16], text[17:]
+    return Markup('<time datetime="{}" class="nowrap">{}</time> <span class="nowrap">{}</span>'
+                  ).format(moment.isoformat(timespec="minutes"), stamp, zone)
 
 
 @pass_context
@@ -73,8 +83,18 @@ def place(context: Context, code: object) -> str:
     return place_name(str(code), _lang(context)) if code else "—"
 
 
+@pass_context
+def actor(context: Context, value: object) -> str:
+    """A ledger actor "authority:majiang" as "办案机关 majiang" / "authority majiang"."""
+    text = str(value or "")
+    role, sep, name = text.partition(":")
+    if not sep or labels.lookup(role, "role") is None:
+        return text or "—"
+    return f"{labels.label(role, _lang(context), 'role')} {name}"
+
+
 FILTERS = {"label": label, "product": product, "unit": unit, "qty": qty, "when": when,
-           "place": place}
+           "place": place, "actor": actor}
 
 
 def install(env: Environment) -> Environment:

@@ -38,6 +38,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
         accounts.add_user(session, name="company", role="holder", password=PASSWORD,
                           holder_id=made["holders"]["company"])
         accounts.add_user(session, name="op", role="operator", password=PASSWORD)
+        accounts.add_user(session, name="ver", role="verifier", password=PASSWORD)
     engine.dispose()
     with serving(url) as base:
         yield {"url": base, "demo": made}
