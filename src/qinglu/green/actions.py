@@ -31,12 +31,14 @@ from qinglu.core.errors import (
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.models import utcnow
 from qinglu.core.principal import Actor, actor_for
+from qinglu.core.quantities import parse_quantity
 from qinglu.db.engine import is_postgresql, on_postgres
 from qinglu.documents import actions as documents
 from qinglu.documents.signing import RegistryKey
 from qinglu.green import generation
 from qinglu.green.generation import GenerationImportRefused, ProjectState
 from qinglu.green.models import GenerationMonth, GreenClaim, PowerProject
+from qinglu.market import actions as market
 from qinglu.methods import green as method
 from qinglu.registry import actions as registry
 
@@ -590,17 +592,27 @@ def project_generation(session: Session, filing_code_text: str) -> list[dict[str
 
 
 def by_month(session: Session) -> list[dict[str, Any]]:
-    """Certificates issued (by production month) and claimed (by the claim's end month),
-    month by month, with bar widths for the register's chart."""
+    """Certificates issued (by production month), traded on the market (by the month
+    the trade settled) and claimed (by the claim's end month), month by month, with bar
+    lengths (0-200) for the register's and the dashboard's charts."""
     issued: dict[str, int] = {}
     for month, count in session.execute(select(GenerationMonth.month,
                                                GenerationMonth.certificates)):
         issued[f"{month:%Y-%m}"] = issued.get(f"{month:%Y-%m}", 0) + count
+    traded: dict[str, int] = {}
+    for day in market.daily_prices(session, product=PRODUCT):
+        count = parse_quantity(PRODUCT, day["volume"])
+        traded[day["day"][:7]] = traded.get(day["day"][:7], 0) + count
     claimed: dict[str, int] = {}
     for end, count in session.execute(select(GreenClaim.period_end, GreenClaim.certificates)):
         claimed[f"{end:%Y-%m}"] = claimed.get(f"{end:%Y-%m}", 0) + count
-    months = sorted({*issued, *claimed})
-    top = max([*issued.values(), *claimed.values(), 1])
-    return [{"month": m, "issued": issued.get(m, 0), "claimed": claimed.get(m, 0),
-             "issued_width": round(200 * issued.get(m, 0) / top),
-             "claimed_width": round(200 * claimed.get(m, 0) / top)} for m in months]
+    series = {"issued": issued, "traded": traded, "claimed": claimed}
+    top = max([1, *(v for counts in series.values() for v in counts.values())])
+    rows = []
+    for key in sorted({m for counts in series.values() for m in counts}):
+        row: dict[str, Any] = {"month": key}
+        for name, counts in series.items():
+            row[name] = counts.get(key, 0)
+            row[f"{name}_width"] = round(200 * row[name] / top)
+        rows.append(row)
+    return rows

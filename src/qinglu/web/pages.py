@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from qinglu.accounts.actions import principal_for_token, sign_in, sign_out
 from qinglu.core.errors import Forbidden, NotAuthenticated, QingluError
 from qinglu.core.principal import Principal
+from qinglu.green import actions as green
 from qinglu.market import actions as market
 from qinglu.registry import actions as registry
 from qinglu.web.auth import SessionDep
@@ -122,10 +123,14 @@ def render(request: Request, template: str, user: Principal | None, status: int 
     return response
 
 
+DASHBOARD_MONTHS = 12  # the green-certificate chart shows the last year
+
+
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
     return render(request, "dashboard.html", user, totals=registry.public_totals(session),
-                  daily=market.recent_prices(session))
+                  daily=market.recent_prices(session),
+                  green_months=green.by_month(session)[-DASHBOARD_MONTHS:])
 
 
 @router.get("/login", response_class=HTMLResponse)
