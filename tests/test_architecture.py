@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FEATURES = ("registry", "cases", "market", "forestry", "documents", "accounts", "basins",
-            "green")
+            "green", "exports")
 OPEN_TO_OTHERS = {"__init__", "actions", "signing", "pdf"}
 
 

@@ -13,6 +13,7 @@ from qinglu.basins.cli import water_app
 from qinglu.cases.cli import app as case_app
 from qinglu.cli_common import DbOption, JsonOption, emit, fail, handle_errors, session_for
 from qinglu.documents.cli import app as certificate_app
+from qinglu.exports.cli import export_command, import_command
 from qinglu.forestry.cli import app as parcel_app
 from qinglu.forestry.cli import monitoring_app, tree_app
 from qinglu.green.cli import claim_app, gec_app, green_app
@@ -45,6 +46,8 @@ app.add_typer(gec_app, name="gec")
 app.add_typer(claim_app, name="claim")
 app.add_typer(product_app, name="product")
 app.add_typer(log_app, name="log")
+app.command("export")(export_command)
+app.command("import")(import_command)
 
 
 @app.command("backup")

@@ -28,6 +28,7 @@ from qinglu.db.session import open_database
 from qinglu.documents import api as documents_api
 from qinglu.documents import pages as documents_pages
 from qinglu.documents.signing import load_or_create_key
+from qinglu.exports import api as exports_api
 from qinglu.forestry import api as forestry_api
 from qinglu.forestry.pages import router as monitoring_pages_router
 from qinglu.green import api as green_api
@@ -137,7 +138,8 @@ def create_app(database_url: str | None = None,
     app.router.routes.extend([*documents_api.hot_router.routes, *registry_api.hot_router.routes])
     for router in (documents_api.router, registry_api.router, auth_api.router,
                    cases_api.router, methods_api.router, forestry_api.router,
-                   market_api.router, basins_api.router, green_api.router):
+                   market_api.router, basins_api.router, green_api.router,
+                   exports_api.router):
         release_sessions_in_thread(router)
         app.include_router(router, prefix="/api/v1")
     app.state.web_secret = web_secret()
