@@ -61,6 +61,21 @@ def test_security_headers_on_pages_and_api(client: TestClient) -> None:
         assert "Strict-Transport-Security" not in answer.headers  # plain http here
 
 
+def test_what_a_signed_in_user_gets_is_never_cached(client: TestClient,
+                                                      session: Session) -> None:
+    holder = f.org(session)
+    account = f.account(session, holder)
+    accounts.add_user(session, name="h", role="holder", password=PASSWORD, holder_id=holder)
+    token = client.post("/api/v1/auth/token", data={"username": "h", "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    private = client.get(f"/api/v1/accounts/{account}/balance", headers=bearer)
+    assert private.status_code == 200 and private.headers["Cache-Control"] == "no-store"
+    client.cookies.set("qinglu_session", "anything")
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+    client.cookies.clear()
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")  # public
+
+
 def test_pages_run_no_inline_script(client: TestClient, session: Session) -> None:
     account = f.account(session, f.org(session))
     registry.issue(session, project_id=f.project(session), vintage=2023, quantity=1_000,

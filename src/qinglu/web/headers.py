@@ -20,6 +20,15 @@ CONTENT_SECURITY_POLICY = (
 DOCS_POLICY = "frame-ancestors 'none'"
 DOCS_PREFIXES = ("/docs", "/redoc")
 HSTS = "max-age=31536000"
+# web.pages.SESSION_COOKIE (not imported: pages imports this module).
+SESSION_COOKIE_PREFIX = b"qinglu_session="
+
+
+def _signed_in(scope: Scope) -> bool:
+    """A request carrying credentials (a session cookie, a bearer token): what it gets
+    back is that user's, and no browser or proxy may keep a copy (ASVS 8.2.1)."""
+    headers = dict(scope.get("headers") or ())
+    return b"authorization" in headers or SESSION_COOKIE_PREFIX in headers.get(b"cookie", b"")
 
 
 def public_https() -> bool:
@@ -38,6 +47,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         docs = scope["path"].startswith(DOCS_PREFIXES)
+        private = _signed_in(scope)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -49,6 +59,8 @@ class SecurityHeaders:
                 headers.setdefault("Referrer-Policy", "same-origin")
                 if self.https:
                     headers.setdefault("Strict-Transport-Security", HSTS)
+                if private:
+                    headers["Cache-Control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, with_headers)
