@@ -179,3 +179,36 @@ def test_the_recipient_is_found_by_name_as_you_type(
                        headers={"HX-Request": "true"})
     assert f'name="to_account_pick" value="{holder["buyer"]}"' in found.text
     assert "黔东南某生态公司" in found.text and "<html" not in found.text
+
+
+def test_a_pasted_verify_address_and_a_lower_case_serial_are_understood(
+        client: TestClient, session_of: Session) -> None:
+    from qinglu.documents import actions as documents
+    from qinglu.documents.signing import load_or_create_key
+
+    seller, _project, issued = f.issued_account(session_of, quantity=10_000)
+    retired = documents.retire(session_of, load_or_create_key(), from_account=seller,
+                               product="FCS", quantity=5396, beneficiary="某某公司",
+                               purpose="替代性修复", actor="t")
+    number = retired["certificate_number"]
+    pasted = f"  https://qinglu.example/verify/{number.lower()}#QL1:abc "
+    page = client.get("/verify", params={"number": pasted})
+    assert 'data-valid="true"' in page.text and f'value="{number}"' in page.text
+    serial = issued["serials"][0]
+    typed = f" {serial.lower()[:10]} {serial.lower()[10:]}"
+    found = client.get("/search", params={"serial": typed}, headers={"HX-Request": "true"})
+    assert 'data-state="held"' in found.text
+
+
+def test_the_back_office_says_what_it_did_and_never_a_dict(
+        client: TestClient, session_of: Session) -> None:
+    accounts.add_user(session_of, name="op", role="operator", password=PASSWORD)
+    page = sign_in(client, "op")
+    done = client.post("/admin/holder", data={
+        "kind": "org", "name": "贵州某林场", "id_number": f.make_uscc(), "region": "522629",
+        "csrf": csrf_of(page)}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/admin?message=holder-added"
+    refused = client.post("/admin/account", data={"holder_id": "x", "kind": "holding",
+                                                  "csrf": csrf_of(page)})
+    assert refused.status_code == 422 and "holder_id 须为整数：“x”" in refused.text
+    no_leak(refused.text)

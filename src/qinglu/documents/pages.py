@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from urllib.parse import unquote
+
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
@@ -11,11 +15,25 @@ from qinglu.web.pages import SessionDep, UserDep, render
 router = APIRouter(include_in_schema=False)
 
 
+_VERIFY_ADDRESS = re.compile(r"/verify/([^/?#\s]+)")
+
+
+def typed_certificate_number(text: str) -> str:
+    """A certificate number as people enter it: typed in lower case or full-width, with
+    spaces, or a whole verification address pasted (a QR code's text): its number."""
+    raw = unicodedata.normalize("NFKC", text).strip()
+    found = _VERIFY_ADDRESS.search(raw)
+    if found:
+        raw = unquote(found.group(1))
+    return "".join(raw.split()).upper()
+
+
 @router.get("/verify", response_class=HTMLResponse)
 def verify_form(request: Request, session: SessionDep, user: UserDep,
                 number: str = "") -> HTMLResponse:
-    result = _verify(request, session, number.strip(), None) if number.strip() else None
-    return render(request, "verify.html", user, number=number, result=result)
+    wanted = typed_certificate_number(number)
+    result = _verify(request, session, wanted, None) if wanted else None
+    return render(request, "verify.html", user, number=wanted or number, result=result)
 
 
 @router.get("/verify/{number}", response_class=HTMLResponse)

@@ -3,12 +3,13 @@ accounts, and the operator's back office."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qinglu.core.errors import QingluError
+from qinglu.core.errors import InvalidInput, NotFound, QingluError
 from qinglu.core.principal import ANONYMOUS, Principal
 from qinglu.core.quantities import parse_quantity
 from qinglu.registry import actions as registry
@@ -45,6 +46,9 @@ def retirements(request: Request, session: SessionDep, user: UserDep) -> HTMLRes
 def search(request: Request, session: SessionDep, user: UserDep,
            serial: str = "") -> HTMLResponse:
     found, error = [], None
+    # As typed or pasted: full-width characters folded, spaces dropped (case is the
+    # parser's to fold).
+    serial = "".join(unicodedata.normalize("NFKC", serial).split())
     if serial:
         try:
             found = registry.find_serial(session, serial)
@@ -129,38 +133,60 @@ def admin_page(request: Request, session: SessionDep, user: UserDep,
                   message=message)
 
 
-@router.post("/admin/{action}", response_class=HTMLResponse)
+ADMIN_NOTICES = {"holder": "holder-added", "account": "account-opened",
+                 "project": "project-added", "issue": "units-issued"}
+NOTICES.update({"holder-added": ("已添加持有人", "holder added"),
+                "account-opened": ("已开立账户", "account opened"),
+                "project-added": ("已登记项目", "project registered"),
+                "units-issued": ("已签发", "units issued")})
+
+
+@router.post("/admin/{action}", response_model=None)
 async def admin_action(request: Request, action: str, session: SessionDep,
-                       user: UserDep) -> HTMLResponse:
-    """The back office's forms: holder, account, project, issue."""
+                       user: UserDep) -> Response:
+    """The back office's forms: holder, account, project, issue. Done: a redirect to a
+    fixed notice (the new row is in the tables); refused: the page again, the reason in
+    its language and nothing written."""
     who = require_user(user, "operator")
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form.pop("csrf", None))
+    if action not in ADMIN_NOTICES:
+        raise NotFound(f"没有“{action}”这项操作", f"there is no back-office action {action!r}")
     try:
-        result = _admin_write(session, who, action, form)
-        message = f"✔ {action}: {result}"
-    except (QingluError, ValueError, KeyError) as exc:
-        message = exc.message if isinstance(exc, QingluError) else f"✘ {exc}"
-    return admin_page(request, session, user, message=message)
+        _admin_write(session, who, action, form)
+    except QingluError as exc:
+        message = exc.zh if language(request) == "zh" else exc.en
+        return render(request, "admin.html", user, status=exc.status, message=message,
+                      holders=registry.holders_with_accounts(session))
+    return RedirectResponse(f"/admin?message={ADMIN_NOTICES[action]}", status_code=303)
+
+
+def _whole(form: dict[str, str], field: str) -> int:
+    """A whole number from the back office's form, as typed (full-width digits, spaces)."""
+    typed = form.get(field, "")
+    raw = "".join(unicodedata.normalize("NFKC", typed).split())
+    if not raw.isdigit() or len(raw) > 12:
+        raise InvalidInput(f"{field} 须为整数：“{typed}”",
+                           f"{field} must be a whole number: “{typed}”")
+    return int(raw)
 
 
 def _admin_write(session: SessionDep, who: Principal, action: str,
                  form: dict[str, str]) -> dict[str, Any]:
+    text = form.get
     if action == "holder":
-        return registry.add_holder(session, kind=form["kind"], name=form["name"],
-                                           id_number=form["id_number"], region=form["region"],
-                                           actor=who.actor)
+        return registry.add_holder(session, kind=text("kind", ""), name=text("name", ""),
+                                   id_number=text("id_number", ""), region=text("region", ""),
+                                   actor=who.actor)
     if action == "account":
-        return registry.open_account(session, holder_id=int(form["holder_id"]),
-                                             kind=form["kind"], actor=who.actor)
+        return registry.open_account(session, holder_id=_whole(form, "holder_id"),
+                                     kind=text("kind", ""), actor=who.actor)
     if action == "project":
-        return registry.add_project(session, name=form["name"],
-                                            product=form["product"], region=form["region"],
-                                            methodology=form["methodology"], actor=who.actor)
-    if action == "issue":
-        project_id = int(form["project_id"])
-        return registry.issue(session, project_id=project_id, vintage=int(form["vintage"]),
-                              quantity=registry.project_quantity(session, project_id,
-                                                                 form["quantity"]),
-                              to_account=int(form["account_id"]), actor=who.actor)
-    raise ValueError(f"unknown action {action}")
+        return registry.add_project(session, name=text("name", ""), product=text("product", ""),
+                                    region=text("region", ""),
+                                    methodology=text("methodology", ""), actor=who.actor)
+    project_id = _whole(form, "project_id")
+    return registry.issue(session, project_id=project_id, vintage=_whole(form, "vintage"),
+                          quantity=registry.project_quantity(session, project_id,
+                                                             text("quantity", "")),
+                          to_account=_whole(form, "account_id"), actor=who.actor)
