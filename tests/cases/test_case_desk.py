@@ -175,3 +175,31 @@ def test_a_taken_number_leaves_nothing_and_can_be_retried(
     assert written(session_of) == before
     fixed = client.post("/cases/new", data=new_case_form(desk.text, number="麻检〔2026〕台2号"))
     assert 'id="obligation">57.48<' in fixed.text
+
+
+def test_the_api_records_and_approves_a_report_and_shows_the_desk(
+        client: TestClient, session_of: Session, world: dict[str, Any]) -> None:
+    from tests.registry.test_api_registry import token
+
+    sign_in(client, "clerk")
+    desk_page = client.get("/cases")
+    opened = client.post("/cases/new", data=new_case_form(desk_page.text))
+    case_id = int(opened.url.path.rsplit("/", 1)[1])
+    clerk, verifier = token(client, "clerk"), token(client, "ver")
+    body = {"firm": "某机构", "report_ref": "R-7", "stated_obligation": "60.00"}
+    refused = client.post(f"/api/v1/cases/{case_id}/reports/approval", headers=verifier)
+    assert refused.status_code == 409  # nothing recorded yet
+    assert client.post(f"/api/v1/cases/{case_id}/reports", headers=verifier,
+                       json=body).status_code == 403  # a verifier approves, never records
+    recorded = client.post(f"/api/v1/cases/{case_id}/reports", headers=clerk, json=body)
+    assert recorded.status_code == 201 and recorded.json()["obligation"] == "57.48"
+    assert recorded.json()["pending_report"]["stated_obligation_t"] == "60.00"
+    approved = client.post(f"/api/v1/cases/{case_id}/reports/approval", headers=verifier)
+    assert approved.status_code == 201 and approved.json()["obligation"] == "60.00"
+    assert approved.json()["accounting"]["qinglu_comparison"]["obligation"] == "57.48"
+    desk = client.get(f"/api/v1/cases/{case_id}/desk", headers=clerk).json()
+    assert [step["step"] for step in desk["timeline"]] == [
+        "case.open_account", "case.report", "case.approve"]
+    assert desk["defendant"]["name"] == "钟某某" and desk["timeline"][2]["actor"].endswith("ver")
+    early = client.post(f"/api/v1/cases/{case_id}/close", headers=clerk)
+    assert early.status_code == 409  # closing comes after certification

@@ -147,6 +147,31 @@ def certificate(case_id: Id, request: Request, session: SessionDep, who: Operato
 
 
 @router.post("/{case_id}/close", status_code=201)
-def close(case_id: Id, session: SessionDep, who: OperatorDep,
+def close(case_id: Id, session: SessionDep, who: PrincipalDep,
           key: IdempotencyKey = None) -> dict[str, Any]:
-    return actions.close_case(session, case_id=case_id, actor=who.actor, idempotency_key=key)
+    """Closed, once certified, by the case's own authority or the operator."""
+    return actions.close_case_for(session, who, case_id=case_id, idempotency_key=key)
+
+
+@router.post("/{case_id}/reports", status_code=201)
+def record_report(case_id: Id, body: ExternalReportIn, session: SessionDep, who: PrincipalDep,
+                  key: IdempotencyKey = None) -> dict[str, Any]:
+    """An accounting report prepared outside Qinglu, recorded by the case's authority (or
+    the operator) for a verifier to approve; it changes no figure until approved."""
+    return actions.record_external_report(
+        session, who, case_id=case_id, firm=body.firm, report_ref=body.report_ref,
+        stated_obligation=body.stated_obligation, idempotency_key=key)
+
+
+@router.post("/{case_id}/reports/approval", status_code=201)
+def approve_report(case_id: Id, session: SessionDep, who: PrincipalDep,
+                   key: IdempotencyKey = None) -> dict[str, Any]:
+    """A verifier approves the recorded report: its figure becomes the obligation."""
+    return actions.approve_external_report(session, who, case_id=case_id, idempotency_key=key)
+
+
+@router.get("/{case_id}/desk")
+def desk(case_id: Id, session: SessionDep, who: PrincipalDep) -> dict[str, Any]:
+    """The case whole: parties, agreement, payment, documents and the timeline of its
+    ledger entries (actor and time of each step)."""
+    return actions.case_desk(session, who, case_id)
