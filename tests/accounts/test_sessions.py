@@ -179,3 +179,13 @@ def test_each_anonymous_visitor_has_its_own_form_token(
         own = alice.post("/login", data={"username": "jianhe", "password": PASSWORD,
                                          "csrf": alices}, follow_redirects=False)
         assert own.status_code == 303
+
+
+def test_a_password_needs_twelve_characters_and_may_be_long(session: Session) -> None:
+    from qinglu.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="12"):
+        accounts.add_user(session, name="short", role="operator", password="elevenchars")
+    long = "长" * 100 + " a passphrase of any length and any characters 🌲"
+    accounts.add_user(session, name="long", role="operator", password=long)
+    assert accounts.authenticate(session, "long", long, "10.0.0.9").name == "long"

@@ -35,7 +35,7 @@ def _app(tmp: Path) -> Any:
     upgrade(engine)
     with make_session_factory(engine)() as session:
         load_demo(session)
-        user = accounts.add_user(session, name="op", role="operator", password="schema pass")
+        user = accounts.add_user(session, name="op", role="operator", password="schema password")
         _state["token"] = accounts.issue_token(session, user)
     engine.dispose()
     return create_app(url)

@@ -54,9 +54,13 @@ def add_user(session: Session, *, name: str, role: str, password: str,
     return user
 
 
+MIN_PASSWORD_LENGTH = 12  # ASVS 2.1.1; no upper limit and no composition rules
+
+
 def _check_password(password: str) -> None:
-    if len(password) < 8:
-        raise InvalidInput("密码至少8位", "the password needs at least 8 characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"密码至少{MIN_PASSWORD_LENGTH}个字符",
+                           f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
 
 
 def principal_of(user: User) -> Principal:
