@@ -196,7 +196,16 @@ def serve(
     if db:
         os.environ["QINGLU_DATABASE_URL"] = db
     uvicorn.run("qinglu.web.app:create_app", factory=True, host=host, port=port,
-                workers=workers, log_config=None)
+                workers=workers, log_config=None,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+
+
+# uvicorn's supervisor kills a worker that does not answer its ping within this time. A
+# worker is spawned, so it first imports the `qinglu` command (seconds on a busy
+# machine) before it can answer: with uvicorn's default of 5 s, a loaded server killed
+# its workers over and over, dropping their connections. A worker that is truly hung is
+# still replaced, a minute later.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def main() -> None:  # pragma: no cover
