@@ -48,3 +48,18 @@ def test_times_in_shanghai_with_the_zone() -> None:
     assert local_time("2099-12-31T16:00:00", "zh") == "2100-01-01 00:00 北京时间 (UTC+8)"
     assert local_time("2026-12-01T00:40:00+00:00", "en") == "2026-12-01 08:40 CST (UTC+8)"
     assert local_time(date(2026, 1, 2), "en") == "2026-01-02"
+
+
+def test_a_refusal_reads_in_one_language() -> None:
+    import pytest
+
+    from qinglu.core.errors import InvalidInput, choice, require_text
+
+    with pytest.raises(InvalidInput) as refused:
+        require_text("受益人 beneficiary", "  ")
+    assert refused.value.en == "beneficiary must not be empty"
+    assert refused.value.zh == "受益人 不能为空"
+    with pytest.raises(InvalidInput) as refused:
+        choice("水体 waterbody", "sea", ("river", "lake"))
+    assert refused.value.en.startswith("waterbody 'sea' is not one of")
+    assert refused.value.zh.startswith("水体 'sea' 无效")

@@ -110,18 +110,30 @@ class TooManyAttempts(QingluError):
 def require_text(field: str, value: object, limit: int = 200) -> str:
     """A required free-text field, stripped, refused when empty or longer than `limit`."""
     text = str(value or "").strip()
+    zh, en = field_names(field)
     if not text:
-        raise InvalidInput(f"{field} 不能为空", f"{field} must not be empty")
+        raise InvalidInput(f"{zh} 不能为空", f"{en} must not be empty")
     if len(text) > limit:
-        raise InvalidInput(f"{field} 过长（最多{limit}字）", f"{field} is too long (max {limit})")
+        raise InvalidInput(f"{zh} 过长（最多{limit}字）", f"{en} is too long (max {limit})")
     return text
+
+
+def field_names(field: str) -> tuple[str, str]:
+    """A field named "受益人 beneficiary": its Chinese name for the Chinese message and its
+    English one for the English message, so that each reads in one language."""
+    head, _, tail = field.partition(" ")
+    if tail and any("\u4e00" <= c <= "\u9fff" for c in head) \
+            and not any("\u4e00" <= c <= "\u9fff" for c in tail):
+        return head, tail
+    return field, field
 
 
 def choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
     """One of a closed list of codes, refused with the list when it is not."""
     if value not in allowed:
-        raise InvalidInput(f"{field} {value!r} 无效（可选 {', '.join(allowed)}）",
-                           f"{field} {value!r} is not one of {', '.join(allowed)}")
+        zh, en = field_names(field)
+        raise InvalidInput(f"{zh} {value!r} 无效（可选 {', '.join(allowed)}）",
+                           f"{en} {value!r} is not one of {', '.join(allowed)}")
     return value
 
 
