@@ -19,6 +19,8 @@ DECLARE
     amount numeric;
     fee numeric;
     expires timestamptz;
+    decimals integer;
+    appended record;
 BEGIN
     SELECT * INTO lst FROM listings WHERE id = p_listing FOR UPDATE;
     IF NOT FOUND THEN
@@ -48,8 +50,8 @@ BEGIN
     -- core/money.py's money_amount: price per unit of the product x quantity in base
     -- units, rounded to the fen half up (round() on numeric rounds half away from zero,
     -- which is half up for these positive amounts), and the fee by the same rule.
-    amount := round(lst.price * p_quantity
-                    * power(10::numeric, -qinglu_product_decimals(lst.product)), 2);
+    decimals := qinglu_product_decimals(lst.product);
+    amount := round(lst.price * p_quantity * power(10::numeric, -decimals), 2);
     fee := round(amount * p_fee_rate, 2);
     expires := least(p_now + p_lifetime, lst.expires_at);
     INSERT INTO orders (listing_id, buyer_account, quantity, price, amount, fee, status,
@@ -58,13 +60,18 @@ BEGIN
             now())
     RETURNING id INTO order_id;
     UPDATE listings SET remaining = remaining - p_quantity WHERE id = lst.id;
-    RETURN qinglu_append_entry(p_actor, 'order', p_key, p_request, '[]'::jsonb, '{}',
-        jsonb_build_object('id', order_id, 'listing_id', lst.id, 'buyer_account', p_buyer,
-            'seller_account', lst.seller_account, 'product', lst.product,
-            'quantity', qinglu_format_quantity(lst.product, p_quantity),
-            'price', qinglu_price_text(lst.price), 'amount', amount::text,
-            'fee', fee::text, 'status', 'pending', 'expires_at', qinglu_isoformat(expires),
-            'payment_reference', NULL::text, 'serials', '[]'::jsonb,
-            'voucher_number', NULL::text))::text;
+    -- The result written as canonical JSON directly (keys in code point order, U+0001
+    -- for the entry's sequence: see registry/sql/append_entry.sql).
+    SELECT * INTO appended FROM qinglu_append_entry(p_actor, 'order', p_key, p_request, '[]',
+        '{}', '{"amount":' || to_json(amount::text)::text || ',"buyer_account":' || p_buyer
+        || ',"entry":' || chr(1) || ',"expires_at":' || to_json(qinglu_isoformat(expires))::text
+        || ',"fee":' || to_json(fee::text)::text || ',"id":' || order_id
+        || ',"listing_id":' || lst.id || ',"payment_reference":null,"price":'
+        || to_json(qinglu_price_text(lst.price))::text
+        || ',"product":' || to_json(lst.product::text)::text
+        || ',"quantity":' || to_json(qinglu_format_units(p_quantity, decimals))::text
+        || ',"seller_account":' || lst.seller_account
+        || ',"serials":[],"status":"pending","voucher_number":null}');
+    RETURN appended.result;
 END
 $fn$;

@@ -46,7 +46,7 @@ BEGIN
                      status = CASE WHEN quantity = ord.quantity THEN 'settled' ELSE status END
     WHERE id = hld.id;
     UPDATE orders SET status = 'settled', payment_reference = p_reference,
-                      settled_at = p_now, serials = moved.serials::text
+                      settled_at = p_now, serials = to_jsonb(moved.serials)::text
     WHERE id = ord.id RETURNING * INTO ord;
     -- A listing sells out when its last reserved units are paid for; one that was
     -- cancelled or expired meanwhile keeps that status.
@@ -62,7 +62,7 @@ BEGIN
     WHERE a.id IN (lst.seller_account, ord.buyer_account);
     SELECT name INTO project_name FROM projects WHERE id = lst.project_id;
     RETURN jsonb_build_object('order', to_jsonb(ord), 'listing', to_jsonb(lst),
-        'moves', moved.moves, 'parties', parties, 'project', project_name,
+        'moves', moved.moves::jsonb, 'parties', parties, 'project', project_name,
         'certificate_id', nextval(pg_get_serial_sequence('certificates', 'id')))::text;
 END
 $fn$;

@@ -11,9 +11,11 @@ DECLARE
     src_kind text;
     dst_kind text;
 BEGIN
-    PERFORM 1 FROM accounts WHERE id IN (p_from, p_to) ORDER BY id FOR UPDATE;
-    SELECT kind INTO src_kind FROM accounts WHERE id = p_from;
-    SELECT kind INTO dst_kind FROM accounts WHERE id = p_to;
+    -- One statement: lock both rows in id order and read both kinds.
+    SELECT max(kind) FILTER (WHERE id = p_from), max(kind) FILTER (WHERE id = p_to)
+    INTO src_kind, dst_kind
+    FROM (SELECT id, kind FROM accounts WHERE id IN (p_from, p_to) ORDER BY id FOR UPDATE)
+         AS locked;
     IF src_kind IS NULL OR dst_kind IS NULL THEN
         RAISE EXCEPTION 'unknown account' USING ERRCODE = 'QL001', DETAIL = (CASE
             WHEN src_kind IS NULL AND dst_kind IS NULL THEN least(p_from, p_to)

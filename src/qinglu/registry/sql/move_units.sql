@@ -5,14 +5,19 @@
 -- new row and the source's row keeps the rest, so the source's row never changes owner.
 -- Each moved block is then merged with adjacent blocks of its issuance in the same place.
 -- Only tradable units within their validity, whose scope of trade takes in the
--- receiving holder's region, move. Returns the ledger's moves and the
--- serials moved; refuses with QL004 (DETAIL: the units available) when the account has
--- too few.
+-- receiving holder's region, move. Returns the ledger's moves as canonical JSON text
+-- (integers and one fixed string: written directly, nothing to re-canonicalise) and the
+-- serials moved, in order; refuses with QL004 (DETAIL: the units available) when the
+-- account has too few.
 
-CREATE OR REPLACE FUNCTION qinglu_move_units(
+-- The previous version returned the moves and serials as jsonb.
+DROP FUNCTION IF EXISTS qinglu_move_units(integer, integer, text, bigint, text, integer,
+                                          integer, integer);
+
+CREATE FUNCTION qinglu_move_units(
     p_from integer, p_to integer, p_product text, p_quantity bigint, p_state text,
     p_hold integer, p_project integer, p_vintage integer,
-    OUT moves jsonb, OUT serials jsonb
+    OUT moves text, OUT serials text[]
 ) LANGUAGE plpgsql AS $fn$
 DECLARE
     needed bigint := p_quantity;
@@ -22,13 +27,9 @@ DECLARE
     moved_start bigint;
     moved_end bigint;
     moved_ids integer[] := '{}';
-    to_region text;
 BEGIN
-    -- The receiving holder's GB/T 2260 code, for a product's scope of trade.
-    SELECT h.region INTO to_region
-    FROM accounts a JOIN holders h ON h.id = a.holder_id WHERE a.id = p_to;
-    moves := '[]'::jsonb;
-    serials := '[]'::jsonb;
+    moves := '';
+    serials := '{}';
     FOR blk IN
         SELECT b.id, b.issuance_id, b.serial_start, b.serial_end, p.region, i.project_id,
                i.vintage
@@ -40,10 +41,13 @@ BEGIN
           AND (p_project IS NULL OR i.project_id = p_project)
           AND (p_vintage IS NULL OR i.vintage = p_vintage)
           -- the product's rules (registry/blocks.py take, trade=True): every server move
-          -- is a trade (a transfer or a market settlement)
+          -- is a trade (a transfer or a market settlement). The receiving holder's
+          -- GB/T 2260 code is a sub-select the planner runs once, and only when a block
+          -- has a scope of trade (most products have none).
           AND i.tradable AND (i.valid_to IS NULL OR i.valid_to >= current_date)
           AND (i.scope_region IS NULL
-               OR left(to_region, length(i.scope_region)) = i.scope_region)
+               OR left((SELECT h.region FROM accounts a JOIN holders h ON h.id = a.holder_id
+                        WHERE a.id = p_to), length(i.scope_region)) = i.scope_region)
         ORDER BY b.issuance_id, b.serial_start
         FOR UPDATE OF b
     LOOP
@@ -64,15 +68,18 @@ BEGIN
         END IF;
         needed := needed - (moved_end - moved_start + 1);
         moved_ids := moved_ids || moved_id;
-        moves := moves || jsonb_build_array(jsonb_build_array(
-            blk.issuance_id, moved_start, moved_end, p_from, p_to, 'held'));
-        serials := serials || to_jsonb(qinglu_format_serial(
-            p_product, blk.region, blk.project_id, blk.vintage, moved_start, moved_end));
+        -- [issuance, first, last, from, to, "held"], as blocks.move records it
+        moves := moves || CASE WHEN moves = '' THEN '[' ELSE ',[' END || blk.issuance_id
+                 || ',' || moved_start || ',' || moved_end || ',' || p_from || ',' || p_to
+                 || ',"held"]';
+        serials := serials || qinglu_format_serial(
+            p_product, blk.region, blk.project_id, blk.vintage, moved_start, moved_end);
     END LOOP;
     IF needed > 0 THEN
         RAISE EXCEPTION 'insufficient units' USING ERRCODE = 'QL004',
             DETAIL = (p_quantity - needed)::text;
     END IF;
+    moves := '[' || moves || ']';
 
     FOREACH moved_id IN ARRAY moved_ids LOOP
         SELECT id, issuance_id, serial_start, serial_end INTO blk

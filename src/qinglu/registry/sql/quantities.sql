@@ -9,9 +9,15 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
                     (SELECT decimals FROM products WHERE code = p_product))
 $fn$;
 
+-- format_quantity of base units with a product's decimals: 5396 units, 2 -> '53.96';
+-- 10 units, 0 -> '10'.
+CREATE OR REPLACE FUNCTION qinglu_format_units(p_units bigint, p_decimals integer)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT round(p_units * power(10::numeric, -p_decimals), p_decimals)::text
+$fn$;
+
 -- format_quantity: 5396 units of FCS -> '53.96', 10 of GEC -> '10'.
 CREATE OR REPLACE FUNCTION qinglu_format_quantity(p_product text, p_units bigint)
 RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
-    SELECT round(p_units * power(10::numeric, -qinglu_product_decimals(p_product)),
-                 qinglu_product_decimals(p_product))::text
+    SELECT qinglu_format_units(p_units, qinglu_product_decimals(p_product))
 $fn$;
