@@ -63,3 +63,16 @@ def test_a_refusal_reads_in_one_language() -> None:
         choice("水体 waterbody", "sea", ("river", "lake"))
     assert refused.value.en.startswith("waterbody 'sea' is not one of")
     assert refused.value.zh.startswith("水体 'sea' 无效")
+
+
+def test_a_two_language_message_is_shown_in_the_page_language() -> None:
+    from jinja2 import Environment
+
+    from qinglu.web.filters import install
+
+    env = install(Environment(autoescape=True))
+    shown = env.from_string("{{ m|one_language }}|{{ 'authority:majiang'|actor }}")
+    message = "数量 与登记簿不符 / quantity differs from the registry"
+    assert shown.render(m=message, lang="en") == \
+        "quantity differs from the registry|authority majiang"
+    assert shown.render(m=message, lang="zh") == "数量 与登记簿不符|办案机关 majiang"

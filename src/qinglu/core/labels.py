@@ -65,6 +65,10 @@ def label(code: object, lang: str, group: str | None = None) -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
+def has_cjk(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
+
+
 def bilingual(code: str, group: str | None = None) -> str:
     """"中文 English", as PDFs and the CLI print a code."""
     pair = lookup(code, group)

@@ -93,8 +93,19 @@ def actor(context: Context, value: object) -> str:
     return f"{labels.label(role, _lang(context), 'role')} {name}"
 
 
+@pass_context
+def one_language(context: Context, text: object) -> str:
+    """A message written "中文 / English" shown in the page's language only."""
+    value = str(text or "")
+    zh, sep, en = value.partition(" / ")
+    if sep and labels.has_cjk(zh) and not labels.has_cjk(en):
+        return en if _lang(context) == "en" else zh
+    return value
+
+
 FILTERS = {"label": label, "product": product, "unit": unit, "qty": qty, "when": when,
-           "place": place, "actor": actor}
+           "place": place, "actor": actor,
+           "one_language": one_language}
 
 
 def install(env: Environment) -> Environment:
