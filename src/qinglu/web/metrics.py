@@ -25,11 +25,11 @@ every log line written while it is served (`core.logs.bind_request`) and returne
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -86,7 +86,7 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _SANE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _SANE_ID.match(incoming) else os.urandom(16).hex()
         bind_request(request_id)
         status = 500
 
@@ -102,12 +102,23 @@ class RequestMetrics:
         finally:
             elapsed = time.perf_counter() - started
             method, route = scope["method"], _route_of(scope)
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
+            _counter(method, route, status).inc()
+            _timer(method, route).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info("request", extra={
                     "method": method, "path": redact_text(scope["path"]), "route": route,
                     "status": status, "ms": round(elapsed * 1000, 2)})
+
+
+@functools.lru_cache(maxsize=4096)
+def _counter(method: str, route: str, status: int) -> Any:
+    """A label set's child, looked up once (labels() costs a lock and a dict build)."""
+    return REQUESTS.labels(method, route, str(status))
+
+
+@functools.lru_cache(maxsize=4096)
+def _timer(method: str, route: str) -> Any:
+    return LATENCY.labels(method, route)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
