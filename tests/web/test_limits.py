@@ -72,3 +72,24 @@ def test_deeply_nested_json_is_refused_before_it_is_parsed(
         nested = {"from_account": 1, "to_account": 2, "product": "FCS", "quantity": "1.00",
                   "pad": [[[[["ok"]]]]]}
         assert client.post("/api/v1/transfers", json=nested).status_code == 401
+
+
+def test_serve_gives_spawned_workers_time_to_start_before_health_checks(
+        sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker imports the qinglu command before it answers uvicorn's ping; at the 5 s
+    default a busy machine's supervisor killed its workers over and over."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from qinglu.cli import app
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    from qinglu.core.logs import CONFIGURE_ENV
+
+    for name in ("QINGLU_DATABASE_URL", CONFIGURE_ENV):  # serve sets them: put back after
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(app, ["serve", "--db", sqlite_database_url, "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert seen["workers"] == 2
+    assert int(seen["timeout_worker_healthcheck"]) >= 30  # type: ignore[call-overload]
