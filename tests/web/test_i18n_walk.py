@@ -221,3 +221,15 @@ def test_the_walk_finds_what_it_looks_for() -> None:
     assert bare_codes("criminal_public_interest", "en") == ["criminal_public_interest"]
     assert zoneless_times("截止 2099-12-31T16:00 ") == ["2099-12-31T16:00 "]
     assert zoneless_times("2026-12-01 08:40 CST (UTC+8)") == []
+
+
+@pytest.mark.slow
+def test_the_language_switch_keeps_the_page(demo_site: tuple[TestClient, dict[str, Any]]
+                                            ) -> None:
+    client, made = demo_site
+    sign_in(client, None)
+    number = made["cases"]["majiang"]["certificate_number"]
+    page = client.get("/verify", params={"number": number, "lang": "zh"})
+    assert f'href="?number={number}&amp;lang=en"' in page.text
+    english = client.get(f"/verify?number={number}&lang=en")
+    assert "Valid" in english.text and f'href="?number={number}&amp;lang=zh"' in english.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
@@ -103,9 +104,20 @@ def one_language(context: Context, text: object) -> str:
     return value
 
 
+@pass_context
+def switch_language(context: Context, lang: str) -> str:
+    """This page's address in the other language: its query kept (a verification link's
+    number and payload), only `lang` changed."""
+    request = context.get("request")
+    query = dict(request.query_params) if request is not None else {}
+    query["lang"] = lang
+    return "?" + urlencode(query)
+
+
 FILTERS = {"label": label, "product": product, "unit": unit, "qty": qty, "when": when,
            "place": place, "actor": actor,
-           "one_language": one_language}
+           "one_language": one_language,
+           "switch_language": switch_language}
 
 
 def install(env: Environment) -> Environment:
