@@ -67,3 +67,8 @@ def test_the_dashboard_charts_issued_traded_and_claimed_certificates_by_month(
     assert page.status_code == 200
     assert _chart(page.text) == expected
     assert "2026-02" in page.text and "核发" in page.text
+    register = client.get("/green").text  # the public register's table says the same
+    rows = re.findall(r"<tr><td>(\d{4}-\d{2})</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>",
+                      register)
+    assert {m: {"issued": int(i), "traded": int(t), "claimed": int(c)}
+            for m, i, t, c in rows} == expected
