@@ -185,10 +185,12 @@ def serve(
             load_demo(session)
     from qinglu.core.logs import CONFIGURE_ENV, configure_logging
 
-    configure_logging()  # JSON lines (QINGLU_LOG_FORMAT=text for a console)
+    # JSON lines (QINGLU_LOG_FORMAT=text for a console); one access line a request, with
+    # its id and route, from qinglu.access instead of uvicorn's.
+    configure_logging()
     os.environ[CONFIGURE_ENV] = "1"  # and in each worker process
     if workers == 1:
-        uvicorn.run(create_app(db), host=host, port=port, log_config=None)
+        uvicorn.run(create_app(db), host=host, port=port, log_config=None, access_log=False)
         return
     # Made here, once, so that worker processes only ever read the key and the secret.
     load_or_create_key()

@@ -59,6 +59,7 @@ def _redact_value(key: str, value: Any) -> Any:
 
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: the masking described above, on every field of a line."""
+    event.pop("color_message", None)  # uvicorn's copy of the message with ANSI colours
     for key in list(event):
         event[key] = _redact_value(key, event[key])
     return event
