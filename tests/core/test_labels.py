@@ -76,3 +76,20 @@ def test_a_two_language_message_is_shown_in_the_page_language() -> None:
     assert shown.render(m=message, lang="en") == \
         "quantity differs from the registry|authority majiang"
     assert shown.render(m=message, lang="zh") == "数量 与登记簿不符|办案机关 majiang"
+
+
+def test_a_product_row_gives_its_names(session: object) -> None:
+    """A product an operator added is named from its row, in either language."""
+    from jinja2 import Environment
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    import qinglu.registry.actions  # noqa: F401  (reads the product rows, as the app does)
+    from qinglu.web.filters import install
+
+    assert isinstance(session, Session)
+    session.rollback()
+    session.execute(text("SELECT 1"))  # the products are read when a transaction begins
+    shown = install(Environment()).from_string("{{ 'WINDR'|product }}")
+    assert shown.render(lang="zh") == "风能资源开发权"
+    assert shown.render(lang="en") == "wind development right (climate resource)"

@@ -1324,9 +1324,9 @@ def _read_products(session: Session, transaction: SessionTransaction,
     _products_read[url] = time.monotonic()
     if not inspect(connection).has_table("products"):
         return  # a database not yet migrated
-    for code, name, unit, decimals in connection.execute(
-            text("SELECT code, name, unit, decimals FROM products")):
-        remember_product(ProductSpec(code, name, name, unit, decimals))
+    for code, name, name_en, unit, decimals in connection.execute(
+            text("SELECT code, name, name_en, unit, decimals FROM products")):
+        remember_product(ProductSpec(code, name, name_en or name, unit, decimals))
 
 
 def product_view(product: Product) -> dict[str, Any]:
