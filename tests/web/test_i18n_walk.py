@@ -110,6 +110,11 @@ def _codes() -> dict[str, tuple[str, str]]:
     for group, values in MODEL_CODES.items():
         for value in values:
             codes.setdefault(value, table()[(group, value)])
+    # Every product the registry has read from its table (an operator's WINDR as well).
+    from qinglu.core.quantities import PRODUCTS, _KNOWN
+
+    for spec in (*PRODUCTS.values(), *_KNOWN.values()):
+        codes.setdefault(spec.code, (spec.name_zh, spec.name_en))
     return codes
 
 
