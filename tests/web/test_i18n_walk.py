@@ -111,7 +111,7 @@ def _codes() -> dict[str, tuple[str, str]]:
         for value in values:
             codes.setdefault(value, table()[(group, value)])
     # Every product the registry has read from its table (an operator's WINDR as well).
-    from qinglu.core.quantities import PRODUCTS, _KNOWN
+    from qinglu.core.quantities import _KNOWN, PRODUCTS
 
     for spec in (*PRODUCTS.values(), *_KNOWN.values()):
         codes.setdefault(spec.code, (spec.name_zh, spec.name_en))
