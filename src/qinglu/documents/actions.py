@@ -11,6 +11,7 @@ not (or no longer) retired by that retirement.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from datetime import date
@@ -44,11 +45,13 @@ from qinglu.documents.qr import (
 from qinglu.documents.signing import RegistryKey, encode_payload, load_or_create_key
 from qinglu.documents.verification import (  # noqa: F401 (callers verify through records)
     Verification,
+    document_entry,
     retirement_facts_of,
     verify_certificate,
 )
 from qinglu.registry import actions as registry
 
+logger = logging.getLogger(__name__)
 ISSUER = "青绿生态产品交易登记簿 Qinglu Ecological Product Registry"
 CAPITAL_LABEL = "大写 In words"
 
@@ -201,34 +204,93 @@ def document_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def render_pdf(record: Certificate, served_url: str | None = None) -> bytes:
-    """The document's PDF, signed PAdES-B-B by the registry's certificate; the file's
-    SHA-256 is recorded (and committed, in the record's session) before it is handed out."""
+    """The document's PDF, signed PAdES-B-B by the registry's certificate, stating the
+    log checkpoint it was issued under. Made once (per link address and checkpoint): that
+    first time is the file's issue, its SHA-256 recorded (and committed, in the record's
+    session) before it is handed out; afterwards the same bytes are read back and nothing
+    is written (making and signing a PDF takes about a second)."""
     session = object_session(record)
     if session is None:
         raise ValueError("the certificate is not attached to a session")
-    _prefix, title_zh, title_en = DOCUMENT_KINDS[record.kind]
-    payload = encode_payload(record.facts, record.signature)
     address = document_address(base_url(served_url), record.number)
-    issued_under = registry.issuing_checkpoint(session)
-    unsigned = pdf.render_signed(pdf.SignedDoc(
-        number=record.number, title_zh=title_zh, title_en=title_en,
-        rows=document_rows(record.facts), issuer=str(record.facts["issuer"]),
-        verify_url=address, payload=payload, serials=record.facts["serials"],
-        qr=document_qr(address, offline_text(record)),
-        checkpoint=_checkpoint_line(issued_under)))
+    entry = document_entry(session, record.number)
+    issued_under = registry.checkpoint_covering(session, entry) if entry else None
+    recorded = registry.log_entries(session, entry, entry)["entries"] if entry else []
+    kept = _issued_copy(record, address, issued_under,
+                        recorded[0]["hash"] if recorded else str(record.issued_at))
+    if kept.exists():
+        return kept.read_bytes()
+    signed = _make_pdf(record, address, issued_under)
     key = pdf_key()
-    signed = key.sign(unsigned)
     session.add(IssuedFile(certificate_id=record.id, sha256=sha256_hex(signed),
                            size=len(signed), signer_fingerprint=key.fingerprint))
     session.commit()
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = kept.with_suffix(f".{uuid.uuid4().hex[:8]}.part")
+    partial.write_bytes(signed)
+    partial.replace(kept)  # atomic: a concurrent reader sees the whole file or none
     return signed
+
+
+def _make_pdf(record: Certificate, address: str, issued_under: dict[str, Any] | None) -> bytes:
+    _prefix, title_zh, title_en = DOCUMENT_KINDS[record.kind]
+    unsigned = pdf.render_signed(pdf.SignedDoc(
+        number=record.number, title_zh=title_zh, title_en=title_en,
+        rows=document_rows(record.facts), issuer=str(record.facts["issuer"]),
+        verify_url=address, payload=encode_payload(record.facts, record.signature),
+        serials=record.facts["serials"], qr=document_qr(address, offline_text(record)),
+        checkpoint=_checkpoint_line(issued_under)))
+    return pdf_key().sign(unsigned)
+
+
+def _issued_copy(record: Certificate, address: str, issued_under: dict[str, Any] | None,
+                 entry_hash: str) -> Path:
+    """Where the file issued for this document, address and checkpoint is kept: named by
+    what it states (its signature, address, checkpoint) and its ledger entry's hash, so
+    another database's document of the same number and facts never shares it."""
+    stated = "|".join([record.number, record.signature, address, entry_hash,
+                       (issued_under or {}).get("signature", ""), pdf_key().fingerprint])
+    digest = sha256_hex(stated.encode("utf-8"))[:32]
+    return documents_dir() / "issued" / f"{record.number}-{digest}.pdf"
 
 
 def _checkpoint_line(checkpoint: dict[str, Any] | None) -> str:
     if checkpoint is None:
-        return ""
+        return ("日志检查点待签（约一分钟内）/ log checkpoint to follow (within about a "
+                "minute): /api/v1/log/checkpoint")
     return (f"{checkpoint['origin']} #{checkpoint['sequence']} {checkpoint['hash']} "
-            f"{checkpoint['time']}")
+            f"{checkpoint['time']} root {checkpoint.get('root', '')}")
+
+
+def checkpoint_at_issue(session: Session) -> None:
+    """At a document's issue, a checkpoint of the ledger with the document's entry in it
+    (the write is committed: a failure here is logged and the next minute's checkpoint
+    covers the document)."""
+    try:
+        registry.issuing_checkpoint(session)
+    except Exception:  # the document stands; only its checkpoint waits
+        logger.exception("checkpoint at a document's issue failed")
+
+
+def check_in_log(session: Session, result: Verification,
+                 key: RegistryKey | None = None) -> Verification:
+    """The document's ledger entry is in the tree of the checkpoint it was issued under
+    (inclusion proof against the signed root), and today's tree extends that one."""
+    entry = document_entry(session, result.number) if result.number else None
+    if entry is None:
+        return result
+    checkpoint = registry.checkpoint_covering(session, entry)
+    if checkpoint is None:
+        result.log = {"entry": entry, "checkpoint": None}
+        return result
+    problems = registry.check_log_inclusion(session, entry, checkpoint, key)
+    for problem in problems:
+        result.valid = False
+        result.problems.append(problem)
+    result.log = {"entry": entry, "checkpoint": {
+        "origin": checkpoint["origin"], "tree_size": checkpoint["sequence"],
+        "root": checkpoint["root"], "time": checkpoint["time"]}, "included": not problems}
+    return result
 
 
 def offline_text(record: Certificate, key: RegistryKey | None = None) -> str:
@@ -328,8 +390,10 @@ def retire(session: Session, key: RegistryKey, *, from_account: int, product: st
         certificate = issue_in(ctx, key, kind="retirement", retirement_id=retired["id"])
         return {**retired, "certificate_number": certificate["number"]}
 
-    return run_write(session, kind="retire", actor=name, request=request, action=action,
-                     idempotency_key=idempotency_key)
+    retired = run_write(session, kind="retire", actor=name, request=request, action=action,
+                        idempotency_key=idempotency_key)
+    checkpoint_at_issue(session)
+    return retired
 
 
 def certify_retirement(session: Session, key: RegistryKey, *, retirement_id: int, actor: str,
@@ -348,9 +412,11 @@ def certify_retirement(session: Session, key: RegistryKey, *, retirement_id: int
         certificate = issue_in(ctx, key, kind="retirement", retirement_id=retirement_id)
         return {"retirement_id": retirement_id, "certificate_number": certificate["number"]}
 
-    return run_write(session, kind="certificate.issue", actor=actor,
-                     request={"retirement_id": retirement_id}, action=action,
-                     idempotency_key=idempotency_key)
+    issued = run_write(session, kind="certificate.issue", actor=actor,
+                       request={"retirement_id": retirement_id}, action=action,
+                       idempotency_key=idempotency_key)
+    checkpoint_at_issue(session)
+    return issued
 
 
 def verify_upload(session: Session, key: RegistryKey, data: bytes,

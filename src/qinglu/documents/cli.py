@@ -63,6 +63,7 @@ def verify(
             number, payload = documents.resolve(reference)
             result = documents.verify_certificate(session, load_or_create_key(),
                                                   number=number, payload=payload)
+        documents.check_in_log(session, result)  # its entry in its checkpoint's tree
     if as_json:
         emit(result.as_dict(), True)
     elif result.valid:
