@@ -6,6 +6,8 @@ The page list (`walk`) is shared with the browser tests (axe, phones)."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -238,3 +240,22 @@ def test_the_language_switch_keeps_the_page(demo_site: tuple[TestClient, dict[st
     assert f'href="?number={number}&amp;lang=en"' in page.text
     english = client.get(f"/verify?number={number}&lang=en")
     assert "Valid" in english.text and f'href="?number={number}&amp;lang=zh"' in english.text
+
+
+@pytest.mark.slow
+def test_charts_name_products_and_places(demo_site: tuple[TestClient, dict[str, Any]]
+                                         ) -> None:
+    """The charts' legends and axes come from data attributes: names, never codes."""
+    client, _made = demo_site
+    sign_in(client, None)
+    def names(lang: str, attribute: str) -> dict[str, str]:
+        page = client.get(f"/?lang={lang}").text
+        found = re.search(rf"data-{attribute}='([^']*)'", page)
+        assert found, attribute
+        return dict(json.loads(html.unescape(found.group(1))))
+
+    assert names("zh", "names")["FCS"] == "林业碳汇"
+    assert names("en", "names")["FCS"] == "forestry carbon sink"
+    assert names("zh", "places")["522629"].startswith("剑河县")
+    assert names("en", "places")["522629"].startswith("Jianhe County")
+    assert 'data-vwap="加权均价"' in client.get("/?lang=zh").text

@@ -9,6 +9,7 @@ places by name, times in China Standard Time with the zone, quantities with a un
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -114,10 +115,25 @@ def switch_language(context: Context, lang: str) -> str:
     return "?" + urlencode(query)
 
 
+@pass_context
+def product_names(context: Context, rows: Iterable[Any] | None) -> dict[str, str]:
+    """{code: name} for the products of `rows` (dicts with a "product"), for a chart."""
+    codes = {str(r["product"]) for r in rows or [] if isinstance(r, dict) and "product" in r}
+    return {code: product(context, code) for code in sorted(codes)}
+
+
+@pass_context
+def place_names(context: Context, rows: Iterable[Any] | None) -> dict[str, str]:
+    """{region code: its name in the page's language} for the rows of a chart."""
+    codes = {str(r["region"]) for r in rows or [] if isinstance(r, dict) and r.get("region")}
+    return {code: place(context, code) for code in sorted(codes)}
+
+
 FILTERS = {"label": label, "product": product, "unit": unit, "qty": qty, "when": when,
            "place": place, "actor": actor,
            "one_language": one_language,
-           "switch_language": switch_language}
+           "switch_language": switch_language, "product_names": product_names,
+           "place_names": place_names}
 
 
 def install(env: Environment) -> Environment:

@@ -11,10 +11,20 @@
     return block ? JSON.parse(block.textContent) : null;
   }
 
+  // Product codes by their names in the page's language (data-names, from the
+  // products table), so that no chart shows a bare code.
+  function named(element, code) {
+    var names = JSON.parse(element.dataset.names || '{}');
+    return names[code] || code;
+  }
+
   function byCounty(element) {
     var rows = data('by-county-data');
     var chart = echarts.init(element);
-    var labels = rows.map(function (r) { return r.name + ' ' + r.product; });
+    var places = JSON.parse(element.dataset.places || '{}');
+    var labels = rows.map(function (r) {
+      return (places[r.region] || r.name) + ' ' + named(element, r.product);
+    });
     function series(key, name) {
       return {name: name, type: 'bar', stack: 'all',
               data: rows.map(function (r) { return parseFloat(r[key]); })};
@@ -43,9 +53,10 @@
     }
     var series = [];
     products.forEach(function (p) {
-      series.push({name: p + ' ' + element.dataset.volume, type: 'bar', barMaxWidth: 48,
-                   data: pick(p, 'volume')});
-      series.push({name: p + ' VWAP', type: 'line', yAxisIndex: 1, z: 5, symbolSize: 9,
+      series.push({name: named(element, p) + ' ' + element.dataset.volume, type: 'bar',
+                   barMaxWidth: 48, data: pick(p, 'volume')});
+      series.push({name: named(element, p) + ' ' + (element.dataset.vwap || 'VWAP'),
+                   type: 'line', yAxisIndex: 1, z: 5, symbolSize: 9,
                    data: pick(p, 'vwap')});
     });
     chart.setOption({animation: false, tooltip: {trigger: 'axis'}, legend: {},
