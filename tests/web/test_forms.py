@@ -212,3 +212,13 @@ def test_the_back_office_says_what_it_did_and_never_a_dict(
                                                   "csrf": csrf_of(page)})
     assert refused.status_code == 422 and "holder_id 须为整数：“x”" in refused.text
     no_leak(refused.text)
+
+
+@pytest.mark.parametrize(("lang", "heading"), [("zh", "无权访问"), ("en", "Not allowed")])
+def test_a_page_not_for_this_role_is_a_page_in_its_language(
+        client: TestClient, holder: dict[str, int], lang: str, heading: str) -> None:
+    sign_in(client, "centre", lang)
+    refused = client.get("/cases")
+    assert refused.status_code == 403 and heading in refused.text
+    assert 'data-status="403"' in refused.text
+    no_leak(refused.text)

@@ -163,7 +163,7 @@ async def new_case(request: Request, session: SessionDep, user: UserDep) -> Resp
                 authority_kind=text("authority_kind", ""), kind=text("kind", ""),
                 defendant_holder_id=defendant, incident_date=incident_date,
                 region=text("region", ""), place=text("place", ""), evidence=evidence)
-        except (InvalidInput, QingluError) as exc:
+        except QingluError as exc:
             if exc.status in (401, 403):
                 raise
             errors[_field_of(exc)] = _message(exc, lang)
