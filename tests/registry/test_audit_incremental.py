@@ -13,6 +13,7 @@ from tests.registry.test_checkpoints import (  # noqa: F401 (a fixture)
     seeded,
     two_writes,
 )
+from tests.registry.test_merkle import bulk_entries
 
 
 def test_an_audit_checks_only_what_came_after_the_verified_head(
@@ -53,19 +54,17 @@ def test_a_changed_verified_head_or_older_entry_is_caught(
 
 
 def test_a_tampered_log_tree_is_caught(database_url: str, session: Session) -> None:
-    source, target = seeded(database_url)
-    two_writes(database_url, source, target)
-    two_writes(database_url, source, target)
+    bulk_entries(session, 40)  # stored nodes: 16-leaf subtrees 4/0, 4/1 and 32-leaf 5/0
     code, verified = qinglu(database_url, "audit", "verify")
-    assert code == 0 and verified["entries"] == 10
+    assert code == 0 and verified["entries"] == 40, verified
     # A node inside the tree: the full audit recomputes every node from the entries.
-    session.execute(text("UPDATE log_nodes SET hash = :h WHERE level = 1 AND idx = 0"),
+    session.execute(text("UPDATE log_nodes SET hash = :h WHERE level = 4 AND idx = 0"),
                     {"h": b"\x00" * 32})
     session.commit()
     code, report = qinglu(database_url, "audit", "verify", "--full")
-    assert code != 0 and any("node 1/0" in p for p in report["problems"]), report
+    assert code != 0 and any("node 4/0" in p for p in report["problems"]), report
     # A node the verified head's root is made of: the incremental audit sees it too.
-    session.execute(text("UPDATE log_nodes SET hash = :h WHERE level = 3 AND idx = 0"),
+    session.execute(text("UPDATE log_nodes SET hash = :h WHERE level = 5 AND idx = 0"),
                     {"h": b"\x00" * 32})
     session.commit()
     code, report = qinglu(database_url, "audit", "verify")

@@ -116,12 +116,12 @@ def test_proofs_from_the_api_check_against_the_checkpoint(database_url: str) -> 
         entries = client.get("/api/v1/log/entries", params={"start": 1, "end": head}).json()
         assert [e["sequence"] for e in entries["entries"]] == list(range(1, head + 1))
         for entry in entries["entries"][:size]:
-            leaf = entry["leaf"].encode()
-            assert hashlib.sha256(leaf).hexdigest() == entry["hash"]  # the chain's hash
+            leaf = hashlib.sha256(entry["text"].encode()).digest()
+            assert leaf.hex() == entry["hash"]  # the chain's hash is the leaf data
             proof = client.get("/api/v1/log/proof/inclusion",
                                params={"entry": entry["sequence"], "size": size}).json()
             assert merkle.verify_inclusion(
-                merkle.leaf_hash(leaf), entry["sequence"] - 1, size,
+                hashlib.sha256(b"\x00" + leaf).digest(), entry["sequence"] - 1, size,
                 [base64.b64decode(p) for p in proof["audit_path"]], root)
         later = client.get("/api/v1/log/proof/consistency",
                            params={"from": size, "to": head}).json()

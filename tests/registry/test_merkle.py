@@ -61,7 +61,7 @@ def roots_from_consistency(m: int, n: int, proof: list[bytes], old: bytes,
 
 def bulk_entries(session: Session, count: int) -> list[bytes]:
     """`count` chained entries written in bulk (the tree is what is under test); returns
-    each entry's leaf bytes as a verifier would rebuild them."""
+    each entry's leaf data as a verifier would rebuild it from the entry's fields."""
     rows, leaves, prev = [], [], GENESIS_HASH
     now = datetime.now(UTC).isoformat(timespec="microseconds")
     for sequence in range(1, count + 1):
@@ -69,8 +69,9 @@ def bulk_entries(session: Session, count: int) -> list[bytes]:
         digest = entry_hash(sequence, now, "bulk", "test", None, body, prev)
         rows.append({"sequence": sequence, "recorded_at": now, "actor": "bulk", "kind": "test",
                      "idempotency_key": None, "body": body, "prev_hash": prev, "hash": digest})
-        leaves.append(json.dumps([sequence, now, "bulk", "test", "", body, prev],
-                                 separators=(",", ":"), ensure_ascii=False).encode())
+        text = json.dumps([sequence, now, "bulk", "test", "", body, prev],
+                          separators=(",", ":"), ensure_ascii=False)
+        leaves.append(sha(text.encode()))  # leaf data: SHA-256 of the entry's text
         prev = digest
     session.execute(insert(LedgerEntry), rows)
     if session.get(LedgerHead, 1) is None:

@@ -1,14 +1,17 @@
 """The public log of the ledger: an RFC 6962 Merkle tree over its entries, and signed
 checkpoints of it in the C2SP tlog-checkpoint signed-note format.
 
-Leaves are the ledger entries in sequence order (entry N is leaf N - 1). A leaf's bytes
-are the UTF-8 canonical JSON (sorted keys, no spaces) of
-[sequence, recorded_at, actor, kind, idempotency_key or "", body, prev_hash]: the very
-bytes whose SHA-256 is the entry's chain hash; its Merkle leaf hash is SHA-256(0x00 ||
-leaf bytes). The tree is kept as the hashes of its complete subtrees of two leaves or more
-(`log_nodes`), extended lazily from the entries table (at a checkpoint, when a proof asks
-for a size not yet covered): the write path of a transfer is untouched. Any root, inclusion
-path or consistency proof then takes O(log n) reads (merkle.py does the maths).
+Leaves are the ledger entries in sequence order (entry N is leaf N - 1). An entry's
+canonical text is the UTF-8 canonical JSON (sorted keys, no spaces) of
+[sequence, recorded_at, actor, kind, idempotency_key or "", body, prev_hash]; its SHA-256
+is the entry's chain hash, and those 32 bytes are its leaf data: the Merkle leaf hash is
+SHA-256(0x00 || SHA-256(text)). The tree is kept as the hashes of its complete subtrees of
+2**STORED_LEVEL leaves or more (`log_nodes`, about one row per eight entries), grown lazily
+from the entries table's chain hashes (at a checkpoint, when a proof asks for a size not
+yet covered): the write path of a transfer is untouched. Smaller subtrees are recomputed
+from at most eight chain hashes. A root, inclusion path or consistency proof then takes a
+handful of queries and O(log n) hashes (merkle.py does the maths); an audit recomputes the
+leaves from the entries' content, not their stored hashes.
 
 A checkpoint is a signed note (https://c2sp.org/signed-note, /tlog-checkpoint):
 
@@ -54,6 +57,7 @@ from sqlalchemy import (
     Text,
     insert,
     select,
+    tuple_,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -145,19 +149,34 @@ def unb64(text: str) -> bytes:
 
 # -- leaves and the stored tree ----------------------------------------------------------
 
-LEAF_COLUMNS = (LedgerEntry.sequence, LedgerEntry.recorded_at, LedgerEntry.actor,
-                LedgerEntry.kind, LedgerEntry.idempotency_key, LedgerEntry.body,
-                LedgerEntry.prev_hash)
+CONTENT_COLUMNS = (LedgerEntry.sequence, LedgerEntry.recorded_at, LedgerEntry.actor,
+                   LedgerEntry.kind, LedgerEntry.idempotency_key, LedgerEntry.body,
+                   LedgerEntry.prev_hash)
+# Nodes below this level are not stored: one of them is recomputed from at most
+# 2**(STORED_LEVEL - 1) leaves, and the table holds one row per 2**(STORED_LEVEL - 1)
+# entries instead of one per entry.
+STORED_LEVEL = 4
 
 
-def leaf_bytes(row: Any) -> bytes:
-    """An entry's leaf: the bytes its chain hash is the SHA-256 of."""
+def entry_text(row: Any) -> str:
+    """An entry's canonical text: the UTF-8 bytes its chain hash is the SHA-256 of."""
     return canonical_json([row.sequence, row.recorded_at, row.actor, row.kind,
-                           row.idempotency_key or "", row.body, row.prev_hash]).encode("utf-8")
+                           row.idempotency_key or "", row.body, row.prev_hash])
 
 
-def _entry_rows(session: Session, first: int, last: int) -> Sequence[Row[Any]]:
-    return session.execute(select(*LEAF_COLUMNS)  # type: ignore[return-value]
+def content_leaf(row: Any) -> bytes:
+    """An entry's leaf data recomputed from its content: SHA-256 of its canonical text."""
+    return hashlib.sha256(entry_text(row).encode("utf-8")).digest()
+
+
+def _content_rows(session: Session, first: int, last: int) -> Sequence[Row[Any]]:
+    return session.execute(select(*CONTENT_COLUMNS)  # type: ignore[return-value]
+                           .where(LedgerEntry.sequence.between(first, last))
+                           .order_by(LedgerEntry.sequence)).all()
+
+
+def _hash_rows(session: Session, first: int, last: int) -> Sequence[Row[Any]]:
+    return session.execute(select(LedgerEntry.sequence, LedgerEntry.hash)  # type: ignore[return-value]
                            .where(LedgerEntry.sequence.between(first, last))
                            .order_by(LedgerEntry.sequence)).all()
 
@@ -174,22 +193,30 @@ def _gap(sequence: int) -> BadCheckpoints:
     return BadCheckpoints(f"账本缺少记录 #{sequence}", f"ledger entry #{sequence} is missing")
 
 
+def _leaves(session: Session, first: int, last: int, content: bool) -> list[bytes]:
+    """Merkle leaf hashes of entries first..last: from the stored chain hashes (the tree's
+    own upkeep), or recomputed from the entries' content (an audit)."""
+    rows = (_content_rows if content else _hash_rows)(session, first, last)
+    gap = _missing(rows, first, last)
+    if gap is not None:
+        raise _gap(gap)
+    data = [content_leaf(r) for r in rows] if content else [bytes.fromhex(r.hash)
+                                                            for r in rows]
+    return [merkle.leaf_hash(d) for d in data]
+
+
 def iter_leaf_hashes(session: Session, upto: int) -> Iterator[bytes]:
-    """The leaf hashes of entries 1..upto recomputed from the entries; a gap raises."""
+    """The leaf hashes of entries 1..upto recomputed from their content; a gap raises."""
     done = 0
     while done < upto:
         last = min(done + EXTEND_BATCH, upto)
-        rows = _entry_rows(session, done + 1, last)
-        gap = _missing(rows, done + 1, last)
-        if gap is not None:
-            raise _gap(gap)
-        for row in rows:
-            yield merkle.leaf_hash(leaf_bytes(row))
+        yield from _leaves(session, done + 1, last, content=True)
         done = last
 
 
 class StoredTree:
-    """A merkle.NodeSource over `log_nodes` (a leaf from its entry), cached per use."""
+    """A merkle.NodeSource over `log_nodes` (a low node from its entries' chain hashes),
+    cached per use; `plan` reads every node a computation needs in two queries."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -198,22 +225,45 @@ class StoredTree:
     def __call__(self, level: int, index: int) -> bytes:
         found = self.cache.get((level, index))
         if found is None:
-            found = self._leaf(index) if level == 0 else self._node(level, index)
-            self.cache[(level, index)] = found
+            self._load({(level, index)})
+            found = self.cache[(level, index)]
         return found
 
-    def _leaf(self, index: int) -> bytes:
-        rows = _entry_rows(self.session, index + 1, index + 1)
-        if not rows:
-            raise _gap(index + 1)
-        return merkle.leaf_hash(leaf_bytes(rows[0]))
+    def plan(self, compute: Callable[[merkle.NodeSource], Any]) -> None:
+        """Run `compute` on stand-in hashes to learn the nodes it reads, then load them."""
+        wanted: set[tuple[int, int]] = set()
 
-    def _node(self, level: int, index: int) -> bytes:
-        found = self.session.scalar(select(LogNode.hash).where(LogNode.level == level,
-                                                               LogNode.idx == index))
-        if found is None:
-            raise BadCheckpoints("日志树缺少节点", f"the log tree lacks node {level}/{index}")
-        return bytes(found)
+        def record(level: int, index: int) -> bytes:
+            wanted.add((level, index))
+            return bytes(32)
+
+        compute(record)
+        self._load(wanted - set(self.cache))
+
+    def _load(self, wanted: set[tuple[int, int]]) -> None:
+        stored = [(lv, ix) for lv, ix in wanted if lv >= STORED_LEVEL]
+        low = [(lv, ix) for lv, ix in wanted if lv < STORED_LEVEL]
+        if stored:
+            for level, index, digest in self.session.execute(
+                    select(LogNode.level, LogNode.idx, LogNode.hash)
+                    .where(tuple_(LogNode.level, LogNode.idx).in_(stored))):
+                self.cache[(level, index)] = bytes(digest)
+        if low:
+            sequences = sorted({i + 1 for lv, ix in low
+                                for i in range(ix << lv, (ix + 1) << lv)})
+            hashes = dict(self.session.execute(
+                select(LedgerEntry.sequence, LedgerEntry.hash)
+                .where(LedgerEntry.sequence.in_(sequences))).all())
+            for level, index in low:
+                span = range((index << level) + 1, ((index + 1) << level) + 1)
+                if any(s not in hashes for s in span):
+                    raise _gap(next(s for s in span if s not in hashes))
+                self.cache[(level, index)] = merkle.root_of_leaves(
+                    [merkle.leaf_hash(bytes.fromhex(hashes[s])) for s in span])
+        for level, index in wanted:
+            if (level, index) not in self.cache:
+                raise BadCheckpoints("日志树缺少节点",
+                                     f"the log tree lacks node {level}/{index}")
 
 
 def tree_size(session: Session) -> int:
@@ -222,12 +272,14 @@ def tree_size(session: Session) -> int:
 
 
 def extend_tree(session: Session, upto: int | None = None) -> int:
-    """Grow the stored tree to `upto` leaves (the ledger head when None) from the entries
-    table, in batches, under the lock of the `log_tree` row; returns the size covered.
-    Only nodes a new leaf completes are written: about one row per entry in all."""
+    """Grow the stored tree to `upto` leaves (the ledger head when None) from the entries'
+    chain hashes, in batches, under the lock of the `log_tree` row; returns the size
+    covered. Only the nodes of level STORED_LEVEL or more that new leaves complete are
+    written: about one row per 2**(STORED_LEVEL - 1) entries."""
     target = ledger_head(session)[0] if upto is None else upto
-    if tree_size(session) >= target:
-        return tree_size(session)
+    covered = tree_size(session)
+    if covered >= target:
+        return covered
     begin_write(session)
     row = session.scalar(select(LogTree).where(LogTree.id == 1).with_for_update()
                          .execution_options(populate_existing=True))
@@ -239,15 +291,12 @@ def extend_tree(session: Session, upto: int | None = None) -> int:
     try:
         while size < target:
             last = min(size + EXTEND_BATCH, target)
-            rows = _entry_rows(session, size + 1, last)
-            gap = _missing(rows, size + 1, last)
-            if gap is not None:
-                raise _gap(gap)
-            made = merkle.new_nodes(size, [merkle.leaf_hash(leaf_bytes(r)) for r in rows],
+            made = merkle.new_nodes(size, _leaves(session, size + 1, last, content=False),
                                     source)
-            if made:
-                session.execute(insert(LogNode),
-                                [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in made])
+            kept = [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in made
+                    if lv >= STORED_LEVEL]
+            if kept:
+                session.execute(insert(LogNode), kept)
             size = last
         row.size = size
         session.commit()
@@ -264,22 +313,24 @@ def _frontier(size: int) -> set[tuple[int, int]]:
 
 
 def check_tree(session: Session, after: int = 0) -> list[str]:
-    """The stored nodes that entries after `after` completed, recomputed from the entries
-    themselves (the older ones needed, the frontier of `after`, are read as stored: an
+    """The stored nodes that entries after `after` completed, recomputed from the entries'
+    content (the older ones needed, the frontier of `after`, are read as stored: an
     incremental audit has checked them against the root it verified)."""
     size = extend_tree(session)
     stored, made = StoredTree(session), dict[tuple[int, int], bytes]()
+    stored.plan(lambda source: [source(lv, ix) for lv, ix in _frontier(after)])
     problems: list[str] = []
     position = after
     while position < size:
         last = min(position + EXTEND_BATCH, size)
-        rows = _entry_rows(session, position + 1, last)
-        if _missing(rows, position + 1, last) is not None:
-            return [f"账本缺少记录 / {_gap(_missing(rows, position + 1, last) or 0).en}"]
+        try:
+            leaves = _leaves(session, position + 1, last, content=True)
+        except BadCheckpoints as exc:
+            return [*problems, f"{exc.zh} / {exc.en}"]
         nodes = merkle.new_nodes(
-            position, [merkle.leaf_hash(leaf_bytes(r)) for r in rows],
+            position, leaves,
             lambda level, index: made.get((level, index)) or stored(level, index))
-        problems += _differing(session, nodes)
+        problems += _differing(session, [n for n in nodes if n[0] >= STORED_LEVEL])
         made.update({(lv, ix): h for lv, ix, h in nodes})
         for key in set(made) - _frontier(last):  # only the frontier is needed further
             del made[key]
@@ -301,18 +352,22 @@ def _differing(session: Session, nodes: list[tuple[int, int, bytes]]) -> list[st
     return problems
 
 
-def _covered(session: Session, size: int) -> StoredTree:
+def _covered(session: Session, size: int,
+             compute: Callable[[merkle.NodeSource], Any]) -> StoredTree:
+    """A source holding every node `compute` needs of the tree of `size` (grown to it)."""
     head = ledger_head(session)[0]
     if not 1 <= size <= head:
         raise BadProofRequest(f"日志树没有 {size} 个叶子（账本到 #{head}）",
                               f"the log has no tree of size {size} (the ledger ends at #{head})")
     extend_tree(session, size)
-    return StoredTree(session)
+    source = StoredTree(session)
+    source.plan(compute)
+    return source
 
 
 def log_root(session: Session, size: int) -> bytes:
     """The Merkle root of the first `size` entries (the stored tree grown when needed)."""
-    return merkle.root(_covered(session, size), size)
+    return merkle.root(_covered(session, size, lambda s: merkle.root(s, size)), size)
 
 
 def inclusion_proof(session: Session, entry: int, size: int) -> dict[str, Any]:
@@ -320,10 +375,14 @@ def inclusion_proof(session: Session, entry: int, size: int) -> dict[str, Any]:
     if not 1 <= entry <= size:
         raise BadProofRequest(f"记录 #{entry} 不在大小为 {size} 的树中",
                               f"entry #{entry} is not in a tree of size {size}")
-    source = _covered(session, size)
-    path = merkle.inclusion_path(source, entry - 1, size)
+
+    def compute(source: merkle.NodeSource) -> tuple[bytes, list[bytes], bytes]:
+        return (source(0, entry - 1), merkle.inclusion_path(source, entry - 1, size),
+                merkle.root(source, size))
+
+    leaf, path, root = compute(_covered(session, size, compute))
     return {"entry": entry, "leaf_index": entry - 1, "tree_size": size,
-            "leaf_hash": b64(source(0, entry - 1)), "root_hash": b64(merkle.root(source, size)),
+            "leaf_hash": b64(leaf), "root_hash": b64(root),
             "audit_path": [b64(p) for p in path]}
 
 
@@ -332,25 +391,27 @@ def consistency_proof(session: Session, first: int, second: int) -> dict[str, An
     if not 1 <= first <= second:
         raise BadProofRequest(f"无从 {first} 到 {second} 的一致性证明",
                               f"no consistency proof from {first} to {second}")
-    source = _covered(session, second)
-    return {"first": first, "second": second,
-            "first_root": b64(merkle.root(source, first)),
-            "second_root": b64(merkle.root(source, second)),
-            "consistency": [b64(p) for p in merkle.consistency_proof(source, first, second)]}
+
+    def compute(source: merkle.NodeSource) -> tuple[bytes, bytes, list[bytes]]:
+        return (merkle.root(source, first), merkle.root(source, second),
+                merkle.consistency_proof(source, first, second))
+
+    old, new, proof = compute(_covered(session, second, compute))
+    return {"first": first, "second": second, "first_root": b64(old),
+            "second_root": b64(new), "consistency": [b64(p) for p in proof]}
 
 
 def log_entries(session: Session, start: int, end: int) -> dict[str, Any]:
-    """Entries start..end (inclusive, at most MAX_ENTRIES_PAGE): each with its leaf, the
-    exact bytes (UTF-8) a verifier hashes, and its chain hash."""
+    """Entries start..end (inclusive, at most MAX_ENTRIES_PAGE): each with its canonical
+    text (whose SHA-256 is its chain hash and its leaf data) and that hash."""
     if start < 1 or end < start:
         raise BadProofRequest("范围无效", f"no entries from {start} to {end}")
     end = min(end, start + MAX_ENTRIES_PAGE - 1)
-    rows = session.execute(select(*LEAF_COLUMNS, LedgerEntry.hash)
+    rows = session.execute(select(*CONTENT_COLUMNS, LedgerEntry.hash)
                            .where(LedgerEntry.sequence.between(start, end))
                            .order_by(LedgerEntry.sequence)).all()
     return {"start": start, "end": end, "entries": [
-        {"sequence": r.sequence, "leaf": leaf_bytes(r).decode("utf-8"), "hash": r.hash}
-        for r in rows]}
+        {"sequence": r.sequence, "text": entry_text(r), "hash": r.hash} for r in rows]}
 
 
 # -- signed notes --------------------------------------------------------------------------
@@ -585,7 +646,9 @@ def check_inclusion(session: Session, entry: int, checkpoint: dict[str, Any],
     except InvalidInput as exc:
         return [f"{exc.zh} / {exc.en}"]
     problems = []
-    if not merkle.verify_inclusion(unb64(proof["leaf_hash"]), entry - 1, size,
+    rows = _content_rows(session, entry, entry)
+    leaf = merkle.leaf_hash(content_leaf(rows[0])) if rows else b""  # from what it says now
+    if not merkle.verify_inclusion(leaf, entry - 1, size,
                                    [unb64(p) for p in proof["audit_path"]], unb64(stated.root)):
         problems.append(f"记录 #{entry} 不在其检查点（{size}）的树中：账本被改动 / entry #{entry}"
                         f" is not in the tree of its checkpoint ({size}): the ledger was altered")
