@@ -3,10 +3,13 @@
 -- read from the products table for those an operator added, and base units as decimal
 -- text.
 
+-- PL/pgSQL, so that its sub-select is planned once per session, not at every call.
 CREATE OR REPLACE FUNCTION qinglu_product_decimals(p_product text) RETURNS integer
-LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
-    SELECT COALESCE({{PRODUCT_DECIMALS}},
-                    (SELECT decimals FROM products WHERE code = p_product))
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $fn$
+BEGIN
+    RETURN COALESCE({{PRODUCT_DECIMALS}},
+                    (SELECT decimals FROM products WHERE code = p_product));
+END
 $fn$;
 
 -- format_quantity of base units with a product's decimals: 5396 units, 2 -> '53.96';
