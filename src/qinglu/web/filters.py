@@ -56,16 +56,16 @@ def unit(context: Context, code: object) -> str:
 
 
 @pass_context
-def qty(context: Context, value: object, product_or_unit: str) -> str:
+def qty(context: Context, value: object, product_or_unit: str) -> Markup:
     """A quantity with its unit: a product code gives the product's unit; any other
     text is the unit itself."""
     if value is None or value == "":
-        return "—"
+        return Markup("—")
     try:
         unit_text = product_spec(product_or_unit).unit
     except QingluError:
         unit_text = product_or_unit
-    return f"{value} {unit_text}"
+    return Markup('{} <span class="unit">{}</span>').format(value, unit_text)
 
 
 @pass_context

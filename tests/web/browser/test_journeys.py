@@ -70,11 +70,11 @@ def test_holder_transfers_and_sees_the_new_balance(
     page.wait_for_url(f"{base}/account")
     seller = demo["accounts"]["jianhe_centre"]
     cell = page.locator(f"[data-balance='{seller}-FCS']")
-    before = float(cell.inner_text())
+    before = float(cell.inner_text().split()[0])  # "19640.96 tCO2e"
     page.fill("input[name=to_account]", str(demo["accounts"]["defendant"]))
     page.fill("input[name=quantity]", "10.50")
     page.click("form[action='/account/transfer'] button[type=submit]")
     page.wait_for_selector("#message")
-    after = float(page.locator(f"[data-balance='{seller}-FCS']").inner_text())
+    after = float(page.locator(f"[data-balance='{seller}-FCS']").inner_text().split()[0])
     assert round(before - after, 2) == 10.50
     page.screenshot(path=str(shots / "account.png"), full_page=True)

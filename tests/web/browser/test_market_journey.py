@@ -68,4 +68,4 @@ def test_list_buy_pay_and_download_the_voucher(browser: Any, live_server: dict[s
         page.screenshot(path=str(shots / f"4-{name}-sees-trade.png"), full_page=True)
     buyer.goto(f"{base}/account")
     company = live_server["demo"]["accounts"]["company"]  # 80 t bought in the demo data
-    assert buyer.locator(f"[data-balance='{company}-FCS']").inner_text() == "105.50"
+    assert buyer.locator(f"[data-balance='{company}-FCS']").inner_text() == "105.50 tCO2e"
