@@ -96,14 +96,14 @@ def no_leak(html: str) -> None:
         assert leak not in html, leak
 
 
-@pytest.mark.parametrize(("lang", "heading"), [("zh", "找不到此页"), ("en", "Page not found")])
-def test_an_unknown_address_is_a_page_in_the_visitors_language(
-        client: TestClient, lang: str, heading: str) -> None:
-    client.cookies.set("lang", lang)
-    missing = client.get("/no/such/page")
-    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
-    assert heading in missing.text and 'data-status="404"' in missing.text
-    no_leak(missing.text)
+def test_an_unknown_address_is_a_page_in_the_visitors_language(client: TestClient) -> None:
+    for lang, heading in (("zh", "找不到此页"), ("en", "Page not found")):
+        client.cookies.set("lang", lang)
+        missing = client.get("/no/such/page")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("text/html")
+        assert heading in missing.text and 'data-status="404"' in missing.text
+        no_leak(missing.text)
     api = client.get("/api/v1/no/such/thing")
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"
@@ -143,21 +143,20 @@ def holder(client: TestClient, session_of: Session) -> dict[str, int]:
     return {"seller": seller, "buyer": buyer}
 
 
-@pytest.mark.parametrize(("lang", "message"), [
-    ("zh", "找不到名称或代码为“x”的持有人"), ("en", "no holder is named or coded “x”")])
 def test_x_as_the_recipient_is_refused_beside_the_field(
-        client: TestClient, session_of: Session, holder: dict[str, int], lang: str,
-        message: str) -> None:
-    page = sign_in(client, "centre", lang)
-    before = entries(session_of)
-    refused = client.post("/account/transfer", data={
-        "from_account": str(holder["seller"]), "to_account": "x", "product": "FCS",
-        "quantity": "１０,５", "csrf": csrf_of(page)})
-    assert refused.status_code == 422
-    assert f'<p class="field-error" id="to_account-error">{message}</p>' in refused.text
-    assert 'value="１０,５"' in refused.text and 'value="x"' in refused.text  # kept as typed
-    no_leak(refused.text)
-    assert entries(session_of) == before
+        client: TestClient, session_of: Session, holder: dict[str, int]) -> None:
+    for lang, message in (("zh", "找不到名称或代码为“x”的持有人"),
+                          ("en", "no holder is named or coded “x”")):
+        page = sign_in(client, "centre", lang)
+        before = entries(session_of)
+        refused = client.post("/account/transfer", data={
+            "from_account": str(holder["seller"]), "to_account": "x", "product": "FCS",
+            "quantity": "１０,５", "csrf": csrf_of(page)})
+        assert refused.status_code == 422
+        assert f'<p class="field-error" id="to_account-error">{message}</p>' in refused.text
+        assert 'value="１０,５"' in refused.text and 'value="x"' in refused.text  # as typed
+        no_leak(refused.text)
+        assert entries(session_of) == before
 
 
 def test_a_transfer_to_a_name_with_a_decimal_comma_redirects_once(
@@ -214,11 +213,11 @@ def test_the_back_office_says_what_it_did_and_never_a_dict(
     no_leak(refused.text)
 
 
-@pytest.mark.parametrize(("lang", "heading"), [("zh", "无权访问"), ("en", "Not allowed")])
 def test_a_page_not_for_this_role_is_a_page_in_its_language(
-        client: TestClient, holder: dict[str, int], lang: str, heading: str) -> None:
-    sign_in(client, "centre", lang)
-    refused = client.get("/cases")
-    assert refused.status_code == 403 and heading in refused.text
-    assert 'data-status="403"' in refused.text
-    no_leak(refused.text)
+        client: TestClient, holder: dict[str, int]) -> None:
+    for lang, heading in (("zh", "无权访问"), ("en", "Not allowed")):
+        sign_in(client, "centre", lang)
+        refused = client.get("/cases")
+        assert refused.status_code == 403 and heading in refused.text
+        assert 'data-status="403"' in refused.text
+        no_leak(refused.text)
