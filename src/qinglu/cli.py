@@ -150,12 +150,17 @@ def audit_checkpoint(db: DbOption = None, as_json: JsonOption = False) -> None:
 @app.command("demo")
 @handle_errors
 def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """载入演示数据 Load the demo data set (loading twice changes nothing)."""
-    from qinglu.demo import load_demo
+    """载入演示数据 Load the demo data set (loading twice changes nothing); a short summary,
+    `--json` for every id, number and PDF."""
+    from qinglu.demo import load_demo, summary
 
     with session_for(db) as session:
         made = load_demo(session)
-    emit(made, as_json, "演示数据 Demo data")
+    if as_json:
+        emit(made, True)
+        return
+    for line in summary(made):
+        typer.echo(line)
 
 
 @app.command("serve")

@@ -9,15 +9,19 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from qinglu.core.errors import QingluError
+from qinglu.core.quantities import format_quantity, product_spec
+from qinglu.db.engine import default_database_url
 from qinglu.db.session import open_database
 
 DbOption = Annotated[
@@ -40,8 +44,24 @@ def actor() -> str:
     return os.environ.get("QINGLU_ACTOR") or f"cli:{getpass.getuser()}"
 
 
+VAR_DIR_ENV = "QINGLU_VAR_DIR"
+
+
+def var_dir_beside(db: str | None) -> None:
+    """Keys, PDFs and checkpoints go beside a SQLite database file (`--db
+    sqlite:///cases/qinglu.db` -> `cases/`), not into `./var` of wherever the command
+    runs; QINGLU_VAR_DIR, when set, says where instead. A server database has no file:
+    ./var stays the default then."""
+    if os.environ.get(VAR_DIR_ENV):
+        return
+    url = make_url(db or default_database_url())
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        os.environ[VAR_DIR_ENV] = str(Path(url.database).parent)
+
+
 @contextmanager
 def session_for(db: str | None) -> Iterator[Session]:
+    var_dir_beside(db)
     factory = open_database(db)
     session = factory()
     try:
@@ -81,6 +101,24 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def quantity_text(product: str, units: int) -> str:
+    """Base units as people read them: 5396 units of FCS -> '53.96 tCO2e'."""
+    return f"{format_quantity(product, units)} {product_spec(product).unit}"
+
+
+def _shown(data: dict[str, Any]) -> dict[str, Any]:
+    """A result's ledger quantity (an integer of base units beside its product) in the
+    product's unit, for a table; JSON output keeps the integer."""
+    quantity, product = data.get("quantity"), data.get("product")
+    if isinstance(quantity, int) and not isinstance(quantity, bool) \
+            and isinstance(product, str):
+        try:
+            return {**data, "quantity": quantity_text(product, quantity)}
+        except QingluError:  # a product this process does not know: the figure as it is
+            return data
+    return data
+
+
 def emit(data: Any, as_json: bool, title: str | None = None) -> None:
     """Print a result as JSON, or as a readable key/value table."""
     if as_json:
@@ -89,8 +127,9 @@ def emit(data: Any, as_json: bool, title: str | None = None) -> None:
     if isinstance(data, dict):
         table = Table(title=title, show_header=False)
         table.add_column("field", style="bold")
-        table.add_column("value")
-        for key, value in data.items():
+        # fold: a serial number longer than the terminal is wrapped, never cut
+        table.add_column("value", overflow="fold")
+        for key, value in _shown(data).items():
             shown = "\n".join(map(str, value)) if isinstance(value, list) else str(value)
             table.add_row(key, shown)
         console.print(table)
@@ -106,7 +145,7 @@ def emit_rows(rows: list[dict[str, Any]], title: str | None = None) -> None:
         return
     table = Table(title=title)
     for column in rows[0]:
-        table.add_column(str(column))
-    for row in rows:
+        table.add_column(str(column), overflow="fold")
+    for row in map(_shown, rows):
         table.add_row(*(str(row.get(column, "")) for column in rows[0]))
     console.print(table)

@@ -474,3 +474,20 @@ def load_demo(session: Session) -> dict[str, Any]:
     made["certificates"] = [doc for case in made["cases"].values()
                             for doc in case.get("documents", [])]
     return made
+
+
+def summary(made: dict[str, Any]) -> list[str]:
+    """A few lines saying what `load_demo` made (`qinglu demo`; `--json` for all of it)."""
+    cases = made["cases"].values()
+    lines = [
+        f"演示数据已载入 Demo data loaded: {len(made['holders'])} 持有人 holders, "
+        f"{len(made['accounts'])} 账户 accounts, {len(made['projects'])} 项目 projects",
+        "案件 Cases: " + "; ".join(f"{case['id']} {case['number']} ({case['status']})"
+                                  for case in cases),
+        "证书 Certificates: " + ", ".join(doc["number"] for doc in made["certificates"])
+        + f"; 交易凭证 trade voucher {made['market']['voucher']}",
+    ]
+    if made["certificates"]:
+        lines.append(f"PDF: {Path(made['certificates'][0]['pdf']).parent}")
+    lines.append("全部结果 Everything: qinglu demo --json")
+    return lines
