@@ -89,19 +89,23 @@ def test_the_case_walked_at_the_desks(client: TestClient, session_of: Session,
     assert 'id="obligation">53.96<' in page and "QH-2026-031" in page
     assert "57.48 t" in page  # Qinglu's figure kept beside the approved report
 
-    sign_in(client, "op")
+    sign_in(client, "op", "en")  # the operator works in English
     page = client.get(f"/cases/{case_id}").text
-    assert "约定购买 53.96 t" in page
+    assert "Agree the purchase of 53.96 t" in page
+    said = client.get(f"/cases/{case_id}/confirm", params={
+        "step": "agree", "quantity": "53.96", "seller_account": "剑河县碳汇", "price": "６０"})
+    assert "The defendant 钟某某 buys 53.96 tCO2e from 剑河县碳汇交易运营中心" in said.text
+    assert "60.00 CNY/t, 3237.60 CNY in all" in said.text
     page = step(client, case_id, "agree", quantity="53.96", seller_account="剑河县碳汇",
                 price="６０")
-    assert 'id="amount">3237.60 元<' in page and 'id="serials"' in page
-    assert "确认付款" in page
+    assert 'id="amount">3237.60 CNY<' in page and 'id="serials"' in page
+    assert "Confirm payment" in page and "purchase agreed" in page
     page = step(client, case_id, "pay", reference=" GZ 2026 0314 ")
-    assert 'id="payment">GZ 2026 0314<' in page and "注销 53.96 t" in page
+    assert 'id="payment">GZ 2026 0314<' in page and "Retire 53.96 t" in page
     page = step(client, case_id, "retire")
-    assert "已注销" in page
+    assert "the units are retired" in page
     page = step(client, case_id, "certify")
-    assert 'id="documents"' in page
+    assert 'id="documents"' in page and "Carbon-neutral certificate" in page
 
     sign_in(client, "clerk")
     page = client.get(f"/cases/{case_id}").text
