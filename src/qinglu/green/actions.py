@@ -274,9 +274,6 @@ counted AS (
          coalesce(previous, last_month) AS before
   FROM summed)
 SELECT counted.*,
-       CASE WHEN certificates > 0 THEN
-         row_number() OVER (PARTITION BY certificates > 0 ORDER BY month, filing_code) END
-         AS line,
        (:first + sum(certificates) OVER (ORDER BY month, filing_code) - 1)::bigint
          AS serial_end
 FROM counted
@@ -284,27 +281,30 @@ FROM counted
 _NOT_FOLLOWING = ("SELECT filing_code, month FROM gec_batch WHERE before IS NOT NULL "
                   "AND month <> (before + interval '1 month')::date "
                   "ORDER BY month, filing_code LIMIT 1")
-_IDS = ("CREATE TEMP TABLE gec_ids ON COMMIT DROP AS SELECT row_number() OVER (ORDER BY id) "
-        "AS line, id FROM (SELECT nextval(pg_get_serial_sequence('issuances', 'id')) AS id "
-        "FROM generate_series(1, :n)) drawn")
-_ISSUANCES = """
-INSERT INTO issuances (id, project_id, product, vintage, quantity, serial_start, serial_end,
-                       tradable, valid_to, created_at)
-SELECT i.id, b.project_id, :product, extract(year FROM b.month)::integer, b.certificates,
-       b.serial_end - b.certificates + 1, b.serial_end, b.tradable AND :product_tradable,
-       b.valid_to, :now
-FROM gec_batch b JOIN gec_ids i ON i.line = b.line ORDER BY i.id
-"""
-_BLOCKS = """
-INSERT INTO unit_blocks (issuance_id, account_id, serial_start, serial_end, state)
-SELECT i.id, b.account_id, b.serial_end - b.certificates + 1, b.serial_end, 'held'
-FROM gec_batch b JOIN gec_ids i ON i.line = b.line ORDER BY i.id
+# Issuances and their blocks in one statement: the issuances take their ids from their
+# own sequence in serial order, and the ids come back (with the last serial, unique
+# among the batch's issued lines) for the blocks, the month rows and the moves.
+_ISSUE = """
+WITH issued AS (
+  INSERT INTO issuances (project_id, product, vintage, quantity, serial_start, serial_end,
+                         tradable, valid_to, created_at)
+  SELECT b.project_id, :product, extract(year FROM b.month)::integer, b.certificates,
+         b.serial_end - b.certificates + 1, b.serial_end, b.tradable AND :product_tradable,
+         b.valid_to, :now
+  FROM gec_batch b WHERE b.certificates > 0 ORDER BY b.serial_end
+  RETURNING id, serial_end),
+blocks AS (
+  INSERT INTO unit_blocks (issuance_id, account_id, serial_start, serial_end, state)
+  SELECT i.id, b.account_id, b.serial_end - b.certificates + 1, b.serial_end, 'held'
+  FROM issued i JOIN gec_batch b ON b.serial_end = i.serial_end AND b.certificates > 0)
+INSERT INTO gec_ids (serial_end, id) SELECT serial_end, id FROM issued
 """
 _MONTHS = """
 INSERT INTO green_generation (power_project_id, month, kwh, carried_in, certificates,
                               carried_out, issuance_id, created_at)
 SELECT b.pid, b.month, b.kwh, b.carried_in, b.certificates, b.carried_out, i.id, :now
-FROM gec_batch b LEFT JOIN gec_ids i ON i.line = b.line ORDER BY b.month, b.filing_code
+FROM gec_batch b LEFT JOIN gec_ids i ON i.serial_end = b.serial_end AND b.certificates > 0
+ORDER BY b.month, b.filing_code
 """
 _CARRIES = """
 UPDATE green_power_projects p SET carried_kwh = last.carried_out, last_month = last.month
@@ -315,7 +315,8 @@ WHERE p.id = last.pid
 _LINES = """
 SELECT b.filing_code, b.month, b.kwh, b.carried_in, b.certificates, b.carried_out,
        b.tradable, i.id, b.serial_end - b.certificates + 1, b.serial_end, b.account_id
-FROM gec_batch b LEFT JOIN gec_ids i ON i.line = b.line ORDER BY b.month, b.filing_code
+FROM gec_batch b LEFT JOIN gec_ids i ON i.serial_end = b.serial_end AND b.certificates > 0
+ORDER BY b.month, b.filing_code
 """
 
 
@@ -345,20 +346,21 @@ def _issue_months_sql(ctx: WriteContext, rows: list[tuple[str, date, int]]
                        f"{wrong.filing_code} {wrong.month:%Y-%m} does not follow the months "
                        "issued")
     counts = conn.execute(text(
-        "SELECT count(line), coalesce(sum(certificates), 0), count(DISTINCT pid) "
-        "FROM gec_batch")).one()
+        "SELECT coalesce(sum(certificates), 0), count(DISTINCT pid) FROM gec_batch")).one()
     now = utcnow()
-    conn.execute(text(_IDS), {"n": counts[0]})
-    conn.execute(text(_ISSUANCES), {"product": PRODUCT, "now": now,
-                                    "product_tradable": product.tradable})
-    conn.execute(text(_BLOCKS))
+    conn.execute(text("CREATE TEMP TABLE gec_ids (serial_end bigint PRIMARY KEY, id integer) "
+                      "ON COMMIT DROP"))
+    conn.execute(text(_ISSUE), {"product": PRODUCT, "now": now,
+                                "product_tradable": product.tradable})
     conn.execute(text(_MONTHS), {"now": now})
     conn.execute(text(_CARRIES))
     conn.execute(text("UPDATE products SET next_serial = :next WHERE code = :code"),
-                 {"next": product.next_serial + int(counts[1]), "code": PRODUCT})
+                 {"next": product.next_serial + int(counts[0]), "code": PRODUCT})
     months = []
+    with raw.cursor() as cursor:  # 100,000 rows: the driver's tuples, not ORM rows
+        lines = cursor.execute(_LINES).fetchall()
     for (code, month, kwh, carried_in, count, carried_out, tradable, issuance_id, first,
-         last, account_id) in conn.execute(text(_LINES)):
+         last, account_id) in lines:
         months.append({"filing_code": code, "month": month, "kwh": kwh,
                        "carried_in": carried_in, "certificates": count,
                        "carried_out": carried_out, "tradable": tradable,
@@ -366,7 +368,7 @@ def _issue_months_sql(ctx: WriteContext, rows: list[tuple[str, date, int]]
         if issuance_id is not None:
             ctx.moves.append([issuance_id, first, last, None, account_id, "held"])
     ctx.session.expire_all()
-    return _batch_result(len(rows), counts[2], months)
+    return _batch_result(len(rows), counts[1], months)
 
 
 def _stage_rules(conn: Any, months: set[date]) -> None:
@@ -386,7 +388,7 @@ def _stage_rules(conn: Any, months: set[date]) -> None:
 
 def _line(month: dict[str, Any]) -> str:
     first, last = month["serials"] or ("", "")
-    return (f"{month['filing_code']}|{month['month']:%Y-%m}|{month['kwh']}|"
+    return (f"{month['filing_code']}|{month['month'].isoformat()[:7]}|{month['kwh']}|"
             f"{month['carried_in']}|{month['certificates']}|{month['carried_out']}|"
             f"{first}|{last}")
 

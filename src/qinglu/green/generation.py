@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
@@ -35,8 +34,7 @@ class GenerationRow(NamedTuple):
     kwh: int
 
 
-@dataclass(frozen=True)
-class ProjectState:
+class ProjectState(NamedTuple):
     """What the check needs of a registered project: its id, the last month issued."""
 
     id: int
