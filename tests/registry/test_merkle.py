@@ -126,3 +126,35 @@ def test_a_wrong_proof_fails_the_independent_checker(session: Session) -> None:
     assert root_from_path(36, 90, sha(b"\x00" + leaves[36]), path) != mth(leaves[:90])
     assert root_from_path(36, 90, sha(b"\x00" + leaves[35]), unb64(proof["audit_path"])) != \
         mth(leaves[:90])
+
+
+def test_the_rfc9162_verifiers_agree_with_the_independent_checker() -> None:
+    """merkle.verify_inclusion / verify_consistency (what certificate verify uses) accept
+    what the independent checker accepts and refuse a proof with one hash changed."""
+    from qinglu.registry import merkle
+
+    leaves = [sha(bytes([i % 256, i // 256])) for i in range(300)]
+    hashes = [sha(b"\x00" + leaf) for leaf in leaves]
+
+    def source(level: int, index: int) -> bytes:
+        return mth(leaves[index << level:(index + 1) << level])
+
+    rng = random.Random(62)
+    for _ in range(200):
+        size = rng.randint(1, 300)
+        index = rng.randrange(size)
+        path = merkle.inclusion_path(source, index, size)
+        root = mth(leaves[:size])
+        assert root_from_path(index, size, hashes[index], path) == root
+        assert merkle.verify_inclusion(hashes[index], index, size, path, root)
+        if path:
+            bent = [*path[:-1], sha(path[-1])]
+            assert not merkle.verify_inclusion(hashes[index], index, size, bent, root)
+        first = rng.randint(1, size)
+        proof = merkle.consistency_proof(source, first, size)
+        old = mth(leaves[:first])
+        assert roots_from_consistency(first, size, proof, old) == (old, root)
+        assert merkle.verify_consistency(first, size, old, root, proof)
+        if proof:
+            assert not merkle.verify_consistency(first, size, old, root,
+                                                 [sha(proof[0]), *proof[1:]])
