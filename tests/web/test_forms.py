@@ -207,9 +207,13 @@ def test_the_back_office_says_what_it_did_and_never_a_dict(
         "kind": "org", "name": "贵州某林场", "id_number": f.make_uscc(), "region": "522629",
         "csrf": csrf_of(page)}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/admin?message=holder-added"
-    refused = client.post("/admin/account", data={"holder_id": "x", "kind": "holding",
-                                                  "csrf": csrf_of(page)})
-    assert refused.status_code == 422 and "holder_id 须为整数：“x”" in refused.text
+    opened = client.post("/admin/account", data={"holder_id": "贵州某林场", "kind": "holding",
+                                                 "csrf": csrf_of(page)}, follow_redirects=False)
+    assert opened.headers["location"] == "/admin?message=account-opened"  # found by name
+    refused = client.post("/admin/issue", data={
+        "project_id": "x", "vintage": "2024", "quantity": "1", "account_id": "贵州某林场",
+        "csrf": csrf_of(page)})
+    assert refused.status_code == 422 and "project_id 须为整数：“x”" in refused.text
     no_leak(refused.text)
 
 

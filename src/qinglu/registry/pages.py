@@ -60,7 +60,8 @@ def search(request: Request, session: SessionDep, user: UserDep,
 
 # The pickers' fields and what each chooses (a holder, or a holder's holding account).
 PICKER_FIELDS = {"defendant": "holder", "authority_holder_id": "holder",
-                 "seller_account": "account", "to_account": "account"}
+                 "holder_id": "holder", "seller_account": "account", "to_account": "account",
+                 "account_id": "account"}
 
 
 @router.get("/holders/search", response_class=HTMLResponse)
@@ -179,7 +180,9 @@ def _admin_write(session: SessionDep, who: Principal, action: str,
                                    id_number=text("id_number", ""), region=text("region", ""),
                                    actor=who.actor)
     if action == "account":
-        return registry.open_account(session, holder_id=_whole(form, "holder_id"),
+        holder = registry.chosen_party(session, who, text("holder_id", ""),
+                                       text("holder_id_pick", ""))
+        return registry.open_account(session, holder_id=holder,
                                      kind=text("kind", ""), actor=who.actor)
     if action == "project":
         return registry.add_project(session, name=text("name", ""), product=text("product", ""),
@@ -189,4 +192,6 @@ def _admin_write(session: SessionDep, who: Principal, action: str,
     return registry.issue(session, project_id=project_id, vintage=_whole(form, "vintage"),
                           quantity=registry.project_quantity(session, project_id,
                                                              text("quantity", "")),
-                          to_account=_whole(form, "account_id"), actor=who.actor)
+                          to_account=registry.chosen_party(
+                              session, who, text("account_id", ""), text("account_id_pick", ""),
+                              account=True), actor=who.actor)
