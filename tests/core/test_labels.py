@@ -93,3 +93,9 @@ def test_a_product_row_gives_its_names(session: object) -> None:
     shown = install(Environment()).from_string("{{ 'WINDR'|product }}")
     assert shown.render(lang="zh") == "风能资源开发权"
     assert shown.render(lang="en") == "wind development right (climate resource)"
+
+
+def test_a_late_evening_in_utc_is_the_next_day_in_china() -> None:
+    from qinglu.core.labels import as_shanghai
+
+    assert as_shanghai(datetime(2026, 3, 14, 20, 0)).isoformat()[:10] == "2026-03-15"

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qinglu.core.identifiers import public_beneficiary, region_name
+from qinglu.core.labels import as_shanghai
 from qinglu.core.quantities import format_quantity
 from qinglu.registry.models import Issuance, Project, Retirement, UnitBlock
 
@@ -52,6 +53,7 @@ def recent_retirements(session: Session, limit: int = 50) -> list[dict[str, Any]
         {"id": r.id, "product": r.product, "quantity": format_quantity(r.product, r.quantity),
          "beneficiary": public_beneficiary(r.beneficiary),
          "purpose": r.purpose, "case_ref": r.case_ref, "serials": r.serials,
-         "date": r.created_at.date().isoformat()}
+         # The day in China Standard Time: a retirement at 20:00 UTC is the next morning.
+         "date": as_shanghai(r.created_at).isoformat()[:10]}
         for r in rows
     ]
