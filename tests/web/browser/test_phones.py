@@ -91,3 +91,27 @@ def test_a_holder_uses_the_market_on_a_phone(phone: Any, live_server: dict[str, 
     sign_in(phone, live_server["url"], "company")
     phone.goto(f"{live_server['url']}/market")
     read_well(phone, shots, "market-holder")
+
+
+def test_docs_render_with_no_other_host(browser: Any, live_server: dict[str, Any],
+                                        shots: Path) -> None:
+    """Swagger UI draws the API at /docs with every request to another host refused."""
+    base = live_server["url"]
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    elsewhere: list[str] = []
+
+    def only_here(route: Any) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_here)
+    page = context.new_page()
+    page.goto(f"{base}/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+    assert "Qinglu" in page.locator(".swagger-ui .info").inner_text()
+    page.screenshot(path=str(shots / "docs.png"))
+    context.close()
+    assert elsewhere == []
