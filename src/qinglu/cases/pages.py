@@ -118,7 +118,7 @@ def _field_of(exc: QingluError) -> str:
     if exc.code in ERROR_FIELDS:
         return ERROR_FIELDS[exc.code]
     words = exc.en.lower()
-    for field, marker in (("fuel_consumed", "fuel"), ("area", "area"),
+    for field, marker in (("number", "case number"), ("fuel_consumed", "fuel"), ("area", "area"),
                           ("incident_date", "date"), ("region", "region"),
                           ("place", "place"), ("authority_holder_id", "authority")):
         if marker in words:
