@@ -30,5 +30,7 @@ def test_docs_reference_no_other_host_and_their_assets_are_served(client: TestCl
     for asset in [a for a in named if a.startswith("/static/")]:
         served = client.get(asset)
         assert served.status_code == 200 and len(served.content) > 10_000, asset
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "http" not in policy  # no other host, ever
     assert client.get("/openapi.json").status_code == 200
     assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN

@@ -3,8 +3,8 @@
 The pages run no inline script (the charts read their data from JSON blocks, see
 static/js/charts.js), so the policy allows scripts from the site itself only. Styles may
 be inline: htmx and ECharts set them, and a style cannot run code. The API's own
-documentation (/docs, /redoc) loads Swagger UI from a CDN with an inline script, so it
-gets only the framing rule."""
+documentation (/docs) loads Swagger UI from the site's vendored files (web/docs.py) and
+starts it with an inline script, so it alone may run one; it too reaches no other host."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'")
-DOCS_POLICY = "frame-ancestors 'none'"
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
 DOCS_PREFIXES = ("/docs", "/redoc")
 HSTS = "max-age=31536000"
 # web.pages.SESSION_COOKIE (not imported: pages imports this module).
