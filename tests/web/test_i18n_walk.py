@@ -155,6 +155,15 @@ def bare_codes(text: str, lang: str) -> list[str]:
     return sorted(found)
 
 
+def bare_regions(text: str) -> list[str]:
+    """GB/T 2260 codes shown as bare numbers, where a place's name belongs."""
+    from qinglu.core.regions import regions
+
+    known = regions()
+    return sorted({m for m in re.findall(r"(?<![\w.-])\d{6}(?![\w.-])", SERIAL.sub(" ", text))
+                   if m in known})
+
+
 def zoneless_times(text: str) -> list[str]:
     return [m.group(0) for m in TIME.finditer(text) if "UTC+8" not in m.group("after")]
 
@@ -207,6 +216,8 @@ def test_every_page_speaks_one_language(demo_site: tuple[TestClient, dict[str, A
             text = visible_text(page.text)
             if codes := bare_codes(text, lang):
                 problems.append(f"{who or 'public'} {path}: bare codes {codes}")
+            if places := bare_regions(text):
+                problems.append(f"{who or 'public'} {path}: region codes without names {places}")
             if times := zoneless_times(text):
                 problems.append(f"{who or 'public'} {path}: times without zone {times}")
     # The case pages are being rebuilt (the case desk) and take their labels there;
@@ -228,6 +239,8 @@ def test_the_walk_finds_what_it_looks_for() -> None:
     assert bare_codes("criminal_public_interest", "en") == ["criminal_public_interest"]
     assert zoneless_times("截止 2099-12-31T16:00 ") == ["2099-12-31T16:00 "]
     assert zoneless_times("2026-12-01 08:40 CST (UTC+8)") == []
+    assert bare_regions("地区\n522629\nQL-FCS-522629-P000001-2023-000000000001") == ["522629"]
+    assert bare_regions("金额 120500 元") == []
 
 
 @pytest.mark.slow
