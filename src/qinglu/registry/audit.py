@@ -20,9 +20,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qinglu.core.ledger import iter_entries, ledger_head, verify_chain
+from qinglu.core.ledger import AuditFinding, iter_entries, ledger_head, verify_chain
 from qinglu.core.models import LedgerEntry
-from qinglu.registry.checkpoints import AuditHead, check_tree, log_root
+from qinglu.registry.checkpoints import (
+    CONTENT_COLUMNS,
+    AuditHead,
+    check_tree,
+    content_leaf,
+    log_root,
+)
 from qinglu.registry.models import Account, Hold, Issuance, Retirement, UnitBlock
 
 TERMINAL_STATES = ("retired", "cancelled")
@@ -181,17 +187,23 @@ def replay_moves(session: Session) -> tuple[list[str], int | None]:
     return problems, first_bad
 
 
-def check_retirements(session: Session, after: int | None = None) -> list[str]:
-    """Each retirement row still says what its ledger entry recorded (incremental: the
-    retirements the entries after `after` recorded)."""
-    recorded: dict[int, dict[str, object]] = {}
-    for entry in iter_entries(session, after=after or 0):
-        facts = json.loads(entry.body).get("records", {}).get("retirement")
-        if facts:
-            recorded[int(facts["id"])] = facts
+def _recorded_retirement(body: dict[str, Any], into: dict[int, dict[str, object]]) -> None:
+    facts = body.get("records", {}).get("retirement")
+    if facts:
+        into[int(facts["id"])] = facts
+
+
+def check_retirements(session: Session,
+                      recorded: dict[int, dict[str, object]] | None = None) -> list[str]:
+    """Each retirement row still says what its ledger entry recorded: every row against
+    the whole ledger, or (incremental) the rows of the retirements `recorded` holds."""
+    only: Collection[int] | None = None if recorded is None else set(recorded)
+    if recorded is None:
+        recorded = {}
+        for entry in iter_entries(session):
+            _recorded_retirement(json.loads(entry.body), recorded)
     problems: list[str] = []
-    wanted: Collection[int] | None = None if after is None else set(recorded)
-    for row in session.scalars(_only(select(Retirement), Retirement.id, wanted)):
+    for row in session.scalars(_only(select(Retirement), Retirement.id, only)):
         facts = recorded.get(row.id)
         if facts is None:
             problems.append(f"retirement {row.id}: no ledger entry records it")
@@ -241,23 +253,57 @@ def _audit_since(session: Session, head: AuditHead) -> AuditReport:
             f"verified at {head.verified_at} has changed: run `audit verify --full`")
         report.first_bad_entry = head.sequence
         return report
-    finding = verify_chain(session, after=(head.sequence, head.chain_hash))
-    if finding is not None:
-        report.problems.append(f"entry {finding.sequence}: {finding.reason}")
-        report.first_bad_entry = finding.sequence
+    scan = _scan_after(session, head.sequence, head.chain_hash)
+    if scan.finding is not None:
+        report.problems.append(f"entry {scan.finding.sequence}: {scan.finding.reason}")
+        report.first_bad_entry = scan.finding.sequence
         return report
     if log_root(session, head.sequence).hex() != head.root_hash:
         report.problems.append(f"日志树至 #{head.sequence} 已被改动 / the log tree up to the "
                                f"verified head #{head.sequence} has changed")
     report.problems += check_tree(session, after=head.sequence)
-    touched: set[int] = set()
-    for entry in iter_entries(session, after=head.sequence):
-        touched.update(int(move[0]) for move in json.loads(entry.body).get("moves", []))
+    touched, recorded = scan.touched, scan.recorded
     report.problems += check_tiling(session, touched)
     report.problems += check_conservation(session, touched)
     report.problems += check_states(session, touched)
-    report.problems += check_retirements(session, after=head.sequence)
+    report.problems += check_retirements(session, recorded)
     return report
+
+
+@dataclass
+class _Scan:
+    finding: AuditFinding | None = None
+    touched: set[int] = field(default_factory=set)
+    recorded: dict[int, dict[str, object]] = field(default_factory=dict)
+
+
+def _scan_after(session: Session, after: int, prev: str, batch: int = 2000) -> _Scan:
+    """One pass over the entries after a verified head, as plain rows: the chain (each
+    hash recomputed from the content, each linked to the one before, none missing, the
+    head row at the last), the issuances their moves touched, the retirements recorded."""
+    scan, expected = _Scan(), after + 1
+    while True:
+        rows = session.execute(select(*CONTENT_COLUMNS, LedgerEntry.hash)
+                               .where(LedgerEntry.sequence >= expected)
+                               .order_by(LedgerEntry.sequence).limit(batch)).all()
+        for row in rows:
+            reason = ("entry missing from the chain / 记录缺失" if row.sequence != expected
+                      else "prev_hash does not link / 前序哈希不衔接" if row.prev_hash != prev
+                      else "content does not match its hash / 内容与哈希不符"
+                      if content_leaf(row).hex() != row.hash else None)
+            if reason:
+                scan.finding = AuditFinding(expected, reason)
+                return scan
+            body = json.loads(row.body)
+            scan.touched.update(int(move[0]) for move in body.get("moves", []))
+            _recorded_retirement(body, scan.recorded)
+            prev, expected = row.hash, expected + 1
+        if len(rows) < batch:
+            break
+    if ledger_head(session) != (expected - 1, prev):
+        scan.finding = AuditFinding(ledger_head(session)[0], "ledger head does not match "
+                                    "the last entry / 账本头不符")
+    return scan
 
 
 def latest_verified(session: Session) -> AuditHead | None:
