@@ -166,6 +166,7 @@ ignore_startup_parameters = extra_float_digits
         raise RuntimeError("pgbouncer did not start")
 
     def stop(self) -> None:
+        """Immediate shutdown (SIGTERM): SIGINT would wait for every client to leave."""
         pid_file = self.folder / "pgbouncer.pid"
         if pid_file.exists():
-            stop_pid(int(pid_file.read_text().strip()), signal.SIGINT)
+            stop_pid(int(pid_file.read_text().strip()), signal.SIGTERM)
