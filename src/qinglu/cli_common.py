@@ -79,7 +79,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def refused(problems: list[tuple[str, str]]) -> typer.Exit:
-    """An all-or-nothing import was refused: name each bad row, then fail."""
+    """An all-or-nothing import was refused: name each bad row, then fail; a single
+    problem (a file that cannot be read at all) is one line."""
+    if len(problems) == 1:
+        where, reason = problems[0]
+        return fail(f"{where}: {reason}（未写入 nothing written）")
     for where, reason in problems:
         console.print(f"[red]✘[/red] {where}: {reason}", highlight=False)
     return fail(f"{len(problems)} 处问题，未写入 / problems, nothing written")

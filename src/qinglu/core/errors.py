@@ -6,6 +6,10 @@ problem+json response.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class QingluError(Exception):
     """Base of every refusal the application explains to a person."""
@@ -150,3 +154,23 @@ class FileRefused(InvalidInput):
         super().__init__(f"{self.what_zh}被拒绝，无任何写入：{shown}{more}",
                          f"{self.what_en} refused, nothing written: {shown}{more}")
         self.problems = problems
+
+
+# What file readers raise for a file they cannot read: pyogrio's errors are RuntimeErrors;
+# bad JSON, a wrong encoding or an unreadable number ValueErrors; an unknown encoding a
+# LookupError; a missing file an OSError; a malformed CSV csv.Error.
+UNREADABLE_FILE_ERRORS = (OSError, ValueError, RuntimeError, LookupError, csv.Error)
+
+
+@contextmanager
+def reading(name: str, refusal: type[FileRefused] = FileRefused) -> Iterator[None]:
+    """Read a file inside this: a reader's error refuses the file in one line naming it
+    (`broken.shp: unreadable: DataSourceError: ... not recognized ...`) instead of a
+    traceback; our own refusals pass through unchanged."""
+    try:
+        yield
+    except QingluError:
+        raise
+    except UNREADABLE_FILE_ERRORS as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise refusal([(name, f"无法读取 unreadable: {type(exc).__name__}: {first}")]) from None

@@ -24,6 +24,7 @@ from qinglu.cli_common import (
     refused,
     session_for,
 )
+from qinglu.core.errors import reading
 from qinglu.forestry import actions as forestry
 
 app = typer.Typer(help="小班 Forest parcels", no_args_is_help=True)
@@ -85,7 +86,7 @@ def _summary(view: dict[str, Any]) -> dict[str, Any]:
 
 def read_volumes(path: Path) -> list[dict[str, Any]]:
     """CSV with columns number, volume_end[, volume_start] (m³ per mu)."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with reading(path.name), path.open(encoding="utf-8-sig", newline="") as handle:
         rows = []
         for row in csv.DictReader(handle):
             item: dict[str, Any] = {"number": row.get("number", "").strip(),
@@ -194,7 +195,7 @@ def reversal(
 def read_tree_measurements(path: Path) -> list[dict[str, Any]]:
     """CSV: number and either dbh_cm,height_m (re-measured) or dbh_increment_cm,
     height_increment_m (stated annual increment)."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with reading(path.name), path.open(encoding="utf-8-sig", newline="") as handle:
         return [{"number": (row.get("number") or "").strip(),
                  **{k: row[k] for k in TREE_MEASURES if (row.get(k) or "").strip()}}
                 for row in csv.DictReader(handle)]

@@ -53,7 +53,7 @@ from shapely.validation import explain_validity
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from qinglu.core.errors import Conflict, InvalidInput
+from qinglu.core.errors import Conflict, InvalidInput, reading
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.quantities import M2_PER_HA, MU_PER_HA
 from qinglu.core.spreadsheets import decode_table_text, workbook_rows
@@ -589,14 +589,18 @@ def import_file(session: Session, *, project_id: int, path: Path, actor: str,
                 attributes: Path | None = None, skip_bad: bool = False,
                 encoding: str | None = None) -> ImportReport:
     """`qinglu parcel import`: read, validate, check overlaps, register."""
-    if path.suffix.lower() == ".shp":
-        features, crs = read_shapefile(path, encoding)
-    elif path.suffix.lower() in (".geojson", ".json"):
-        features, crs = read_geojson(path)
-    else:
-        raise InvalidInput(f"不支持的文件类型 {path.suffix}",
-                           f"unsupported file type {path.suffix} (GeoJSON or Shapefile)")
-    table = read_attributes(attributes) if attributes else None
+    with reading(path.name, ParcelImportError):
+        if path.suffix.lower() == ".shp":
+            features, crs = read_shapefile(path, encoding)
+        elif path.suffix.lower() in (".geojson", ".json"):
+            features, crs = read_geojson(path)
+        else:
+            raise InvalidInput(f"不支持的文件类型 {path.suffix}",
+                               f"unsupported file type {path.suffix} (GeoJSON or Shapefile)")
+    table: dict[str, dict[str, Any]] | None = None
+    if attributes:
+        with reading(attributes.name, ParcelImportError):
+            table = read_attributes(attributes)
     drafts, problems = validate(features, crs, table)
     return register(session, project_id=project_id, drafts=drafts, problems=problems,
                     actor=actor, skip_bad=skip_bad)

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qinglu.core.errors import Conflict, InvalidInput, UnknownHolder
+from qinglu.core.errors import Conflict, InvalidInput, UnknownHolder, reading
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.quantities import format_quantity
 from qinglu.core.spreadsheets import decode_table_text, workbook_rows
@@ -245,7 +245,9 @@ def register(session: Session, *, project_id: int, rows: list[dict[str, Any]], a
 
 
 def import_file(session: Session, *, project_id: int, path: Path, actor: str) -> dict[str, Any]:
-    return register(session, project_id=project_id, rows=read_rows(path), actor=actor)
+    with reading(path.name, TreeImportError):
+        rows = read_rows(path)
+    return register(session, project_id=project_id, rows=rows, actor=actor)
 
 
 def list_trees(session: Session, project_id: int) -> list[Tree]:
