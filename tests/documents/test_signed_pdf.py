@@ -105,7 +105,7 @@ def test_an_edited_pdf_is_refused_naming_the_change(
     page = client.post("/verify/file", files={"file": ("edited.pdf", edited.read_bytes(),
                                                        "application/pdf")})
     assert page.status_code == 200
-    assert 'data-valid="false"' in page.text and "changed after signing" in page.text
+    assert 'data-valid="false"' in page.text and "文件在签名后被改动" in page.text
 
 
 def test_the_page_accepts_the_issued_upload(issued: tuple[str, Path],
