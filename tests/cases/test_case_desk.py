@@ -85,6 +85,7 @@ def test_the_case_walked_at_the_desks(client: TestClient, session_of: Session,
         "firm": "贵州某碳核算有限公司", "report_ref": "QH-2026-031", "quantity": "53,96",
         "csrf": csrf_of(page)})
     sign_in(client, "ver")
+    assert "报告待审核" in client.get("/cases").text  # the verifier's list says what waits
     page = step(client, case_id, "approve")
     assert 'id="obligation">53.96<' in page and "QH-2026-031" in page
     assert "57.48 t" in page  # Qinglu's figure kept beside the approved report
