@@ -232,7 +232,7 @@ def products(session: SessionDep) -> list[dict[str, Any]]:
 
 
 class UpgradeIn(BaseModel):
-    from_account: int
+    from_account: Id
     from_product: str = "GZCT"
     to_product: str = "GZCTP"
     quantity: str = Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,6})?$")
