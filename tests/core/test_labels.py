@@ -99,3 +99,15 @@ def test_a_late_evening_in_utc_is_the_next_day_in_china() -> None:
     from qinglu.core.labels import as_shanghai
 
     assert as_shanghai(datetime(2026, 3, 14, 20, 0)).isoformat()[:10] == "2026-03-15"
+
+
+def test_the_table_has_one_row_per_code_and_both_languages() -> None:
+    import csv
+
+    from qinglu.core.labels import DATA
+
+    with DATA.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    keys = [(r["group"], r["code"]) for r in rows]
+    assert len(keys) == len(set(keys)) == len(table())
+    assert all(r["zh"].strip() and r["en"].strip() for r in rows)
