@@ -14,6 +14,7 @@ from qinglu.accounts import actions as accounts
 from qinglu.green import actions as green
 from qinglu.web.app import create_app
 from tests import factories
+from tests.market.test_market_pages import entries, shown_twice
 
 CODE = "W520000000000001X"
 
@@ -21,7 +22,7 @@ CODE = "W520000000000001X"
 @pytest.fixture
 def client(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("QINGLU_SECRET", "test-secret")
-    with TestClient(create_app(database_url)) as test_client:
+    with TestClient(create_app(database_url), follow_redirects=False) as test_client:
         yield test_client
 
 
@@ -46,10 +47,21 @@ def test_register_and_desk(client: TestClient, session: Session) -> None:
     assert desk.status_code == 200
     csrf = re.search(r'name="csrf" value="([^"]+)"', desk.text)
     assert csrf is not None
-    done = client.post("/green/desk", data={
-        "csrf": csrf.group(1), "account_id": str(acct), "consumer": "贵州某数据中心",
-        "period_start": "2026-01-01", "period_end": "2026-01-31", "consumption_kwh": "9000"})
-    assert done.status_code == 200 and "100.00%" in done.text
+    form = {"csrf": csrf.group(1), "account_id": str(acct), "consumer": "贵州某数据中心",
+            "period_start": "2026/01/01", "period_end": "2026-01-31", "consumption_kwh": "9 000"}
+    written = entries(session)
+    refused = client.post("/green/desk", data={**form, "certificates": "２0"})
+    assert refused.status_code == 422 and entries(session) == written
+    assert 'id="certificates-error"' in refused.text and "超过用电量" in refused.text
+    assert 'value="２0"' in refused.text and 'value="9 000"' in refused.text
+    unreadable = client.post("/green/desk?lang=en", data={**form, "period_end": "Jan 31"})
+    assert unreadable.status_code == 422 and 'id="period_end-error"' in unreadable.text
+    assert "“Jan 31” is not a date" in unreadable.text and entries(session) == written
+    done = client.post("/green/desk?lang=zh", data=form)
+    assert done.status_code == 303
+    assert done.headers["location"].startswith("/green/desk?message=claimed&claim=")
+    shown_twice(client, session, done.headers["location"], "已核销 9 张绿证：绿电占比 100.00%")
+    assert 'id="message"' not in client.get("/green/desk?message=claimed&claim=99999").text
     register = client.get("/green")
     assert register.status_code == 200 and "贵州某数据中心" in register.text
     assert "2026-01" in register.text

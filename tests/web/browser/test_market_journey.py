@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -20,6 +21,11 @@ def _as(browser: Any, base: str, name: str) -> Any:
     page.wait_for_load_state()
     page.goto(f"{base}/market")
     return page
+
+
+def _named(page: Any, what: str) -> str:
+    """The listing or order a redirect after a form names in its address."""
+    return parse_qs(urlparse(page.url).query)[what][0]
 
 
 def _voucher_pdf(page: Any, base: str, order_id: str) -> bytes:
@@ -39,7 +45,8 @@ def test_list_buy_pay_and_download_the_voucher(browser: Any, live_server: dict[s
     form.locator("input[name=min_lot]").fill("1")
     form.locator("button[type=submit]").click()
     seller.wait_for_selector("#message")
-    listing_id = seller.locator("#message").inner_text().split("#")[1].split(" ")[0]
+    listing_id = _named(seller, "listing")  # the redirect names the new listing
+    assert f"#{listing_id}" in seller.locator("#message").inner_text()
     assert seller.locator(f"[data-remaining='{listing_id}']").inner_text() == "100.00 tCO2e"
     seller.screenshot(path=str(shots / "1-listed.png"), full_page=True)
 
@@ -49,7 +56,9 @@ def test_list_buy_pay_and_download_the_voucher(browser: Any, live_server: dict[s
     row.locator("button[type=submit]").click()
     buyer.wait_for_selector("#message")
     assert "1275.00" in buyer.locator("#message").inner_text()  # 25.5 t × 50 CNY
-    order_id = buyer.locator("#message").inner_text().split("#")[1].split(" ")[0]
+    order_id = _named(buyer, "order")
+    assert buyer.locator(f"[data-remaining='{listing_id}']").inner_text() == "74.50 tCO2e"
+    buyer.reload()  # a refresh shows the page again and orders nothing more
     assert buyer.locator(f"[data-remaining='{listing_id}']").inner_text() == "74.50 tCO2e"
     buyer.screenshot(path=str(shots / "2-ordered.png"), full_page=True)
 
