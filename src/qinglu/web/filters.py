@@ -76,7 +76,8 @@ def when(context: Context, value: Any) -> Markup:
     if not isinstance(moment, datetime):
         return Markup.escape(text)
     stamp, zone = text[:16], text[17:]
-    return Markup('<time datetime="{}" class="nowrap">{}</time> <span class="nowrap">{}</span>'
+    return Markup('<span class="when"><time datetime="{}" class="nowrap">{}</time> '
+                  '<span class="nowrap">{}</span></span>'
                   ).format(moment.isoformat(timespec="minutes"), stamp, zone)
 
 

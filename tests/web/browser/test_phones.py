@@ -18,7 +18,8 @@ PHONE = {"width": 360, "height": 740}
 
 # Words in cells, labels, buttons and headings that wrap onto a second line. A "word" is
 # a run of Latin letters and digits or of Chinese characters, up to 12 long (a longer
-# run may wrap, as prose does); serials, codes and hashes may wrap anywhere.
+# run may wrap, as prose does): a serial wraps after its hyphens only; codes and hashes
+# may wrap anywhere.
 BROKEN_WORDS = """() => {
   const broken = [];
   const root = document.querySelector('main');
@@ -26,8 +27,8 @@ BROKEN_WORDS = """() => {
   let node;
   while ((node = walker.nextNode())) {
     const el = node.parentElement;
-    if (!el || !el.closest('th, td, label, button, h1, h2, .label')) continue;
-    if (el.closest('.serial, code, pre, script, style, option, [hidden]')) continue;
+    if (!el || !el.closest('th, td, label, button, h1, h2, .label, .serial')) continue;
+    if (el.closest('code, pre, script, style, option, [hidden]')) continue;
     if (!el.getClientRects().length) continue;
     const re = /[A-Za-z0-9]{2,12}|[\\u4e00-\\u9fff]{2,12}/g;
     let m;
@@ -43,12 +44,17 @@ BROKEN_WORDS = """() => {
   return broken;
 }"""
 SIDEWAYS = "() => document.documentElement.scrollWidth - window.innerWidth"
+# Cells of a table shown as cards whose content is cut off at the card's edge.
+CUT = """() => [...document.querySelectorAll('table.stack td')]
+  .filter(td => td.getClientRects().length && td.scrollWidth > td.clientWidth + 1)
+  .map(td => td.textContent.trim().slice(0, 40))"""
 
 
 def read_well(page: Any, shots: Path, name: str) -> None:
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
     assert page.evaluate(SIDEWAYS) <= 0, f"{name}: the page scrolls sideways at 360 px"
     assert page.evaluate(BROKEN_WORDS) == [], name
+    assert page.evaluate(CUT) == [], name
 
 
 @pytest.fixture
