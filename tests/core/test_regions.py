@@ -42,3 +42,13 @@ def test_places_are_named_in_both_languages() -> None:
     assert place_name("123456", "zh") == "123456"  # unknown: shown as it is
     assert region_name("522635") == "麻江县 Majiang County"
     assert region_name("371402") != "371402"  # any county, not only the demo's seven
+
+
+def test_a_place_may_be_typed_by_its_name() -> None:
+    assert validate_region("剑河县") == "522629"
+    assert validate_region(" 黔东南苗族侗族自治州 ") == "522600"
+    with pytest.raises(InvalidIdentifier) as shared:
+        validate_region("朝阳区")  # Beijing's and Changchun's (and more)
+    assert "110105" in shared.value.zh and "110105" in shared.value.en
+    with pytest.raises(InvalidIdentifier):
+        validate_region("无此县")

@@ -29,9 +29,34 @@ def regions() -> dict[str, Region]:
                 for row in csv.DictReader(handle)}
 
 
+@cache
+def _by_name() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for region in regions().values():
+        found.setdefault(region.zh, []).append(region.code)
+    return found
+
+
+def code_for_name(name: str) -> str:
+    """The code of a place typed by its Chinese name ("剑河县"); a name that several
+    places share ("朝阳区") is refused naming each of them with its code."""
+    codes = _by_name().get(name.strip(), [])
+    if len(codes) == 1:
+        return codes[0]
+    if not codes:
+        raise InvalidIdentifier(f"没有名为 {name!r} 的行政区划", f"no region is named {name!r}")
+    zh = "、".join(f"{c} {place_name(c)}" for c in codes[:8])
+    en = "; ".join(f"{c} {place_name(c, 'en')}" for c in codes[:8])
+    raise InvalidIdentifier(f"{name} 有多处，请填代码：{zh}",
+                            f"several regions are named {name}; give the code: {en}")
+
+
 def validate_region(code: str) -> str:
-    """The code, stripped, when it is a province, prefecture or county of the list."""
+    """The code, stripped, when it is a province, prefecture or county of the list; a
+    place's Chinese name is taken for its code when only one place has it."""
     value = (code or "").strip()
+    if value and not value.isdigit() and any("\u4e00" <= c <= "\u9fff" for c in value):
+        return code_for_name(value)
     if not re.fullmatch(r"\d{6}", value):
         raise InvalidIdentifier(
             f"行政区划代码 {code!r} 须为6位数字（GB/T 2260）",
