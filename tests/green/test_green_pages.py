@@ -50,14 +50,21 @@ def test_register_and_desk(client: TestClient, session: Session) -> None:
     form = {"csrf": csrf.group(1), "account_id": str(acct), "consumer": "贵州某数据中心",
             "period_start": "2026/01/01", "period_end": "2026-01-31", "consumption_kwh": "9 000"}
     written = entries(session)
-    refused = client.post("/green/desk", data={**form, "certificates": "２0"})
+    refused = client.post("/green/desk", data={**form, "certificates": "２0", "confirmed": "1"})
     assert refused.status_code == 422 and entries(session) == written
     assert 'id="certificates-error"' in refused.text and "超过用电量" in refused.text
     assert 'value="２0"' in refused.text and 'value="9 000"' in refused.text
     unreadable = client.post("/green/desk?lang=en", data={**form, "period_end": "Jan 31"})
     assert unreadable.status_code == 422 and 'id="period_end-error"' in unreadable.text
     assert "“Jan 31” is not a date" in unreadable.text and entries(session) == written
-    done = client.post("/green/desk?lang=zh", data=form)
+    asked = client.post("/green/desk?lang=zh", data=form)
+    assert asked.status_code == 200 and entries(session) == written  # asked, not done
+    assert ("为 贵州某数据中心 声明 2026-01-01 至 2026-01-31 的绿电消费（总用电量 9000 kWh）"
+            in asked.text)
+    assert "足以覆盖全部用电的绿证" in asked.text and 'name="confirmed" value="1"' in asked.text
+    hidden = dict(re.findall(r'type="hidden" name="([a-z_]+)" value="([^"]*)"', asked.text))
+    assert hidden["period_start"] == "2026-01-01" and hidden["certificates"] == ""
+    done = client.post("/green/desk", data=hidden)
     assert done.status_code == 303
     assert done.headers["location"].startswith("/green/desk?message=claimed&claim=")
     shown_twice(client, session, done.headers["location"], "已核销 9 张绿证：绿电占比 100.00%")

@@ -79,23 +79,34 @@ def test_list_buy_refuse_and_pay_through_pages(client: TestClient, session: Sess
 
     page = sign_in(client, "buyer")
     too_small = client.post("/market/buy/1", data={"account_id": buyer, "quantity": "5",
-                                                   "csrf": csrf_of(page)})
+                                                   "confirmed": "1", "csrf": csrf_of(page)})
     assert too_small.status_code == 422 and 'id="buy-1-error"' in too_small.text
     assert "最小成交量" in too_small.text and 'value="5"' in too_small.text
-    bought = client.post("/market/buy/1", data={"account_id": buyer, "quantity": "40",
-                                                "csrf": csrf_of(page)})
+    written = entries(session)
+    asked = client.post("/market/buy/1", data={"account_id": buyer, "quantity": "４0",
+                                               "csrf": csrf_of(page)})
+    assert asked.status_code == 200 and entries(session) == written  # asked, not done
+    assert "从挂牌 #1 购买 40.00 tCO2e，单价 50.00 元/tCO2e" in asked.text
+    assert 'name="confirmed" value="1"' in asked.text and 'value="40.00"' in asked.text
+    bought = client.post("/market/buy/1", data={"account_id": buyer, "quantity": "40.00",
+                                                "confirmed": "1", "csrf": csrf_of(asked.text)})
     assert bought.status_code == 303
     assert bought.headers["location"] == "/market?message=order-placed&order=1"
     shown_twice(client, session, bought.headers["location"], "订单 #1 已下，应付 2000.00 元",
                 'data-status="1" data-code="pending">待付款')
     not_mine = client.post("/market/buy/1", data={"account_id": seller, "quantity": "10",
-                                                  "csrf": csrf_of(page)})
+                                                  "confirmed": "1", "csrf": csrf_of(page)})
     assert not_mine.status_code == 403
-    assert client.post("/market/pay/1", data={"reference": "R", "csrf": csrf_of(page)}
-                       ).status_code == 403
+    assert client.post("/market/pay/1", data={"reference": "R", "confirmed": "1",
+                                              "csrf": csrf_of(page)}).status_code == 403
 
     page = sign_in(client, "op")
-    paid = client.post("/market/pay/1", data={"reference": "ABC-1", "csrf": csrf_of(page)})
+    written = entries(session)
+    asked = client.post("/market/pay/1", data={"reference": " ABC-1 ", "csrf": csrf_of(page)})
+    assert asked.status_code == 200 and entries(session) == written
+    assert "确认订单 #1 已收到付款 2000.00 元，付款凭证号 ABC-1" in asked.text
+    paid = client.post("/market/pay/1", data={"reference": "ABC-1", "confirmed": "1",
+                                              "csrf": csrf_of(asked.text)})
     assert paid.status_code == 303
     shown_twice(client, session, paid.headers["location"], "订单 #1 已结算，凭证 QL-TD-",
                 'data-status="1" data-code="settled">已结算')

@@ -15,7 +15,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 
-from qinglu.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, QingluError
+from qinglu.core.errors import (
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    QingluError,
+    require_text,
+)
 from qinglu.core.principal import Principal
 from qinglu.core.quantities import typed_number
 from qinglu.green import actions
@@ -107,8 +114,9 @@ def _claim_field(exc: QingluError) -> str:
 @router.post("/green/desk", response_model=None)
 async def desk_claim(request: Request, session: SessionDep, user: UserDep) -> Response:
     """Claim green power: every field read as typed; a refusal shows the form again as
-    typed with the message beside its field (nothing written); success redirects to the
-    desk with the claim's notice, so a refresh never claims twice."""
+    typed with the message beside its field (nothing written); the claim is stated on a
+    confirmation page before it is made (retiring certificates cannot be undone); success
+    redirects to the desk with the claim's notice, so a refresh never claims twice."""
     holder = require_user(user, "holder")
     form = {key: str(value) for key, value in (await request.form()).items()}
     check_csrf(request, form.pop("csrf", None))
@@ -128,11 +136,18 @@ async def desk_claim(request: Request, session: SessionDep, user: UserDep) -> Re
     count = read("certificates", lambda: _whole(text("certificates", ""), "绿证数",
                                                 "certificates")
                  if text("certificates", "").strip() else None)
+    consumer = read("consumer", lambda: require_text("消费者 consumer", text("consumer", "")))
+    if not errors and form.get("confirmed") != "1":
+        # Retiring certificates cannot be undone: say what will happen, then do it.
+        asked = {"account_id": account, "consumer": consumer, "period_start": start,
+                 "period_end": end, "consumption_kwh": kwh, "certificates": count}
+        hidden = {key: "" if value is None else str(value) for key, value in asked.items()}
+        return _render(request, "green_confirm.html", user, asked=asked, hidden=hidden)
     made = None
     if not errors:
         try:
             made = actions.claim(session, request.app.state.registry_key, holder,
-                                 account_id=account, consumer=text("consumer", ""),
+                                 account_id=account, consumer=consumer,
                                  period_start=start, period_end=end, consumption_kwh=kwh,
                                  certificates=count)
         except (NotAuthenticated, Forbidden):

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from qinglu.core.errors import Forbidden, InvalidInput, NotAuthenticated, QingluError
 from qinglu.core.money import parse_price
 from qinglu.core.principal import Principal
-from qinglu.core.quantities import parse_quantity, typed_number
+from qinglu.core.quantities import format_quantity, parse_quantity, typed_number
 from qinglu.market import actions
 from qinglu.web.auth import NowDep
 from qinglu.web.pages import (
@@ -150,10 +150,21 @@ def list_units(request: Request, session: SessionDep, user: UserDep,
                             status_code=303)
 
 
+def _confirm(request: Request, user: Principal | None, step: str, action: str,
+             hidden: dict[str, str], **facts: Any) -> HTMLResponse:
+    """What a binding step will do, stated before it is done, with one button to do it
+    (the same form again, confirmed); asking again does nothing."""
+    return render(request, "market_confirm.html", user, step=step, action=action,
+                  hidden=hidden, **facts)
+
+
 @router.post("/market/buy/{listing_id}", response_model=None)
 def buy(request: Request, listing_id: int, session: SessionDep, user: UserDep,
         account_id: Annotated[int, Form()], quantity: Annotated[str, Form()], now: NowDep,
+        confirmed: Annotated[str, Form()] = "",
         csrf: Annotated[str | None, Form()] = None) -> Response:
+    """Buy part of a listing: the order holds the units for the buyer until paid, so it
+    is stated on a confirmation page first."""
     who = require_user(user, "holder", "operator")
     check_csrf(request, csrf)
     lang = language(request)
@@ -161,6 +172,13 @@ def buy(request: Request, listing_id: int, session: SessionDep, user: UserDep,
     units = read_field(errors, "quantity", lang,
                        lambda: actions.order_quantity(session, listing_id, quantity))
     made = None
+    if units is not None and confirmed != "1":
+        listing = actions.show_listing(session, listing_id)
+        return _confirm(request, user, "buy", f"/market/buy/{listing_id}",
+                        {"account_id": str(account_id),
+                         "quantity": format_quantity(listing["product"], units)},
+                        listing=listing, account_id=account_id,
+                        quantity=format_quantity(listing["product"], units))
     if units is not None:
         made = _attempt(errors, lambda _exc: "quantity", lang, lambda: actions.place_order(
             session, listing_id=listing_id, buyer_account=account_id, quantity=units,
@@ -176,10 +194,18 @@ def buy(request: Request, listing_id: int, session: SessionDep, user: UserDep,
 @router.post("/market/pay/{order_id}", response_model=None)
 def pay(request: Request, order_id: int, session: SessionDep, user: UserDep,
         reference: Annotated[str, Form()], now: NowDep,
+        confirmed: Annotated[str, Form()] = "",
         csrf: Annotated[str | None, Form()] = None) -> Response:
+    """Confirm a payment: settling moves the units to the buyer and issues the voucher,
+    for good, so it is stated on a confirmation page first."""
     who = require_user(user, "operator")
     check_csrf(request, csrf)
     errors: dict[str, str] = {}
+    reference = " ".join(reference.split())
+    if reference and confirmed != "1":
+        order = actions.order_visible_to(session, who, order_id)
+        return _confirm(request, user, "pay", f"/market/pay/{order_id}",
+                        {"reference": reference}, order=order, reference=reference)
     made = _attempt(errors, lambda _exc: "reference", language(request),
                     lambda: actions.confirm_payment(
                         session, request.app.state.registry_key, order_id=order_id,

@@ -54,6 +54,9 @@ def test_list_buy_pay_and_download_the_voucher(browser: Any, live_server: dict[s
     row = buyer.locator(f"tr[data-listing='{listing_id}']")
     row.locator("input[name=quantity]").fill("25.5")
     row.locator("button[type=submit]").click()
+    buyer.wait_for_selector("#consequence")  # the order is stated before it is placed
+    assert "25.50 tCO2e" in buyer.locator("#consequence").inner_text()
+    buyer.locator("#confirm button[type=submit]").click()
     buyer.wait_for_selector("#message")
     assert "1275.00" in buyer.locator("#message").inner_text()  # 25.5 t × 50 CNY
     order_id = _named(buyer, "order")
@@ -66,6 +69,9 @@ def test_list_buy_pay_and_download_the_voucher(browser: Any, live_server: dict[s
     pending = operator.locator(f"tr[data-order='{order_id}']")
     pending.locator("input[name=reference]").fill("CCB-2026-1126-001")
     pending.locator("button[type=submit]").click()
+    operator.wait_for_selector("#consequence")  # settling is stated before it is done
+    assert "CCB-2026-1126-001" in operator.locator("#consequence").inner_text()
+    operator.locator("#confirm button[type=submit]").click()
     operator.wait_for_selector("#message")
     assert "QL-TD-" in operator.locator("#message").inner_text()
     operator.screenshot(path=str(shots / "3-paid.png"), full_page=True)
