@@ -110,6 +110,9 @@ def test_list_buy_refuse_and_pay_through_pages(client: TestClient, session: Sess
     assert paid.status_code == 303
     shown_twice(client, session, paid.headers["location"], "订单 #1 已结算，凭证 QL-TD-",
                 'data-status="1" data-code="settled">已结算')
+    again = client.post("/market/pay/1", data={"reference": "XYZ-2", "confirmed": "1",
+                                               "csrf": csrf_of(page)})
+    assert again.status_code == 422 and 'id="error"' in again.text  # its row has no form
     assert balance(session, buyer)["FCS"]["held"] == "40.00"
     home = client.get("/")
     assert 'id="price-chart"' in home.text

@@ -82,10 +82,24 @@ def market_page(request: Request, session: SessionDep, user: UserDep,
 def _refused(request: Request, session: SessionDep, user: Principal | None,
              form: dict[str, str], errors: dict[str, str]) -> HTMLResponse:
     """The page again with each refusal beside its field and what was typed kept; a
-    refusal that concerns no one field is shown at the top."""
-    return render(request, "market.html", user, status=422,
-                  **actions.market_overview(session, user), message=None,
-                  error=errors.get("form"), form=form, errors=errors)
+    refusal that concerns no one field, or whose row has left the page (a listing
+    closed, an order settled), is shown at the top."""
+    overview = actions.market_overview(session, user)
+    top = errors.get("form")
+    if not top and not _row_shown(form, overview):
+        top = next(iter(errors.values()), None)
+    return render(request, "market.html", user, status=422, **overview, message=None,
+                  error=top, form=form, errors=errors)
+
+
+def _row_shown(form: Mapping[str, str], overview: Mapping[str, Any]) -> bool:
+    """Whether the row whose form was refused is still on the page with its form."""
+    if form.get("form") == "buy":
+        return any(str(row["id"]) == form["listing"] for row in overview["listings"])
+    if form.get("form") == "pay":
+        return any(str(row["id"]) == form["order"] and row["status"] == "pending"
+                   for row in overview["orders"])
+    return True
 
 
 def _attempt(errors: dict[str, str], field: Callable[[QingluError], str], lang: str,
