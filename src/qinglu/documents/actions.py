@@ -269,7 +269,10 @@ def checkpoint_at_issue(session: Session) -> None:
     try:
         registry.issuing_checkpoint(session)
     except Exception:  # the document stands; only its checkpoint waits
-        logger.exception("checkpoint at a document's issue failed")
+        # The failed flush leaves the session's transaction dead; the caller's next write
+        # (a clerk's next transfer on the same session) must start a clean one.
+        session.rollback()
+        logger.warning("checkpoint at a document's issue failed", exc_info=True)
 
 
 def check_in_log(session: Session, result: Verification,
