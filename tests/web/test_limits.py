@@ -87,8 +87,12 @@ def test_serve_gives_spawned_workers_time_to_start_before_health_checks(
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
     from qinglu.core.logs import CONFIGURE_ENV
 
-    for name in ("QINGLU_DATABASE_URL", CONFIGURE_ENV):  # serve sets them: put back after
-        monkeypatch.delenv(name, raising=False)
+    for name in ("QINGLU_DATABASE_URL", CONFIGURE_ENV):
+        # serve sets both. delenv of an absent name records nothing to undo, so set it
+        # first: the undo then removes whatever serve left, and later tests' apps do not
+        # reconfigure logging to stderr as a worker would.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     result = CliRunner().invoke(app, ["serve", "--db", sqlite_database_url, "--workers", "2"])
     assert result.exit_code == 0, result.output
     assert seen["workers"] == 2
