@@ -17,9 +17,7 @@ Create Date: 2026-12-01 00:50:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
-from geoalchemy2 import Geometry
 
 revision: str = '0018'
 down_revision: str | None = '0017'
@@ -33,9 +31,11 @@ def upgrade() -> None:
         return
     # Needs a superuser (PostGIS is not a trusted extension); a no-op where it exists.
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    op.add_column("parcels", sa.Column(
-        "geom", Geometry("GEOMETRY", srid=4490, spatial_index=False),
-        sa.Computed("ST_GeomFromText(geometry_wkt, 4490)", persisted=True)))
+    # Plain DDL rather than GeoAlchemy2's Geometry type: importing geoalchemy2 hooks
+    # `before_execute` on every engine of the process, a cost on every ledger statement
+    # for a column that nothing in Python reads or writes.
+    op.execute("ALTER TABLE parcels ADD COLUMN geom geometry(Geometry, 4490) "
+               "GENERATED ALWAYS AS (ST_GeomFromText(geometry_wkt, 4490)) STORED")
     op.create_index("ix_parcels_geom", "parcels", ["geom"], postgresql_using="gist")
 
 
