@@ -65,3 +65,11 @@ def test_request_id_is_returned_and_kept_when_sane(sqlite_database_url: str) -> 
         made = client.get("/health", headers={"X-Request-ID": "bad id;<x>" * 10})
     assert "<x>" not in made.headers["X-Request-ID"]
     assert len(made.headers["X-Request-ID"]) == 32
+
+
+def test_an_in_memory_database_is_scraped_too() -> None:
+    """`sqlite://` runs on a StaticPool, whose `size` is a number rather than a reading."""
+    with TestClient(create_app("sqlite://")) as memory_client:
+        pools = {labels: value for (name, labels), value in samples(memory_client).items()
+                 if name == "qinglu_db_pool_connections"}
+    assert all(value >= 0 for value in pools.values())

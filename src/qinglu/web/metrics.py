@@ -176,8 +176,9 @@ def _pool_counts(engine: Engine) -> dict[str, int]:
     counts: dict[str, int] = {}
     for state, method in (("checked_out", "checkedout"), ("idle", "checkedin"),
                           ("overflow", "overflow"), ("size", "size")):
-        if hasattr(pool, method):
-            counts[state] = max(0, int(getattr(pool, method)()))
+        reading = getattr(pool, method, None)
+        if callable(reading):  # a StaticPool's `size` is a number, not a reading
+            counts[state] = max(0, int(reading()))
     return counts
 
 
