@@ -38,7 +38,7 @@ from sqlalchemy import insert, update  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from _common import fresh_pg_schema, pg_url  # noqa: E402
-from qinglu.core.identifiers import uscc_check_char  # noqa: E402
+from ledger import setup  # noqa: E402
 from qinglu.core.ledger import GENESIS_HASH, canonical_json, entry_hash  # noqa: E402
 from qinglu.core.models import LedgerEntry, LedgerHead  # noqa: E402
 from qinglu.db.engine import make_engine  # noqa: E402
@@ -163,19 +163,9 @@ def transfers(session: Session, accounts: list[int], count: int) -> None:
 def audit_bench(args: argparse.Namespace) -> None:
     os.environ.setdefault("QINGLU_CHECKPOINT_DIR", tempfile.mkdtemp())
     url = fresh("bench_log_audit")
+    accounts = setup(url, 50)
     engine = make_engine(url)
     with Session(engine) as session:
-        first17 = "91520100MA0000001"
-        holder = registry.add_holder(session, kind="org", name="bench",
-                                     id_number=first17 + uscc_check_char(first17),
-                                     region="522629", actor="bench")["id"]
-        project = registry.add_project(session, name="bench", product="FCS", region="522629",
-                                       methodology="bench", actor="bench")["id"]
-        accounts = [registry.open_account(session, holder_id=holder, actor="bench")["id"]
-                    for _ in range(50)]
-        for account in accounts:
-            registry.issue(session, project_id=project, vintage=2024, quantity=10_000_000,
-                           to_account=account, actor="bench")
         started = time.perf_counter()
         transfers(session, accounts, args.transfers)
         print(f"{args.transfers} transfers: {time.perf_counter() - started:.1f}s", flush=True)
