@@ -10,9 +10,7 @@ actions' to decide."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Mapping
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -27,6 +25,7 @@ from qinglu.core.quantities import (
     area_unit,
     parse_area,
     parse_quantity,
+    typed_date,
     typed_number,
 )
 from qinglu.methods.fire import CATEGORY_NAMES
@@ -96,15 +95,6 @@ def _cases_view(request: Request, session: SessionDep, user: UserDep,
                   errors=errors or {}, choices=choices)
 
 
-def _typed_date(text: str) -> date:
-    raw = unicodedata.normalize("NFKC", text).strip().replace("/", "-").replace(".", "-")
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"事发日期“{text}”无效，请写作 2026-03-14",
-                           f"incident date “{text}” is not a date; write 2026-03-14") from None
-
-
 def _optional_number(text: str, zh: str, en: str) -> str | None:
     return typed_number(text, zh, en) if text.strip() else None
 
@@ -147,7 +137,8 @@ async def new_case(request: Request, session: SessionDep, user: UserDep) -> Resp
     if who.role == "operator":
         authority = read("authority_holder_id", lambda: registry.chosen_party(
             session, who, text("authority_holder_id", ""), text("authority_holder_id_pick", "")))
-    incident_date = read("incident_date", lambda: _typed_date(text("incident_date", "")))
+    incident_date = read("incident_date", lambda: typed_date(
+        text("incident_date", ""), "事发日期", "incident date", "2026-03-14"))
     unit = read("unit", lambda: area_unit(text("unit", ""), value=text("area", "")))
     area = read("area", lambda: typed_number(text("area", ""), "过火面积", "burned area"))
     if area is not None and unit is not None:

@@ -7,6 +7,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -67,6 +68,19 @@ def product_spec(code: str) -> ProductSpec:
 _SPACES = re.compile(r"[\s\u00a0\u2009\u202f\u3000_']+")
 _THOUSANDS = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,[0-9]+$")
+
+
+def typed_date(text: str, field_zh: str, field_en: str, example: str) -> date:
+    """The day a person typed: full-width digits folded (NFKC), and 2026/01/31 or
+    2026.01.31 read as 2026-01-31; anything else is refused naming the field and showing
+    `example` as the way to write it."""
+    raw = unicodedata.normalize("NFKC", text).strip().replace("/", "-").replace(".", "-")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{field_zh}“{text.strip()}”无效，请写作 {example}",
+                           f"{field_en} “{text.strip()}” is not a date; write {example}"
+                           ) from None
 
 
 class AmbiguousNumber(InvalidInput):

@@ -3,9 +3,7 @@ and a company's claim desk (a signed-in holder claims from its own account)."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from qinglu.core.errors import (
     require_text,
 )
 from qinglu.core.principal import Principal
-from qinglu.core.quantities import typed_number
+from qinglu.core.quantities import typed_date, typed_number
 from qinglu.green import actions
 from qinglu.web import pages as web_pages
 from qinglu.web.filters import install as install_filters
@@ -91,15 +89,6 @@ def _whole(text: str, zh: str, en: str) -> int:
     return int(value)
 
 
-def _day(text: str, zh: str, en: str) -> date:
-    raw = unicodedata.normalize("NFKC", text).strip().replace("/", "-").replace(".", "-")
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{zh}“{text.strip()}”无效，请写作 2026-01-31",
-                           f"{en} “{text.strip()}” is not a date; write 2026-01-31") from None
-
-
 def _claim_field(exc: QingluError) -> str:
     """Which of the desk's fields a refusal of the claim concerns."""
     words = exc.en.lower()
@@ -128,9 +117,10 @@ async def desk_claim(request: Request, session: SessionDep, user: UserDep) -> Re
         return read_field(errors, field, lang, parse)
 
     account = read("account_id", lambda: _whole(text("account_id", ""), "绿证账户", "account"))
-    start = read("period_start", lambda: _day(text("period_start", ""), "期间开始",
-                                              "period start"))
-    end = read("period_end", lambda: _day(text("period_end", ""), "期间结束", "period end"))
+    start = read("period_start", lambda: typed_date(
+        text("period_start", ""), "期间开始", "period start", "2026-01-31"))
+    end = read("period_end", lambda: typed_date(
+        text("period_end", ""), "期间结束", "period end", "2026-01-31"))
     kwh = read("consumption_kwh", lambda: _whole(text("consumption_kwh", ""), "用电量",
                                                  "consumption"))
     count = read("certificates", lambda: _whole(text("certificates", ""), "绿证数",
