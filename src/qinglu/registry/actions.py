@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, event, func, insert, inspect, or_, select, text
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, SessionTransaction
 
 from qinglu.core.errors import (
@@ -1310,7 +1311,7 @@ MAX_DECIMALS = 6
 # Each process re-reads the product rows this often (one small SELECT), so a product an
 # operator adds through one worker is usable through every other well within 30 s.
 PRODUCTS_RELOAD_SECONDS = 10.0
-_products_read: dict[str, float] = {}
+_products_read: dict[URL, float] = {}
 
 
 @event.listens_for(Session, "after_begin")
@@ -1318,7 +1319,7 @@ def _read_products(session: Session, transaction: SessionTransaction,
                    connection: Connection) -> None:
     """Tell core.quantities of every product row, once per database and again every
     PRODUCTS_RELOAD_SECONDS (so a product added by another process is known soon after)."""
-    url = connection.engine.url.render_as_string(hide_password=True)
+    url = connection.engine.url  # hashable as it is: no text rendered per transaction
     if time.monotonic() - _products_read.get(url, -PRODUCTS_RELOAD_SECONDS) \
             < PRODUCTS_RELOAD_SECONDS:
         return
