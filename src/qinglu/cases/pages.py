@@ -39,7 +39,7 @@ from qinglu.web.pages import (
     render,
     require_user,
 )
-from qinglu.web.problems import read_field
+from qinglu.web.problems import field_named, read_field
 
 router = APIRouter(include_in_schema=False)
 
@@ -107,13 +107,9 @@ ERROR_FIELDS = {"conflict": "number", "unknown-holder": "defendant",
 def _field_of(exc: QingluError) -> str:
     if exc.code in ERROR_FIELDS:
         return ERROR_FIELDS[exc.code]
-    words = exc.en.lower()
-    for field, marker in (("number", "case number"), ("fuel_consumed", "fuel"), ("area", "area"),
-                          ("incident_date", "date"), ("region", "region"),
-                          ("place", "place"), ("authority_holder_id", "authority")):
-        if marker in words:
-            return field
-    return "form"
+    return field_named(exc, (("number", "case number"), ("fuel_consumed", "fuel"),
+                             ("area", "area"), ("incident_date", "date"), ("region", "region"),
+                             ("place", "place"), ("authority_holder_id", "authority")), "form")
 
 
 @router.post("/cases/new", response_model=None)

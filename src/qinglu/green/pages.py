@@ -27,7 +27,7 @@ from qinglu.green import actions
 from qinglu.web import pages as web_pages
 from qinglu.web.filters import install as install_filters
 from qinglu.web.pages import SessionDep, UserDep, check_csrf, csrf_token, language, require_user
-from qinglu.web.problems import read_field
+from qinglu.web.problems import field_named, read_field
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(env=install_filters(Environment(
@@ -91,13 +91,9 @@ def _whole(text: str, zh: str, en: str) -> int:
 
 def _claim_field(exc: QingluError) -> str:
     """Which of the desk's fields a refusal of the claim concerns."""
-    words = exc.en.lower()
-    for field, marker in (("certificates", "certificates"), ("consumption_kwh", "consumption"),
-                          ("period_end", "period"), ("consumer", "consumer"),
-                          ("account_id", "account"), ("account_id", "balance")):
-        if marker in words:
-            return field
-    return "form"
+    return field_named(exc, (("certificates", "certificates"), ("consumption_kwh", "consumption"),
+                             ("period_end", "period"), ("consumer", "consumer"),
+                             ("account_id", "account"), ("account_id", "balance")), "form")
 
 
 @router.post("/green/desk", response_model=None)

@@ -31,7 +31,7 @@ from qinglu.web.pages import (
     render,
     require_user,
 )
-from qinglu.web.problems import read_field
+from qinglu.web.problems import field_named, read_field
 
 router = APIRouter(include_in_schema=False)
 
@@ -127,11 +127,8 @@ def _whole_days(text: str) -> int | None:
 def _listing_field(exc: QingluError) -> str:
     """Which of the listing form's fields a refusal of create_listing concerns (the
     quantity unless the refusal names another)."""
-    words = exc.en.lower()
-    for field, marker in (("min_lot", "lot"), ("price", "price"), ("days", "day")):
-        if marker in words:
-            return field
-    return "quantity"
+    return field_named(exc, (("min_lot", "lot"), ("price", "price"), ("days", "day")),
+                       "quantity")
 
 
 @router.post("/market/list", response_model=None)

@@ -6,7 +6,7 @@ page's language, and an unexpected failure says only that it failed (it is logge
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -111,6 +111,14 @@ def read_field(errors: dict[str, str], field: str, lang: str, read: Callable[[],
     except QingluError as exc:
         errors[field] = exc.zh if lang == "zh" else exc.en
         return None
+
+
+def field_named(exc: QingluError, markers: Iterable[tuple[str, str]], default: str) -> str:
+    """The form field a refusal from an action concerns: the first (field, marker) whose
+    marker word its English message names, else `default` (the actions' refusals name
+    the field they refuse in words, not by a form's field names)."""
+    words = exc.en.lower()
+    return next((field for field, marker in markers if marker in words), default)
 
 
 # Pages of their own for the answers a visitor meets without doing anything wrong.
