@@ -296,6 +296,10 @@ EXAMPLES: list[list[tuple[Any, ...]]] = [
     [("release", 1, None), ("pay", 0, "CCB-1", None),
      ("list", 2, "GEC", 40, 5, "0.0001", 1), ("order", 0, 0, 7, None),
      ("pay", 0, "CCB-2", None)],
+    # The listing's hold settled directly, outside the market, below its pending order: the
+    # payment finds escrow short and both paths refuse it alike.
+    [("settle", 1, 2, 1_950), ("pay", 0, "CCB-1", None), ("release", 1, 40),
+     ("pay", 0, "CCB-2", None)],
 ]
 
 

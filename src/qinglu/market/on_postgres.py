@@ -28,7 +28,7 @@ from qinglu.documents.actions import sign_document
 from qinglu.documents.signing import RegistryKey
 from qinglu.market import views
 from qinglu.market.models import Listing, Order
-from qinglu.registry.actions import account_refusal, hold_closed, public_name
+from qinglu.registry.actions import account_refusal, escrow_shortfall, hold_closed, public_name
 
 _Row = TypeVar("_Row", Listing, Order)
 
@@ -95,7 +95,7 @@ def confirm_payment(session: Session, key: RegistryKey, *, order_id: int, refere
 
     return run_server_calls(
         session, kind="trade", request=request, call=call,
-        translate=lambda state, detail: _payment_refusal(state, detail, order_id),
+        translate=lambda state, detail: _payment_refusal(session, state, detail, order_id),
         idempotency_key=idempotency_key)
 
 
@@ -108,16 +108,26 @@ def _signed_voucher(key: RegistryKey, order: Order, listing: Listing,
     return sign_document(key, "trade", settled["certificate_id"], facts)
 
 
-def _payment_refusal(state: str, detail: str, order_id: int) -> QingluError | None:
+def _payment_refusal(session: Session, state: str, detail: str, order_id: int
+                     ) -> QingluError | None:
     refusals = {
         "QL020": lambda: views.unknown_order(order_id),
         "QL021": lambda: views.settled_elsewhere(order_id),
         "QL022": lambda: views.not_payable(order_id, detail),
         "QL023": lambda: views.deadline_passed(order_id),
         "QL024": lambda: hold_closed(*detail.split(" ", 1)),
+        "QL004": lambda: _escrow_short(session, order_id, detail),
     }
     refusal = refusals.get(state)
     return refusal() if refusal else account_refusal(state, detail)
+
+
+def _escrow_short(session: Session, order_id: int, available: str) -> QingluError:
+    """The listing's hold has fewer units than the order (some were settled or released
+    from it directly, outside the market): refused as the Python path refuses it."""
+    order = session.get_one(Order, order_id)
+    listing = session.get_one(Listing, order.listing_id)
+    return escrow_shortfall(listing.seller_account, listing.product, order.quantity, available)
 
 
 def _row(model: type[_Row], raw: dict[str, Any]) -> _Row:

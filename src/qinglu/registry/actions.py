@@ -908,6 +908,13 @@ def account_refusal(state: str, detail: str) -> QingluError | None:
     return None
 
 
+def escrow_shortfall(account_id: int, product: str, quantity: int, available: str
+                     ) -> QingluError:
+    """qinglu_move_units' QL004 for units leaving escrow (DETAIL: the units the hold still
+    has), worded as `blocks.take` words a hold short of units."""
+    return blocks.insufficient(account_id, product, quantity, quantity - int(available or 0))
+
+
 def retirement_request(*, from_account: int, product: str, quantity: int, beneficiary: str,
                        purpose: str, case_ref: str | None = None,
                        project_id: int | None = None) -> dict[str, Any]:
