@@ -15,6 +15,9 @@ QINGLU_REQUIRE_POSTGRES=1, which turns that skip into a failure). The role needs
 CREATEDB. Several sessions may share one server: each marks itself alive by a
 connection named `qinglu-tests <token> <template>`, drops only its own test databases,
 and drops another session's leftovers only once no connection of that session remains.
+Behind a PgBouncer in transaction mode, which keeps no session for that marking
+connection, QINGLU_TEST_ADMIN_DATABASE_URL names the server directly: databases are
+made, put back and dropped over it, and tests reach them over QINGLU_TEST_DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from qinglu.db.engine import make_engine, make_session_factory
 from qinglu.db.migrate import MIGRATIONS, upgrade
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ADMIN_URL_ENV = "QINGLU_TEST_ADMIN_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]
 
 SESSION_APP_NAME = "qinglu-tests"
@@ -269,8 +273,9 @@ class PostgresDatabases:
     thread puts databases back and clones new ones while the tests run.
     """
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, client_url: str | None = None) -> None:
         self.base_url = base_url
+        self.client_url = client_url or base_url  # how tests reach the databases
         self.token = uuid.uuid4().hex[:8]
         self.template = TEMPLATE_PREFIX + schema_fingerprint()
         self.application_name = f"{SESSION_APP_NAME} {self.token} {self.template}"
@@ -306,7 +311,7 @@ class PostgresDatabases:
         name = self._take(self._ready.popleft())
         if not self._ready:  # the next test's, made while this one runs
             self._ready.append(self._worker.submit(self._clone_in_background))
-        return with_database(self.base_url, name)
+        return with_database(self.client_url, name)
 
     def release(self, url: str) -> None:
         """Take back a database `create` gave: it is put back to the clone's state (or
@@ -317,7 +322,7 @@ class PostgresDatabases:
         """Put a database back at once, as `release` does in the background; returns the
         URL of the clean database: the same one, or the clone that replaced it."""
         name = self._worker.submit(self._recycle, self._own(url)).result()
-        return with_database(self.base_url, name)
+        return with_database(self.client_url, name)
 
     def _own(self, url: str) -> str:
         name = make_url(url).database
@@ -474,12 +479,12 @@ class PostgresDatabases:
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     """The server's base database: test databases are created and dropped through it."""
-    return _require_postgres()
+    return os.environ.get(ADMIN_URL_ENV) or _require_postgres()
 
 
 @pytest.fixture(scope="session")
 def pg_databases(pg_admin_url: str) -> Iterator[PostgresDatabases]:
-    databases = PostgresDatabases(pg_admin_url)
+    databases = PostgresDatabases(pg_admin_url, client_url=_require_postgres())
     try:
         databases.prepare()
         yield databases

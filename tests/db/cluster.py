@@ -123,15 +123,18 @@ def init_standby(folder: Path, primary: Server) -> Server:
 
 class Bouncer:
     """PgBouncer in transaction mode on a free port, in front of one database of the
-    server at `host:port`."""
+    server at `host:port` (served as `qinglu`), or with `database="*"` in front of every
+    one, each under its own name. Its console (database `pgbouncer`) takes `postgres`."""
 
     def __init__(self, folder: Path, database: str, host: str = "127.0.0.1",
                  port: int = 5432, pool_size: int = 4) -> None:
         self.folder = folder
         self.port = free_port()
+        served = (f"* = host={host} port={port} user=postgres" if database == "*" else
+                  f"qinglu = host={host} port={port} dbname={database} user=postgres")
         (folder / "users.txt").write_text('"postgres" ""\n')
         (folder / "pgbouncer.ini").write_text(f"""[databases]
-qinglu = host={host} port={port} dbname={database} user=postgres
+{served}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -139,6 +142,7 @@ listen_port = {self.port}
 unix_socket_dir =
 auth_type = trust
 auth_file = {folder}/users.txt
+admin_users = postgres
 pool_mode = transaction
 default_pool_size = {pool_size}
 max_client_conn = 200
@@ -151,8 +155,8 @@ ignore_startup_parameters = extra_float_digits
             for name in ("users.txt", "pgbouncer.ini"):
                 os.chown(folder / name, entry.pw_uid, entry.pw_gid)
 
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/qinglu"
+    def url(self, database: str = "qinglu") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
         run(shutil.which("pgbouncer") or "pgbouncer", "-d", self.folder / "pgbouncer.ini")
