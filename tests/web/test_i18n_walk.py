@@ -55,7 +55,8 @@ def walk(made: dict[str, Any]) -> dict[str | None, list[str]]:
     case_pages = [f"/cases/{c['id']}" for c in cases.values()]
     basin = made["basins"]["basin"]
     return {
-        None: ["/", "/projects", "/retirements", f"/search?serial={serial}",
+        None: ["/", "/projects", f"/projects/{made['projects']['jianhe']}", "/retirements",
+               f"/search?serial={serial}",
                f"/verify?number={cases['majiang']['certificate_number']}",
                f"/verify/{made['market']['voucher']}", "/market", "/green",
                "/ledger/checkpoints", "/login", "/verify"],

@@ -90,6 +90,7 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/": ("/", None),
     "/login": ("/login", None),
     "/projects": ("/projects", None),
+    "/projects/{project_id}": ("/projects/{project}", None),
     "/retirements": ("/retirements", None),
     "/search": ("/search?serial={serial}", None),
     "/holders/search": ("/holders/search?q=林", "operator"),
@@ -204,7 +205,8 @@ PINS: dict[str, tuple[int, int]] = {
     "/metrics": (2, 1),
     "/monitoring": (5, 3),
     "/monitoring/{report_id}/report.pdf": (7, 5),
-    "/projects": (3, 2),
+    "/projects": (4, 3),
+    "/projects/{project_id}": (4, 3),
     "/retirements": (2, 1),
     "/search": (2, 1),
     "/trees": (6, 4),
@@ -309,6 +311,17 @@ def _demo_values(url: str) -> dict[str, Any]:
     return values
 
 
+def _steady(patch: pytest.MonkeyPatch) -> None:
+    """What is re-read on a timer (product rules every 10 s, the published checkpoint,
+    the market's expiry sweep every minute) is read once, so that a count does not
+    depend on when the test runs."""
+    patch.setenv("QINGLU_SECRET", "query-counts")
+    for name in ("qinglu.registry.actions.PRODUCTS_RELOAD_SECONDS",
+                 "qinglu.documents.api.CHECKPOINT_SECONDS",
+                 "qinglu.web.app.MARKET_SWEEP_SECONDS"):
+        patch.setattr(name, 10.0**9)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -325,14 +338,7 @@ def site(backend: str, request: pytest.FixtureRequest,
         url = fresh_sqlite_file(request.getfixturevalue("sqlite_template"),
                                 tmp_path_factory.mktemp("query-counts"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("QINGLU_SECRET", "query-counts")
-        # What is re-read on a timer (product rules every 10 s, the published checkpoint,
-        # the market's expiry sweep every minute) is read once here, so that a count
-        # does not depend on when the test runs.
-        for name in ("qinglu.registry.actions.PRODUCTS_RELOAD_SECONDS",
-                     "qinglu.documents.api.CHECKPOINT_SECONDS",
-                     "qinglu.web.app.MARKET_SWEEP_SECONDS"):
-            patch.setattr(name, 10.0**9)
+        _steady(patch)
         try:
             values = _demo_values(url)
             app = create_app(url)
@@ -375,3 +381,65 @@ def test_statements_per_request(site: Site, route: str) -> None:
     assert response.status_code == status, response.text[:300]
     expected = PINS[route][BACKENDS.index(site.backend)]
     assert len(statements) == expected, "\n".join(statements)
+
+
+# The public lists read a page (core.paging), whatever the registry's size: the same
+# statements with 3 projects as with 30, and with 2 issuances of a project as with 8.
+LISTS = ("/projects", "/projects?limit=10", "/api/v1/projects", "/api/v1/projects?limit=10",
+         "/projects/{first}", "/projects/{first}?limit=3")
+
+
+def _registry(session: Any, projects: int, first_issuances: int) -> int:
+    """`projects` projects with an issuance each, the first with `first_issuances`; the
+    first's id."""
+    from qinglu.registry import actions as registry
+    from tests import factories as f
+
+    account = f.account(session)
+    ids = [f.project(session) for _ in range(projects)]
+    for index, project in enumerate(ids):
+        for vintage in range(first_issuances if index == 0 else 1):
+            registry.issue(session, project_id=project, vintage=2000 + vintage, quantity=100,
+                           to_account=account, actor="test")
+    return ids[0]
+
+
+def _list_counts(url: str, first: int) -> dict[str, int]:
+    counts = {}
+    with TestClient(create_app(url)) as client:
+        for path in LISTS:
+            client.get(path.format(first=first))  # the app's first reads (product rules)
+            with counting() as statements:
+                response = client.get(path.format(first=first))
+            assert response.status_code == 200, response.text[:300]
+            counts[path] = len(statements)
+    return counts
+
+
+def test_list_statements_do_not_grow_with_the_registry(
+        backend: str, request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    counts = []
+    with pytest.MonkeyPatch.context() as patch:
+        _steady(patch)
+        for projects, issuances in ((3, 2), (30, 8)):
+            if backend == "postgresql":
+                databases: PostgresDatabases = request.getfixturevalue("pg_databases")
+                url = databases.create()
+            else:
+                url = fresh_sqlite_file(request.getfixturevalue("sqlite_template"),
+                                        tmp_path_factory.mktemp("lists"))
+            engine = make_engine(url)
+            with make_session_factory(engine)() as session:
+                first = _registry(session, projects, issuances)
+            engine.dispose()
+            try:
+                counts.append(_list_counts(url, first))
+            finally:
+                if backend == "postgresql":
+                    databases.release(url)
+    small, large = counts
+    assert small == large
+    pages = PINS["/projects"][BACKENDS.index(backend)]
+    assert large["/projects"] == large["/projects/{first}"] == pages
+    assert large["/api/v1/projects"] == PINS["/api/v1/projects"][BACKENDS.index(backend)]

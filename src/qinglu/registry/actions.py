@@ -43,13 +43,13 @@ from qinglu.core.identifiers import (
     contains_identifier,
     mask_id_number,
     mask_person_name,
-    region_name,
     validate_region,
     validate_resident_id,
     validate_uscc,
 )
 from qinglu.core.ledger import WriteContext, ledger_head, run_server_write, run_write
 from qinglu.core.models import LedgerEntry, utcnow
+from qinglu.core.paging import MAX_ID, Paging, read_paging
 from qinglu.core.principal import Actor, Principal
 from qinglu.core.quantities import (
     ProductSpec,
@@ -62,7 +62,7 @@ from qinglu.core.serials import format_serial, parse_serial
 from qinglu.db.engine import on_postgres
 from qinglu.db.raw import Db, RawQuery
 from qinglu.documents.signing import RegistryKey
-from qinglu.registry import blocks, checkpoints, stats
+from qinglu.registry import blocks, checkpoints, project_list, stats
 from qinglu.registry.audit import audit
 from qinglu.registry.blocks import Place
 from qinglu.registry.models import (
@@ -435,7 +435,8 @@ def add_project_in(ctx: WriteContext, *, name: str, product: str, region: str,
 
 
 def get_project(session: Session, project_id: int) -> Project:
-    project = session.get(Project, project_id)
+    # An id past any column's range (a typed address) is no project, not a driver error.
+    project = session.get(Project, project_id) if 0 < project_id <= MAX_ID else None
     if project is None:
         raise UnknownProject(f"项目 {project_id} 不存在", f"project {project_id} does not exist")
     return project
@@ -461,24 +462,55 @@ def project_names(session: Session) -> dict[int, str]:
 
 
 def list_projects(session: Session) -> list[dict[str, Any]]:
+    """Every project: a read of the whole registry (the public lists read a page at a
+    time, `projects_page`)."""
     return [project_view(p) for p in session.scalars(select(Project).order_by(Project.id))]
 
 
-def projects_with_issuances(session: Session) -> list[dict[str, Any]]:
-    """The public list of projects, each with its region's name and its issuances."""
-    issuances: dict[int, list[Issuance]] = {}
-    for issuance in session.scalars(select(Issuance).order_by(Issuance.id)):
-        issuances.setdefault(issuance.project_id, []).append(issuance)
-    rows = []
-    for project in session.scalars(select(Project).order_by(Project.id)):
-        rows.append({"project": project_view(project), "region": region_name(project.region),
-                     "issuances": [{"vintage": i.vintage,
-                                    "quantity": format_quantity(i.product, i.quantity),
-                                    "serial": format_serial(
-                                        i.product, project.region, project.id, i.vintage,
-                                        i.serial_start, i.serial_end)}
-                                   for i in issuances.get(project.id, [])]})
-    return rows
+# Page sizes of the public lists; core.paging bounds what an address may ask for.
+PROJECTS_PAGE_SIZE = 50  # the /projects page
+PROJECTS_API_SIZE = 100  # GET /api/v1/projects
+ISSUANCES_PAGE_SIZE = 50  # a project's own page
+LATEST_ISSUANCES = 5  # issuances /projects shows of each project (the rest: its page)
+
+
+def paging(after: str | None, limit: str | None, default_limit: int) -> Paging:
+    """The page of a public list an address asks for (`?after=&limit=`), or a refusal."""
+    return read_paging(after, limit, default_limit)
+
+
+def projects_page(session: Session, page: Paging) -> dict[str, Any]:
+    """A page of projects in id order: {"projects": [...], "next": the next page's
+    `after`, None on the last page}."""
+    found, following = project_list.projects_after(session, page)
+    return {"projects": [project_view(p) for p in found], "next": following}
+
+
+def public_projects_page(session: Session, page: Paging) -> dict[str, Any]:
+    """A page of the public list of projects: each with its issuances' count and total
+    and its latest few issuances (the rest are on its own page)."""
+    found, following = project_list.projects_after(session, page)
+    ids = [p.id for p in found]
+    issued = project_list.issued_by_project(session, ids)
+    latest = project_list.latest_issuances(session, ids, LATEST_ISSUANCES)
+    rows = [{"project": project_view(p),
+             "issued": project_list.issued_view(p, issued.get(p.id, project_list.Issued())),
+             "latest": [project_list.issuance_view(p, i) for i in latest.get(p.id, [])]}
+            for p in found]
+    return {"projects": rows, "next": following}
+
+
+def public_project(session: Session, project_id: int, page: Paging) -> dict[str, Any]:
+    """A project's public page: the project, its issuances' count and total, and a page
+    of its issuances in the order they were made."""
+    project = get_project(session, project_id)
+    issued = project_list.issued_by_project(session, [project.id])
+    found, following = project_list.issuances_after(session, project.id, page)
+    return {"project": project_view(project),
+            "issued": project_list.issued_view(
+                project, issued.get(project.id, project_list.Issued())),
+            "issuances": [project_list.issuance_view(project, i) for i in found],
+            "next": following}
 
 
 def public_totals(session: Session) -> dict[str, Any]:

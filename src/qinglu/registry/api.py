@@ -5,11 +5,13 @@ every POST takes an Idempotency-Key header)."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from qinglu.core.paging import MAX_LIMIT
 from qinglu.core.quantities import parse_quantity
 from qinglu.documents import actions as documents
 from qinglu.registry import actions as registry
@@ -112,9 +114,28 @@ async def get_unit(serial: str, request: Request) -> Response:
                           "state": first["state"], "blocks": blocks})
 
 
+# A page of a list (core.paging): read as text, so that a bad value is refused in the
+# registry's words, the same on the API and the pages.
+PageAfter = Annotated[str | None, Query(
+    description="the id of the previous page's last project (0 or absent: from the start)",
+    examples=["100"])]
+PageLimit = Annotated[str | None, Query(
+    description=f"projects per page, 1 to {MAX_LIMIT} (default {registry.PROJECTS_API_SIZE})",
+    examples=["100"])]
+
+
 @router.get("/projects", response_model=list[ProjectOut], tags=["projects"])
-def list_projects(session: SessionDep) -> list[dict[str, Any]]:
-    return registry.list_projects(session)
+def list_projects(request: Request, response: Response, session: SessionDep,
+                  after: PageAfter = None, limit: PageLimit = None) -> list[dict[str, Any]]:
+    """Projects in id order, a page at a time: when there are more, a `Link` header
+    (RFC 8288) gives the next page's address, `<...?after=N&limit=M>; rel="next"`."""
+    page = registry.paging(after, limit, registry.PROJECTS_API_SIZE)
+    found = registry.projects_page(session, page)
+    if found["next"] is not None:
+        query = urlencode({"after": found["next"], "limit": page.limit})
+        address = documents.base_url(str(request.base_url)) + request.url.path
+        response.headers["Link"] = f'<{address}?{query}>; rel="next"'
+    return found["projects"]
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["projects"])

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import unicodedata
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from qinglu.core.errors import InvalidInput, NotFound, QingluError
+from qinglu.core.paging import Paging
 from qinglu.core.principal import ANONYMOUS, Principal
 from qinglu.core.quantities import parse_quantity
 from qinglu.registry import actions as registry
@@ -31,9 +33,32 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/projects", response_class=HTMLResponse)
-def projects(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
-    return render(request, "projects.html", user,
-                  projects=registry.projects_with_issuances(session))
+def projects(request: Request, session: SessionDep, user: UserDep,
+             after: str | None = None, limit: str | None = None) -> HTMLResponse:
+    page = registry.paging(after, limit, registry.PROJECTS_PAGE_SIZE)
+    found = registry.public_projects_page(session, page)
+    return render(request, "projects.html", user, projects=found["projects"],
+                  **_pager(request, page, found["next"]))
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def project_page(request: Request, project_id: int, session: SessionDep, user: UserDep,
+                 after: str | None = None, limit: str | None = None) -> HTMLResponse:
+    page = registry.paging(after, limit, registry.ISSUANCES_PAGE_SIZE)
+    found = registry.public_project(session, project_id, page)
+    return render(request, "project.html", user, project=found["project"],
+                  issued=found["issued"], issuances=found["issuances"],
+                  **_pager(request, page, found["next"]))
+
+
+def _pager(request: Request, page: Paging, following: int | None) -> dict[str, Any]:
+    """The addresses of a list's first page (when this is not it) and of its next one
+    (when there is one): this address's query, its language kept, with other bounds."""
+    query = {k: v for k, v in request.query_params.items() if k not in ("after", "limit")}
+    first = "?" + urlencode({**query, "limit": page.limit}) if page.after else None
+    following_page = (None if following is None else
+                      "?" + urlencode({**query, "after": following, "limit": page.limit}))
+    return {"first_page": first, "next_page": following_page}
 
 
 @router.get("/retirements", response_class=HTMLResponse)
