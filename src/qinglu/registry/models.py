@@ -99,10 +99,13 @@ class Issuance(Base):
     __table_args__ = (
         CheckConstraint("serial_end >= serial_start", name="range"),
         CheckConstraint("quantity = serial_end - serial_start + 1", name="quantity"),
+        # A project's issuances in the order they were made: its page reads them a page
+        # at a time, and the project list its latest few, without sorting them all.
+        Index("ix_issuances_project_id", "project_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     product: Mapped[str] = mapped_column(ForeignKey("products.code"))
     vintage: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(BigInteger)
