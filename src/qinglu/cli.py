@@ -98,8 +98,9 @@ def audit_verify(
         "--against", help="已公布检查点的副本（文件或网址）/ a copy of the published "
         "checkpoints: file or URL (/api/v1/ledger/checkpoints)")] = None,
     checkpoint: Annotated[Path | None, typer.Option(
-        "--checkpoint", help="保存的检查点（`qinglu log checkpoint` 的输出）/ a saved "
-        "checkpoint note: the ledger must contain its tree")] = None,
+        "--checkpoint", exists=True, dir_okay=False,
+        help="保存的检查点（`qinglu log checkpoint` 的输出）/ a saved checkpoint note: the "
+        "ledger must contain its tree")] = None,
     full: Annotated[bool, typer.Option(
         "--full", help="全量校验 / check everything, not only what came after the head "
                        "the last audit verified")] = False,
@@ -115,6 +116,8 @@ def audit_verify(
     """
     from qinglu.registry import actions as registry
 
+    if against and "://" not in against and not Path(against).is_file():
+        raise fail(f"--against {against}: 不是文件或网址 / neither a file nor a URL")
     extra = registry.read_checkpoints(against) if against else None
     with session_for(db) as session:
         report = registry.audit_ledger(session, full=full)

@@ -169,3 +169,32 @@ def test_reversal_api_and_cli(database_url: str, session: Session, tmp_path: Pat
                                       str(path), "--db", database_url, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["reversals"][0]["shortfall"] == 0
+
+
+def test_a_feature_collection_burns_the_union_of_its_polygons(
+        database_url: str, session: Session, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file a GIS desk exports is a FeatureCollection; two overlapping patches of it
+    burn their union, the overlap once (the same fortieth of 12-1 as drawn in one box)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from qinglu.cli import app as cli
+
+    issued_project(session, tmp_path, "high")
+    case_id = fire_case(session)
+    west = box(LON - STEP, LAT, LON + STEP / 80, LAT + STEP)
+    east = box(LON, LAT, LON + STEP / 40, LAT + STEP)
+    path = tmp_path / "burned.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"patch": n}, "geometry": mapping(patch)}
+        for n, patch in enumerate((west, east))]}), encoding="utf-8")
+    monkeypatch.setenv("QINGLU_ACTOR", OPERATOR)
+    result = CliRunner().invoke(cli, ["monitoring", "reversal", str(case_id), "--geojson",
+                                      str(path), "--db", database_url, "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)["reversals"]
+    assert [p["number"] for p in row["parcels"]] == ["12-1"]
+    assert row["parcels"][0]["share"] == pytest.approx(1 / 40, abs=1e-7)
+    assert row["cancelled"] == row["lost"] > 0

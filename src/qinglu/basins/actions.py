@@ -257,6 +257,10 @@ def add_agreement(session: Session, who: Actor, spec: Mapping[str, Any],
     source, example, rules: [{kind, section, params}]}. Every rule is checked as the
     method will read it (figures, units, months) before anything is written."""
     actor = actor_for(who, WRITERS)
+    if not isinstance(spec, Mapping):  # a JSON file may hold a list or a bare value
+        raise InvalidInput("协议须为 JSON 对象 {code, name, basin, valid_from, rules, ...}",
+                           "an agreement must be a JSON object {code, name, basin, "
+                           "valid_from, rules, ...}")
     valid_from = _date("valid_from", spec.get("valid_from"))
     if valid_from is None:
         raise InvalidInput("valid_from 必填", "valid_from is required")

@@ -9,7 +9,6 @@ another unit of the same kind ("1000万m3", "80 μg/L"), never one of another ki
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +31,7 @@ from qinglu.cli_common import (
     refused,
     session_for,
 )
+from qinglu.core.files import read_json
 from qinglu.documents.actions import resolve
 from qinglu.documents.signing import load_or_create_key
 from qinglu.methods import basin, water
@@ -166,14 +166,11 @@ def add_section(
 def add_agreement(
     path: Annotated[Path, typer.Argument(help="协议 JSON: code, name, basin, valid_from, "
                                          "valid_to, source, rules[{kind, section, params}]",
-                                         exists=True)],
+                                         exists=True, dir_okay=False)],
     db: DbOption = None, as_json: JsonOption = False, key: KeyOption = None,
 ) -> None:
     """登记协议及其规则 Register an agreement and its rules (rules as data)."""
-    try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise fail(f"{path} 不是有效的 JSON / not valid JSON: {exc}") from None
+    spec = read_json(path)
     with session_for(db) as session:
         result = actions.add_agreement(session, actor(), spec, idempotency_key=key)
     emit(result if as_json else {k: v for k, v in result.items() if k != "rules"}
@@ -204,7 +201,7 @@ def template(
 def import_monitoring(
     path: Annotated[Path, typer.Argument(help="CSV 或 Excel：section, month, codmn [mg/L], "
                                          "nh3n, tp, tn, volume [万m3], min_flow [m3/s], flow",
-                                         exists=True)],
+                                         exists=True, dir_okay=False)],
     basin_code: BasinOption,
     correction: Annotated[bool, typer.Option(
         "--correction", help="更正已有月份（生成新版本）/ correct recorded months")] = False,

@@ -20,6 +20,7 @@ from qinglu.cli_common import (
     handle_errors,
     session_for,
 )
+from qinglu.core.files import read_json
 from qinglu.core.principal import Principal
 from qinglu.core.quantities import parse_quantity
 from qinglu.methods import fire
@@ -89,7 +90,9 @@ def account(
     vegetation: Annotated[str, typer.Option("--vegetation", help="IPCC Table 2.5 category")],
     area: AreaOption = None,
     unit: UnitOption = None,
-    geojson: Annotated[Path | None, typer.Option("--geojson", exists=True)] = None,
+    geojson: Annotated[Path | None, typer.Option(
+        "--geojson", exists=True, dir_okay=False,
+        help="过火范围 GeoJSON（经纬度）/ burned area (lon/lat)")] = None,
     fuel_consumed: Annotated[str | None, typer.Option(
         "--fuel-consumed", help="现场测量 t DM/ha")] = None,
     ef_set: Annotated[str | None, typer.Option(
@@ -102,9 +105,7 @@ def account(
 ) -> None:
     """核算（青绿方法）Account the case's fire with Qinglu's method (IPCC Eq. 2.27), on the
     case's incident date."""
-    import json
-
-    polygon = json.loads(geojson.read_text(encoding="utf-8")) if geojson else None
+    polygon = read_json(geojson) if geojson else None
     evidence = {"vegetation": vegetation, "area": area, "unit": unit, "geojson": polygon,
                 "fuel_consumed": fuel_consumed, "ef_set": ef_set, "gwp": gwp}
     with session_for(db) as session:

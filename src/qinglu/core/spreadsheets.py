@@ -99,7 +99,11 @@ def text_rows(filename: str, content: bytes) -> list[list[str]]:
         rows = [["" if value is None else _cell_text(value) for value in values]
                 for values in workbook_rows(content)]
     else:
-        rows = list(csv.reader(io.StringIO(decode_table_text(content))))
+        try:
+            rows = list(csv.reader(io.StringIO(decode_table_text(content))))
+        except csv.Error as exc:  # e.g. a field past csv's size limit: not a table
+            raise InvalidInput(f"{filename} 不是可读的 CSV 表格：{exc}",
+                               f"{filename} is not a readable CSV table: {exc}") from None
     return [row for row in rows if any(cell.strip() for cell in row)]
 
 

@@ -38,7 +38,8 @@ def verify(
         "--offline", help="离线核验二维码内容 / check a scanned QR text with --key, no network")
     ] = False,
     public_key: Annotated[Path | None, typer.Option(
-        "--key", help="公布的公钥文件（/api/v1/keys 的 JSON 或 PEM）/ the published key")] = None,
+        "--key", exists=True, dir_okay=False,
+        help="公布的公钥文件（/api/v1/keys 的 JSON 或 PEM）/ the published key")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, quote, urlparse
 import base45
 import cbor2
 import segno
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pycose.algorithms import EdDSA
@@ -35,6 +36,7 @@ from pycose.keys.curves import Ed25519
 from pycose.messages import Sign1Message
 from segno import consts
 
+from qinglu.core.errors import InvalidInput
 from qinglu.documents.signing import RegistryKey, unb64url
 
 PREFIX = "QL1:"
@@ -112,17 +114,45 @@ def verify_offline(text: str, public: Ed25519PublicKey) -> OfflineCheck:
 
 
 def load_public_key(data: bytes) -> Ed25519PublicKey:
-    """The published key from a file: /api/v1/keys's JSON (or one JWK), or a PEM key."""
-    text = data.decode().strip()
+    """The published key from a file: /api/v1/keys's JSON (or one JWK), or a PEM key.
+    Any other file is refused saying what was expected, never with a decoder's error."""
+    try:
+        text = data.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        raise _not_a_key("不是文本", "it is not text") from None
     if text.startswith("{"):
-        document = json.loads(text)
-        jwks = document.get("keys", [document])
-        jwk = next(k for k in jwks if k.get("crv") == "Ed25519")
-        return Ed25519PublicKey.from_public_bytes(unb64url(jwk["x"]))
-    loaded = serialization.load_pem_public_key(data)
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            raise _not_a_key("不是有效的 JSON", "it is not valid JSON") from None
+        return _jwk_key(document)
+    try:
+        loaded = serialization.load_pem_public_key(text.encode())
+    except (ValueError, UnsupportedAlgorithm):
+        raise _not_a_key("不是 PEM 公钥", "it is not a PEM public key") from None
     if not isinstance(loaded, Ed25519PublicKey):
-        raise ValueError("not an Ed25519 public key")
+        raise _not_a_key("不是 Ed25519 公钥", "it is not an Ed25519 key")
     return loaded
+
+
+def _jwk_key(document: Any) -> Ed25519PublicKey:
+    """The Ed25519 key of a JWK set ({"keys": [...]}) or of one JWK."""
+    jwks = document.get("keys", [document]) if isinstance(document, dict) else []
+    jwk = next((k for k in jwks if isinstance(k, dict) and k.get("crv") == "Ed25519"),
+               None) if isinstance(jwks, list) else None
+    if jwk is None:
+        raise _not_a_key("其中没有 Ed25519 公钥", "it holds no Ed25519 key")
+    try:
+        return Ed25519PublicKey.from_public_bytes(unb64url(jwk["x"]))
+    except (KeyError, TypeError, ValueError):  # no "x", or not 32 bytes of base64url
+        raise _not_a_key("Ed25519 公钥的 x 无效", "the Ed25519 key's x is not valid") from None
+
+
+def _not_a_key(zh: str, en: str) -> InvalidInput:
+    return InvalidInput(
+        f"公钥文件无法使用（{zh}）：须为 /api/v1/keys 的 JSON、一个 Ed25519 JWK 或 PEM 公钥",
+        f"the key file cannot be used ({en}): give the JSON of /api/v1/keys, one Ed25519 "
+        "JWK, or a PEM public key")
 
 
 def document_address(base_url: str, number: str) -> str:

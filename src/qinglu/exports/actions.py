@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from qinglu.core.errors import InvalidInput
+from qinglu.core.files import json_content
 from qinglu.core.identifiers import region_name
 from qinglu.core.quantities import format_quantity
 from qinglu.core.serials import format_serial, parse_serial
@@ -82,12 +83,10 @@ def units_csv(session: Session, served: str | None = None) -> str:
     return csv_export(session, documents.base_url(served))
 
 
-def read_document(data: bytes) -> Any:
-    """A CADT file's JSON, or a refusal saying it is not JSON."""
-    try:
-        return json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidInput(f"不是 JSON 文件：{error}", f"not a JSON file: {error}") from error
+def read_document(data: bytes, name: str = "file") -> Any:
+    """A CADT file's JSON, or a refusal naming the file and saying why it is not JSON
+    (not UTF-8, broken, empty, nested without end)."""
+    return json_content(data, name)
 
 
 def cadt_export(session: Session, base_url: str) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def import_command(
     as_json: JsonOption = False,
 ) -> None:
     """导入 CADT 文件到空登记簿 Import a CADT file into an empty registry."""
-    document = exports.read_document(file.read_bytes())
+    document = exports.read_document(file.read_bytes(), file.name)
     with session_for(db) as session:
         result = exports.cadt_import(session, load_or_create_key(), document,
                                      holder_id=holder, actor=actor())

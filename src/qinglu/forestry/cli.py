@@ -5,7 +5,6 @@ and prints the result."""
 from __future__ import annotations
 
 import csv
-import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +24,8 @@ from qinglu.cli_common import (
     session_for,
 )
 from qinglu.core.errors import reading
+from qinglu.core.files import read_json
+from qinglu.core.spreadsheets import decode_table_text
 from qinglu.forestry import actions as forestry
 
 app = typer.Typer(help="小班 Forest parcels", no_args_is_help=True)
@@ -33,7 +34,8 @@ monitoring_app = typer.Typer(help="监测与签发 Monitoring reports and carbon
 tree_app = typer.Typer(help="单株碳汇 Single-tree carbon sinks", no_args_is_help=True)
 ReportId = Annotated[int, typer.Argument(help="报告 id")]
 ParametersOption = Annotated[Path | None, typer.Option(
-    "--parameters", exists=True, help="参数覆盖文件 override parameter CSV (checked sources)")]
+    "--parameters", exists=True, dir_okay=False,
+    help="参数覆盖文件 override parameter CSV (checked sources)")]
 TREE_MEASURES = ("dbh_cm", "height_m", "dbh_increment_cm", "height_increment_m")
 
 
@@ -49,10 +51,11 @@ def _date(text: str, option: str) -> date:
 @app.command("import")
 @handle_errors
 def import_parcels(
-    file: Annotated[Path, typer.Argument(exists=True, help="GeoJSON 或 Shapefile (.shp)")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                         help="GeoJSON 或 Shapefile (.shp)")],
     project: Annotated[int, typer.Option("--project", help="项目 id")],
     attributes: Annotated[Path | None, typer.Option(
-        "--attributes", exists=True,
+        "--attributes", exists=True, dir_okay=False,
         help="属性表 CSV/Excel，按小班号关联 / joined by number")] = None,
     skip_bad: Annotated[bool, typer.Option(
         "--skip-bad", help="跳过有问题的小班 / import the good rows, report the rest")] = False,
@@ -84,6 +87,13 @@ def _summary(view: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if k != "result"}
 
 
+def table_text(path: Path) -> str:
+    """A parameter CSV's text, UTF-8 or GBK as Excel saves it; a file that cannot be read
+    is refused naming it."""
+    with reading(path.name):
+        return decode_table_text(path.read_bytes())
+
+
 def read_volumes(path: Path) -> list[dict[str, Any]]:
     """CSV with columns number, volume_end[, volume_start] (m³ per mu)."""
     with reading(path.name), path.open(encoding="utf-8-sig", newline="") as handle:
@@ -104,7 +114,8 @@ def submit(
     start: Annotated[str, typer.Option("--start", help="监测期开始 YYYY-MM-DD")],
     end: Annotated[str, typer.Option("--end", help="监测期结束 YYYY-MM-DD")],
     measurements: Annotated[Path, typer.Option(
-        "--measurements", exists=True, help="CSV: number,volume_end[,volume_start] (m³/亩)")],
+        "--measurements", exists=True, dir_okay=False,
+        help="CSV: number,volume_end[,volume_start] (m³/亩)")],
     baseline: Annotated[float, typer.Option("--baseline", help="基线 tCO2e (项目设计文件)")],
     leakage: Annotated[float, typer.Option("--leakage", help="泄漏 tCO2e (项目设计文件)")],
     risk: Annotated[str, typer.Option("--risk", help="风险等级 low|medium|high")],
@@ -122,7 +133,7 @@ def submit(
             period_end=_date(end, "--end"), measurements=read_volumes(measurements),
             baseline_t=baseline, leakage_t=leakage, uncertainty_deduction=deduction,
             risk_class=risk, actor=actor(), idempotency_key=key,
-            override_csv=parameters.read_text(encoding="utf-8") if parameters else None)
+            override_csv=table_text(parameters) if parameters else None)
     emit(view if as_json else _summary(view), as_json, "监测报告 monitoring report")
 
 
@@ -174,13 +185,15 @@ def pdf(report: ReportId, out: Annotated[Path, typer.Option("--out", help="输�
 def reversal(
     case: Annotated[int, typer.Argument(help="火灾案件 id")],
     geojson: Annotated[Path | None, typer.Option(
-        "--geojson", exists=True, help="过火范围 GeoJSON (lon/lat)")] = None,
+        "--geojson", exists=True, dir_okay=False,
+        help="过火范围 GeoJSON：面、Feature 或 FeatureCollection（经纬度）/ burned area: a "
+             "polygon, feature or feature collection (lon/lat)")] = None,
     key: KeyOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """逆转 Cancel burned parcels' carbon from the buffer; report any shortfall."""
-    polygon = json.loads(geojson.read_text(encoding="utf-8")) if geojson else None
+    polygon = read_json(geojson) if geojson else None
     with session_for(db) as session:
         result = forestry.record_reversal(session, case_id=case, burned_polygon=polygon,
                                           actor=actor(), idempotency_key=key)
@@ -204,7 +217,8 @@ def read_tree_measurements(path: Path) -> list[dict[str, Any]]:
 @tree_app.command("import")
 @handle_errors
 def import_trees(
-    file: Annotated[Path, typer.Argument(exists=True, help="CSV (UTF-8/GBK) 或 Excel")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                         help="CSV (UTF-8/GBK) 或 Excel")],
     project: Annotated[int, typer.Option("--project", help="项目 id")],
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -228,7 +242,7 @@ def sink(
     project: Annotated[int, typer.Option("--project", help="项目 id")],
     year: Annotated[int, typer.Option("--year", help="年度 the tree-year")],
     measurements: Annotated[Path, typer.Option(
-        "--measurements", exists=True,
+        "--measurements", exists=True, dir_okay=False,
         help="CSV: number,dbh_cm,height_m 或 number,dbh_increment_cm,height_increment_m")],
     issue: Annotated[bool, typer.Option(
         "--issue", help="签发 issue to the households (default: compute only)")] = False,
@@ -240,7 +254,7 @@ def sink(
 ) -> None:
     """单株年碳汇 Each tree's sink for the year; with --issue, issue it (one tree-year each)."""
     rows = read_tree_measurements(measurements)
-    override = parameters.read_text(encoding="utf-8") if parameters else None
+    override = table_text(parameters) if parameters else None
     with session_for(db) as session:
         try:
             if issue:

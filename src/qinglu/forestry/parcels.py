@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import threading
 from collections.abc import Iterable, Sequence
@@ -47,6 +46,7 @@ import shapely
 from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError
 from shapely import STRtree, from_wkb, from_wkt, to_wkt
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
@@ -54,6 +54,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from qinglu.core.errors import Conflict, InvalidInput, reading
+from qinglu.core.files import json_content
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.quantities import M2_PER_HA, MU_PER_HA
 from qinglu.core.spreadsheets import decode_table_text, workbook_rows
@@ -146,26 +147,47 @@ def _pick(properties: dict[str, Any], key: str) -> Any:
 
 
 def read_geojson(path: Path) -> tuple[list[Feature], CRS]:
-    return geojson_features(json.loads(path.read_text(encoding="utf-8")))
+    return geojson_features(json_content(path.read_bytes(), path.name))
 
 
-def geojson_features(data: dict[str, Any]) -> tuple[list[Feature], CRS]:
-    """A GeoJSON FeatureCollection (a file's or a request's) as features and their CRS."""
-    named = (data.get("crs") or {}).get("properties", {}).get("name")
-    try:
-        crs = CRS.from_user_input(named) if named else CGCS2000
-    except CRSError:
-        raise InvalidInput(f"坐标系 {named!r} 无法识别", f"unknown CRS {named!r}") from None
+def geojson_features(data: object) -> tuple[list[Feature], CRS]:
+    """A GeoJSON FeatureCollection (a file's or a request's) as features and their CRS.
+    Anything else (a bare polygon, a list, a collection without a feature list) is
+    refused as a whole; a feature that is not one is named as a bad row."""
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" \
+            or not isinstance(data.get("features"), list):
+        raise InvalidInput("小班文件须为 GeoJSON FeatureCollection（每个小班一个 Feature）",
+                           "a parcel file must be a GeoJSON FeatureCollection (one Feature "
+                           "per parcel)")
+    crs = _named_crs(data.get("crs"))
     features = []
-    for n, item in enumerate(data.get("features") or [], 1):
-        properties = dict(item.get("properties") or {})
+    for n, item in enumerate(data["features"], 1):
+        if not isinstance(item, dict):
+            features.append(Feature(f"feature {n}", None,
+                                    {"__error__": "不是 GeoJSON Feature not a GeoJSON Feature"}))
+            continue
+        given = item.get("properties")
+        properties = dict(given) if isinstance(given, dict) else {}
         try:
             geometry = shape(item["geometry"]) if item.get("geometry") else None
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError,
+                ShapelyError) as exc:
             geometry = None
-            properties["__error__"] = f"unreadable geometry: {exc}"
+            properties["__error__"] = f"几何无法读取 unreadable geometry: {exc}"
         features.append(Feature(f"feature {n}", geometry, properties))
     return features, crs
+
+
+def _named_crs(member: object) -> CRS:
+    """The CRS a GeoJSON `crs` member names; CGCS2000 when there is none."""
+    if member is None:
+        return CGCS2000
+    properties = member.get("properties") if isinstance(member, dict) else None
+    named = properties.get("name") if isinstance(properties, dict) else None
+    try:
+        return CRS.from_user_input(named) if isinstance(named, str) and named else CGCS2000
+    except CRSError:
+        raise InvalidInput(f"坐标系 {named!r} 无法识别", f"unknown CRS {named!r}") from None
 
 
 def read_shapefile(path: Path, encoding: str | None = None) -> tuple[list[Feature], CRS]:
@@ -180,7 +202,11 @@ def read_shapefile(path: Path, encoding: str | None = None) -> tuple[list[Featur
     features = []
     for n, wkb in enumerate(geometries):
         properties = {name: _plain(field_data[i][n]) for i, name in enumerate(names)}
-        geometry = from_wkb(wkb) if wkb is not None else None
+        try:
+            geometry = from_wkb(wkb) if wkb is not None else None
+        except ShapelyError as exc:  # e.g. a ring that does not close
+            geometry = None
+            properties["__error__"] = f"几何无法读取 unreadable geometry: {exc}"
         features.append(Feature(f"row {n + 1}", geometry, properties))
     return features, crs
 
@@ -544,6 +570,8 @@ def register(session: Session, *, project_id: int, drafts: list[ParcelDraft],
              idempotency_key: str | None = None) -> ImportReport:
     """Check overlaps and write the parcels in one ledger write (all or nothing)."""
     get_project(session, project_id)
+    if not drafts and not problems:  # an empty file registers nothing: say so, write nothing
+        raise ParcelImportError([("file", "文件中没有小班 the file holds no parcels")])
     problems = [*problems, *_overlaps_within(drafts)] if drafts else list(problems)
     problems += _conflict_problems(drafts, find_conflicts(session, drafts, project_id))
     bad_rows = {row for row, _ in problems}

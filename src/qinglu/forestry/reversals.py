@@ -30,14 +30,13 @@ from decimal import Decimal
 from typing import Any
 
 from shapely import from_wkt
-from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from shapely.validation import explain_validity
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qinglu.cases.actions import get_case
 from qinglu.core.errors import Conflict, InvalidInput
+from qinglu.core.geometry import burned_area
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.forestry.models import MonitoringReport, Parcel, Reversal
 from qinglu.forestry.parcels import geodesic_area_ha
@@ -45,27 +44,19 @@ from qinglu.registry import actions as registry
 from qinglu.registry.actions import get_project, held_units, system_account
 
 
-def burned_geometry(geojson: dict[str, Any]) -> BaseGeometry:
-    geometry = geojson.get("geometry", geojson) if geojson.get("type") == "Feature" else geojson
-    try:
-        geom = shape(geometry)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        raise InvalidInput(f"过火范围无法解析：{exc}", f"the burned area cannot be read: {exc}"
-                           ) from None
-    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise InvalidInput("过火范围须为非空面", "the burned area must be a non-empty polygon")
-    if not geom.is_valid:
-        reason = explain_validity(geom)
-        raise InvalidInput(f"过火范围无效：{reason}", f"the burned area is invalid: {reason}")
+def burned_geometry(geojson: object) -> BaseGeometry:
+    """The burned area as core.geometry reads it (a polygon, a feature, or a collection of
+    them united), and inside China: parcels are registered there only."""
+    geom = burned_area(geojson)
     minx, miny, maxx, maxy = geom.bounds
     if minx < 73 or maxx > 136 or miny < 3 or maxy > 54:
         raise InvalidInput("过火范围须为中国境内经纬度", "the burned area must be lon/lat in China")
     return geom
 
 
-def set_burned_area(session: Session, *, case_id: int, geojson: dict[str, Any], actor: str,
+def set_burned_area(session: Session, *, case_id: int, geojson: object, actor: str,
                     idempotency_key: str | None = None) -> dict[str, Any]:
-    """Record a case's burned-area polygon (GeoJSON geometry, lon/lat)."""
+    """Record a case's burned-area polygon (GeoJSON, lon/lat: see core.geometry)."""
     geom = burned_geometry(geojson)
     mapped = json.loads(json.dumps(geom.__geo_interface__))
 

@@ -101,7 +101,7 @@ def projects(db: DbOption = None, as_json: JsonOption = False) -> None:
 @handle_errors
 def import_generation(
     path: Annotated[Path, typer.Argument(help="CSV 或 Excel：filing_code, month (YYYY-MM), kwh",
-                                         exists=True)],
+                                         exists=True, dir_okay=False)],
     db: DbOption = None, as_json: JsonOption = False, key: KeyOption = None,
 ) -> None:
     """导入发电量并核发绿证 Import generation and issue the month's certificates, all or

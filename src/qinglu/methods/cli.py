@@ -4,7 +4,7 @@ out are left to the method (methods/fire.py), which owns defaults and units."""
 from __future__ import annotations
 
 import csv
-import json
+import io
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +14,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from qinglu.cli_common import JsonOption, console, emit, handle_errors
+from qinglu.core.errors import reading
+from qinglu.core.files import read_json
+from qinglu.core.spreadsheets import decode_table_text
 from qinglu.methods import fire
 
 fire_app = typer.Typer(help="火灾排放核算 Wildfire emissions (IPCC 2006 Vol.4 Eq. 2.27)",
@@ -60,7 +63,8 @@ def estimate(
     unit: Annotated[str | None, typer.Option(
         "--unit", help="面积单位（给出 --area 时必填）mu | ha | m2 / required with --area")] = None,
     geojson: Annotated[Path | None, typer.Option(
-        "--geojson", help="火场多边形 GeoJSON / burned-area polygon", exists=True)] = None,
+        "--geojson", help="火场多边形 GeoJSON / burned-area polygon", exists=True,
+        dir_okay=False)] = None,
     fuel_consumed: Annotated[float | None, typer.Option(
         "--fuel-consumed", help="现场测量可燃物消耗量 t DM/ha (MB x Cf)")] = None,
     fuel_load: Annotated[float | None, typer.Option("--fuel-load", help="MB, t DM/ha")] = None,
@@ -77,7 +81,7 @@ def estimate(
         "--date", help="火灾日期，参数按此日取值 YYYY-MM-DD / the fire's date")] = None,
     input_csv: Annotated[Path | None, typer.Option(
         "--input", help="批量：CSV (id,area,unit,vegetation[,fuel_consumed])；每行须有单位 "
-        "/ every row needs its unit", exists=True)] = None,
+        "/ every row needs its unit", exists=True, dir_okay=False)] = None,
     output_csv: Annotated[Path | None, typer.Option("--output", help="批量结果 CSV")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -87,7 +91,7 @@ def estimate(
         _batch(input_csv, output_csv or input_csv.with_suffix(".results.csv"), on=_date(on),
                **{name: value for name, value in options.items() if value is not None})
         return
-    polygon = json.loads(geojson.read_text(encoding="utf-8")) if geojson else None
+    polygon = read_json(geojson) if geojson else None
     result = fire.estimate(fire.fire_input(
         {"vegetation": vegetation, "area": area, "unit": unit, "geojson": polygon,
          "fuel_consumed": fuel_consumed, "fuel_load": fuel_load,
@@ -100,8 +104,9 @@ def estimate(
 
 def read_fires(path: Path) -> dict[str, Any]:
     """A fires CSV as the method's arrays; the method checks each row (its unit too)."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        return fire.batch_rows(csv.DictReader(handle), source=str(path))
+    with reading(path.name):
+        text = decode_table_text(path.read_bytes())
+        return fire.batch_rows(csv.DictReader(io.StringIO(text, newline="")), source=path.name)
 
 
 def _batch(path: Path, out_path: Path, **options: Any) -> None:

@@ -41,10 +41,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pyproj import Geod
-from shapely.geometry import shape
-from shapely.validation import explain_validity
 
 from qinglu.core.errors import InvalidInput
+from qinglu.core.geometry import GeometryRefused, burned_area
 from qinglu.core.quantities import (
     HA_PER_UNIT,
     M2_PER_HA,
@@ -57,6 +56,7 @@ from qinglu.methods.params import Parameter, ParameterTable, packaged_table
 
 METHOD_ID = "fire.ipcc2006"
 METHOD_VERSION = "1.0.0"
+BATCH_COLUMNS = ("area", "unit", "vegetation")  # of a fires file; id, fuel_consumed optional
 CATEGORIES = ("savanna_and_grassland", "agricultural_residues", "tropical_forest",
               "extra_tropical_forest", "biofuel_burning")
 CATEGORY_NAMES = {
@@ -209,32 +209,14 @@ def _positive(name: str, value: float, upper: float) -> float:
     return value
 
 
-def polygon_area_ha(geojson: dict[str, Any]) -> float:
-    """Geodesic area (WGS84 ellipsoid) of a GeoJSON Polygon or MultiPolygon, in ha."""
-    geometry = geojson
-    if geojson.get("type") == "Feature":
-        geometry = geojson.get("geometry") or {}
-    elif geojson.get("type") == "FeatureCollection":
-        features = geojson.get("features") or []
-        if len(features) != 1:
-            raise _err("请提供单个火场多边形", "give exactly one burned-area polygon")
-        geometry = features[0].get("geometry") or {}
-    if geometry.get("type") not in ("Polygon", "MultiPolygon"):
-        raise _err("GeoJSON 须为 Polygon 或 MultiPolygon",
-                   "the GeoJSON must be a Polygon or MultiPolygon")
+def polygon_area_ha(geojson: object) -> float:
+    """Geodesic area (WGS84 ellipsoid) of a GeoJSON burned area, in ha: a Polygon or
+    MultiPolygon, a Feature of one, or a FeatureCollection of them (their union), as
+    core.geometry reads it for every door."""
     try:
-        geom = shape(geometry)
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-        raise _err(f"GeoJSON 无法解析：{exc}", f"the GeoJSON cannot be read: {exc}") from None
-    if geom.is_empty:
-        raise _err("多边形为空", "the polygon is empty")
-    if not geom.is_valid:
-        reason = explain_validity(geom)
-        raise _err(f"多边形无效：{reason}", f"the polygon is not valid: {reason}")
-    minx, miny, maxx, maxy = geom.bounds
-    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        raise _err("坐标须为经纬度（WGS84/CGCS2000）",
-                   "coordinates must be longitude/latitude (WGS84 or CGCS2000)")
+        geom = burned_area(geojson, ("火场多边形", "the burned-area polygon"))
+    except GeometryRefused as exc:
+        raise _err(exc.zh, exc.en) from None
     area_m2, _perimeter = Geod(ellps="WGS84").geometry_area_perimeter(geom)
     return abs(area_m2) / M2_PER_HA
 
@@ -421,6 +403,17 @@ def _refuse_rows(bad: npt.NDArray[np.bool_], zh: str, en: str) -> None:
         raise _err(f"第 {rows} 行的{zh}无效", f"rows {rows}: invalid {en}")
 
 
+def _check_columns(row: Mapping[str, str | None], where: str) -> None:
+    """A file whose header lacks a column every fire needs is the wrong file: say so once,
+    rather than refusing its first row for a missing value."""
+    missing = [name for name in BATCH_COLUMNS if name not in row]
+    if missing:
+        raise _err(f"{where}缺少列 {', '.join(missing)}（须有 id,{','.join(BATCH_COLUMNS)}"
+                   "[,fuel_consumed]）",
+                   f"{where}lacks the column(s) {', '.join(missing)} (expected id,"
+                   f"{','.join(BATCH_COLUMNS)}[,fuel_consumed])")
+
+
 def batch_rows(rows: Iterable[Mapping[str, str | None]], source: str = "") -> dict[str, Any]:
     """Rows of a fires file (id, area, unit, vegetation[, fuel_consumed]) as the arrays
     `estimate_batch` takes: area in ha, category index, fuel or NaN. Each row's area needs
@@ -435,6 +428,8 @@ def batch_rows(rows: Iterable[Mapping[str, str | None]], source: str = "") -> di
     units_per_ha: dict[str | None, float] = {}  # as written -> e.g. 15.0 for mu
     where = f"{source} " if source else ""
     for line, row in enumerate(rows, 2):
+        if line == 2:
+            _check_columns(row, where)
         try:
             unit = row.get("unit")
             if unit not in units_per_ha:
@@ -451,6 +446,8 @@ def batch_rows(rows: Iterable[Mapping[str, str | None]], source: str = "") -> di
         except (KeyError, ValueError) as exc:
             raise _err(f"{where}第 {line} 行无效：{exc}",
                        f"{where}line {line} is invalid: {exc}") from None
+    if not ids:
+        raise _err(f"{where}没有火灾数据行", f"{where}holds no fires (no rows under the header)")
     return {"id": ids, "area_ha": np.array(areas, dtype=np.float64),
             "vegetation": np.array(categories, dtype=np.intp),
             "fuel_consumed": np.array(fuels, dtype=np.float64)}

@@ -90,9 +90,9 @@ def table_with_override(packaged_file: str, override: Path | None
     try:
         extra = load_table(override, ("species", "parameter")) if override else None
     except ParameterFileError as exc:
-        raise _err(f"参数覆盖文件无效：{exc.reason}（第 {exc.line} 行）",
-                   f"the override parameter file is invalid: {exc.reason} (line {exc.line})"
-                   ) from None
+        at_zh, at_en = (f"（第 {exc.line} 行）", f" (line {exc.line})") if exc.line else ("", "")
+        raise _err(f"参数覆盖文件无效：{exc.reason}{at_zh}",
+                   f"the override parameter file is invalid: {exc.reason}{at_en}") from None
     return packaged, extra
 
 

@@ -136,6 +136,8 @@ def load_table(path: Path, key_columns: Sequence[str]) -> ParameterTable:
             rows = [_parse_row(path, n, raw, key_columns) for n, raw in enumerate(reader, 2)]
     except OSError as exc:
         raise ParameterFileError(path, f"cannot read: {exc.strerror}") from None
+    except (csv.Error, UnicodeDecodeError) as exc:  # a field past csv's limit, not UTF-8
+        raise ParameterFileError(path, f"not a CSV table: {exc}") from None
     if not rows:
         raise ParameterFileError(path, "no parameters")
     _check_overlaps(path, rows)

@@ -671,17 +671,26 @@ def _due(session: Session, latest: Checkpoint | None) -> bool:
 def load_checkpoints(data: bytes) -> list[Checkpoint]:
     """A copy of the published checkpoints: a signed note (what `qinglu log checkpoint`
     prints and /api/v1/log/checkpoint serves), the JSON /api/v1/ledger/checkpoints serves,
-    a list of checkpoints, or the published JSON-lines file."""
-    text = data.decode("utf-8").strip()
+    a list of checkpoints, or the published JSON-lines file. A file that is none of
+    these, or holds no checkpoint, is refused: checking against nothing proves nothing."""
+    try:
+        text = data.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        raise BadCheckpoints("检查点文件不是 UTF-8 文本", "the checkpoints file is not UTF-8 text"
+                             ) from None
     if f"\n\n{NOTE_DASH} " in text:
         return [parse_checkpoint_note(text + "\n")]
     try:
         parsed: Any = json.loads(text) if text.startswith(("{", "[")) else [
             json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise BadCheckpoints("检查点文件无法解析", "the checkpoints file cannot be read") from None
     if isinstance(parsed, dict):
         parsed = parsed.get("checkpoints", [parsed] if "signature" in parsed else [])
+    if not isinstance(parsed, list) or not all(isinstance(item, dict) for item in parsed):
+        raise BadCheckpoints("检查点格式不对", "a checkpoint is malformed")
+    if not parsed:
+        raise BadCheckpoints("检查点文件中没有检查点", "the checkpoints file holds no checkpoint")
     return [Checkpoint.from_dict(item) for item in parsed]
 
 
