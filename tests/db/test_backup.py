@@ -4,6 +4,7 @@ audit, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,39 @@ def test_restore_refuses_a_missing_backup(database_url: str, tmp_path: Path,
     result = runner.invoke(qinglu_app, ["restore", str(tmp_path / "none"),
                                         "--db", database_url])
     assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def _sqlite_file(path: Path, *tables: str) -> Path:
+    import sqlite3
+
+    with sqlite3.connect(path) as other:
+        for table in tables:
+            other.execute(f"CREATE TABLE {table} (id INTEGER)")
+    return path
+
+
+def _written(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize("make_bad", [
+    lambda folder: _written(folder / "empty.db", b""),
+    lambda folder: _written(folder / "text.db", "不是数据库 not a database".encode()),
+    lambda folder: _written(folder / "cut.db", b"SQLite format 3\x00" + b"\x00" * 80),
+    lambda folder: folder,
+    lambda folder: _sqlite_file(folder / "other.db", "notes"),
+], ids=["empty file", "text file", "cut short", "a folder", "another application's database"])
+def test_restore_refuses_what_is_not_a_backup_and_leaves_the_database(
+        make_bad: Callable[[Path], Path], tmp_path: Path) -> None:
+    live = tmp_path / "live" / "qinglu.db"
+    url = f"sqlite:///{live}"
+    cli("db", "upgrade", "--db", url)
+    before = live.read_bytes()
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    bad = make_bad(folder)
+    result = runner.invoke(qinglu_app, ["restore", str(bad), "--db", url])
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output and "backup" in result.output
+    assert live.read_bytes() == before  # nothing replaced

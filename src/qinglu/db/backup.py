@@ -65,9 +65,8 @@ def restore(source: Path, url: str | None = None) -> dict[str, str]:
         raise InvalidInput(f"备份 {source} 不存在", f"backup {source} does not exist")
     target = _sqlite_path(url)
     if target is not None:
-        with sqlite3.connect(source) as copy:
-            if copy.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-                raise InvalidInput("备份文件已损坏", "the backup file is damaged")
+        _check_sqlite_backup(source)
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as copy:
             target.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
             with sqlite3.connect(target) as live:
                 copy.backup(live)
@@ -75,6 +74,39 @@ def restore(source: Path, url: str | None = None) -> dict[str, str]:
         _run_pg(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
                  f"--dbname={_libpq_url(url)}", str(source)])
     return {"restored": str(source), "database": make_url(url).render_as_string()}
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Tables every Qinglu database has: a file without them is not a backup of one.
+REQUIRED_TABLES = ("alembic_version", "ledger_entries", "unit_blocks")
+
+
+def _check_sqlite_backup(source: Path) -> None:
+    """Refuse, before the live database is touched, anything that is not a sound SQLite
+    copy of a Qinglu database: a folder, an empty or foreign file, a damaged copy, or
+    another application's database (restoring it would replace the registry with it)."""
+    if not source.is_file():
+        raise InvalidInput(f"备份 {source} 不是文件", f"backup {source} is not a file")
+    with source.open("rb") as head:
+        if head.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            raise InvalidInput(f"{source} 不是 SQLite 备份文件（可能为空，或不是 qinglu "
+                               "backup 所写）",
+                               f"{source} is not a SQLite backup (empty, or not written by "
+                               "qinglu backup)")
+    try:
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as copy:
+            if copy.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise InvalidInput("备份文件已损坏", "the backup file is damaged")
+            tables = {row[0] for row in copy.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise InvalidInput(f"备份文件无法读取：{exc}",
+                           f"the backup cannot be read: {exc}") from None
+    missing = [table for table in REQUIRED_TABLES if table not in tables]
+    if missing:
+        raise InvalidInput(f"{source} 不是青绿数据库的备份（缺少表 {', '.join(missing)}）",
+                           f"{source} is not a backup of a Qinglu database (no table "
+                           f"{', '.join(missing)})")
 
 
 def _libpq_url(url: str) -> str:
