@@ -163,31 +163,43 @@ def sizes(session: Session) -> tuple[int, int]:
             int(session.scalar(text("SELECT count(*) FROM unit_blocks")) or 0))
 
 
+def transfers_made(session: Session) -> int:
+    return int(session.scalar(text(
+        "SELECT count(*) FROM ledger_entries WHERE kind = 'transfer'")) or 0)
+
+
 def generate(url: str, args: argparse.Namespace) -> None:
+    """Make the large ledger, or finish one whose batch issuance is complete and whose
+    transfers were cut short (the transfers go on from the one after the last made)."""
     engine = make_engine(url)
     upgrade(engine)
     factory = make_session_factory(engine)
+    issued_blocks = args.blocks * 9 // 10
     with factory() as session:
         entries, blocks = sizes(session)
         if entries >= args.entries and blocks >= args.blocks:
             print(f"reusing {url.rsplit('/', 1)[-1]}: {entries:,} entries, {blocks:,} unit blocks")
             return
-        if entries:
-            sys.exit(f"{url.rsplit('/', 1)[-1]} holds a partial ledger ({entries:,} entries): "
-                     "drop it first")
         started = time.perf_counter()
-        project, accounts, traders = setup(session, args.accounts, args.traders)
-        print(f"setup: {len(accounts) + len(traders):,} accounts in "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
-        issued_blocks = args.blocks * 9 // 10
-        step = time.perf_counter()
-        issue_blocks(session, project, accounts, issued_blocks, args.lines)
-        print(f"batch issuance: {issued_blocks:,} blocks in {time.perf_counter() - step:.0f} s",
-              flush=True)
+        traders = accounts_of(session, "规模测试 traders")
+        made = transfers_made(session)
+        if entries and (blocks < issued_blocks or not traders):
+            sys.exit(f"{url.rsplit('/', 1)[-1]} holds a partial ledger ({entries:,} entries, "
+                     "its batch issuance unfinished): drop it first")
+        if not entries:
+            project, accounts, traders = setup(session, args.accounts, args.traders)
+            print(f"setup: {len(accounts) + len(traders):,} accounts in "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
+            step = time.perf_counter()
+            issue_blocks(session, project, accounts, issued_blocks, args.lines)
+            print(f"batch issuance: {issued_blocks:,} blocks in "
+                  f"{time.perf_counter() - step:.0f} s", flush=True)
+        else:
+            print(f"resuming after {made:,} transfers ({entries:,} entries)", flush=True)
         entries, _ = sizes(session)
         transfers = args.entries - entries - 2 * CERTIFICATES
         step = time.perf_counter()
-        transfer_in_bulk(url, traders, 0, max(transfers, 0), args.chunk)
+        transfer_in_bulk(url, traders, made, max(transfers, 0), args.chunk)
         print(f"server transfers: {transfers:,} in {time.perf_counter() - step:.0f} s",
               flush=True)
         session.expire_all()
