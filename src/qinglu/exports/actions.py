@@ -154,7 +154,7 @@ def _project(project: dict[str, Any], base_url: str) -> dict[str, Any]:
     return {
         "warehouseProjectId": code, "currentRegistry": REGISTRY_NAME, "projectId": code,
         "originProjectId": code, "registryOfOrigin": REGISTRY_NAME, "program": None,
-        "projectName": project["name"], "projectLink": f"{base_url}/projects#{code}",
+        "projectName": project["name"], "projectLink": f"{base_url}/projects/{project['id']}",
         "projectDeveloper": project["developer"] or NOT_RECORDED,
         "sector": SECTORS.get(project["product"], "Not elsewhere classified"),
         "projectType": project["product"], "projectTags": PRODUCT_TAG + project["product"],
