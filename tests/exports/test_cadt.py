@@ -145,10 +145,11 @@ def test_api_serves_the_same_export_and_its_csv(sqlite_database_url: str,
         assert response.status_code == 200
         assert response.text == expected
         table = client.get("/api/v1/exports/units.csv")
-        # Each project's link is its public page on this registry.
+        # Each project's link is its own public page on this registry.
         for project in json.loads(expected)["projects"]:
-            assert project["projectLink"].startswith(BASE)
-            page = client.get(project["projectLink"].removeprefix(BASE))
+            path = project["projectLink"].removeprefix(BASE)
+            assert path == f"/projects/{int(project['projectId'].removeprefix('P'))}"
+            page = client.get(path)
             assert page.status_code == 200 and project["projectName"] in page.text
     assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(table.text)))
