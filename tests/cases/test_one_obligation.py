@@ -245,7 +245,9 @@ def test_fire_estimate_refuses_an_area_without_its_unit(tmp_path: Path) -> None:
                          encoding="utf-8")
     batch = runner.invoke(qinglu_app, ["fire", "estimate", "--input", str(no_column),
                                        "--output", str(out)])
-    assert batch.exit_code == 1 and "line 2" in batch.output and not out.exists()
+    # A file without the column is refused whole, before any row, naming the column.
+    assert batch.exit_code == 1 and "lacks the column(s) unit" in batch.output
+    assert "缺少列 unit" in batch.output and not out.exists()
 
 
 def test_methods_api_refuses_an_area_without_its_unit() -> None:
