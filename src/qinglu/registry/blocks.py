@@ -10,12 +10,12 @@ runs on every transfer, and the ORM's bookkeeping cost more than the SQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from qinglu.core.errors import InsufficientUnits, NotTradable
@@ -111,8 +111,7 @@ def take(
         query = query.where(in_scope(to_region))
     whole: list[Block] = []
     needed = quantity
-    for row in session.connection().execute(query):
-        block = Block(*row)
+    for block in _in_serial_order(session, query):
         if block.quantity > needed:
             return whole, (block, needed)
         whole.append(block)
@@ -123,6 +122,27 @@ def take(
         raise insufficient(account_id, product, quantity, needed)
     raise shortfall(session, account_id, product, quantity, needed, trade=trade,
                     to_region=to_region)
+
+
+# Blocks are read (and locked) a few at a time, each read going on after the last block
+# seen, as registry/sql/move_units.sql reads them: one unbounded query would lock and
+# fetch every block of a large account (50,000 for a unit's hold), and a prepared
+# statement's generic plan would sort them all first.
+TAKE_CHUNK = 10
+
+
+def _in_serial_order(session: Session, query: Any) -> Iterator[Block]:
+    last = (0, -1)
+    while True:
+        rows = session.connection().execute(
+            query.where(tuple_(B.issuance_id, B.serial_start) > tuple_(*last))
+            .limit(TAKE_CHUNK)).all()
+        for row in rows:
+            block = Block(*row)
+            last = (block.issuance_id, block.start)
+            yield block
+        if len(rows) < TAKE_CHUNK:
+            return
 
 
 def expired(session: Session, product: str, day: date) -> dict[int, list[Block]]:
