@@ -208,6 +208,12 @@ def generate(url: str, args: argparse.Namespace) -> None:
         transfer_in_bulk(url, traders, made, max(transfers, 0), args.chunk)
         print(f"server transfers: {transfers:,} in {time.perf_counter() - step:.0f} s",
               flush=True)
+        _, blocks = sizes(session)
+        if blocks < args.blocks:  # the transfers split fewer blocks than the rest asked
+            project = session.scalar(text("SELECT id FROM projects WHERE name = 'scale'"))
+            issue_blocks(session, project, accounts_of(session, "规模测试 holders"),
+                         args.blocks - blocks, args.lines)
+            print(f"batch issuance: {args.blocks - blocks:,} more blocks", flush=True)
         session.expire_all()
         retire_with_certificates(session, traders)
         session.commit()
