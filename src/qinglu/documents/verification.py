@@ -12,6 +12,7 @@ the driver level (see `qinglu.db.raw`) on whatever connection it is given.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,18 +42,28 @@ FIELD_NAMES = {
     "price_cny_per_unit": "单价 price", "fee_cny": "手续费 fee",
 }
 
+# The certificate with its retirement and ledger entry, then one row per retired block
+# (the JSON columns once, not repeated on every block's row: a retirement over 282
+# blocks spent 60 ms of a verification decoding the same facts again and again).
 CERTIFICATE_SQL = RawQuery("""
-    SELECT c.facts, c.signature, c.order_id, r.id AS retirement_id, r.product, r.quantity,
-           r.beneficiary, r.purpose, r.serials, e.body AS entry_body,
-           b.serial_start, b.serial_end, i.product AS block_product, i.project_id,
-           i.vintage, p.region, p.name AS project_name
+    SELECT 0 AS part, c.facts, c.signature, c.order_id, r.id AS retirement_id, r.product,
+           r.quantity, r.beneficiary, r.purpose, r.serials, e.body AS entry_body,
+           NULL AS serial_start, NULL AS serial_end, NULL AS block_product,
+           NULL AS project_id, NULL AS vintage, NULL AS region, NULL AS project_name
     FROM certificates c
     LEFT JOIN retirements r ON r.id = c.retirement_id
     LEFT JOIN ledger_entries e ON e.sequence = r.entry_sequence
-    LEFT JOIN unit_blocks b ON b.retirement_id = r.id AND b.state = 'retired'
-    LEFT JOIN issuances i ON i.id = b.issuance_id
-    LEFT JOIN projects p ON p.id = i.project_id
     WHERE c.number = :number
+    UNION ALL
+    SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           b.serial_start, b.serial_end, i.product, i.project_id, i.vintage, p.region,
+           p.name
+    FROM certificates c
+    JOIN unit_blocks b ON b.retirement_id = c.retirement_id AND b.state = 'retired'
+    JOIN issuances i ON i.id = b.issuance_id
+    JOIN projects p ON p.id = i.project_id
+    WHERE c.number = :number
+    ORDER BY 1
 """)
 
 PROJECT_NAME_SQL = RawQuery("SELECT name FROM projects WHERE id = :id")
@@ -210,8 +221,9 @@ def _check_retirement(db: Db, result: Verification, stored: dict[str, Any],
     elif (recorded["quantity"], recorded["beneficiary"], recorded["serials"]) != (
             row["quantity"], row["beneficiary"], serials):
         result.fail("注销记录与账本不符", "the retirement record differs from the ledger")
+    by_issue = _blocks_by_issue(blocks)
     for serial in stored.get("serials", []):
-        if not _retired_by(serial, blocks):
+        if not _retired_by(serial, by_issue):
             result.fail(f"单位 {serial} 未按此注销", f"units {serial} are not retired by it")
 
 
@@ -233,18 +245,41 @@ def _check_retirement_row(db: Db, result: Verification,
                         f"the retirement record's {name} was changed after issue")
 
 
-def _retired_by(serial: str, blocks: Sequence[RetiredBlock]) -> bool:
+IssueKey = tuple[str, int, int, str]  # product, project, vintage, region
+
+
+def _blocks_by_issue(blocks: Sequence[RetiredBlock]
+                     ) -> dict[IssueKey, tuple[list[int], list[RetiredBlock]]]:
+    """The retired blocks of each product, project, vintage and region in serial order,
+    with their starts, so that each serial finds its blocks by bisection (a retirement
+    over hundreds of blocks: every serial against every block took 80 ms)."""
+    grouped: dict[IssueKey, list[RetiredBlock]] = {}
+    for block in blocks:
+        key = (block.product, block.project_id, block.vintage, block.region)
+        grouped.setdefault(key, []).append(block)
+    ordered = {}
+    for key, group in grouped.items():
+        group.sort(key=lambda block: block.serial_start)
+        ordered[key] = ([block.serial_start for block in group], group)
+    return ordered
+
+
+def _retired_by(serial: str,
+                by_issue: dict[IssueKey, tuple[list[int], list[RetiredBlock]]]) -> bool:
     """Every unit of `serial` lies in one of the retirement's retired blocks (blocks never
     overlap, so covering the whole range with them means each unit is retired by it)."""
     try:
         wanted = parse_serial(serial)
     except InvalidSerial:
         return False
+    starts, group = by_issue.get(
+        (wanted.product, wanted.project_id, wanted.vintage, wanted.region), ([], []))
+    # The block before the first one starting after the range's start may reach into it.
+    first = max(0, bisect_right(starts, wanted.start) - 1)
     covered = 0
-    for block in blocks:
-        if (block.product, block.project_id, block.vintage, block.region) != (
-                wanted.product, wanted.project_id, wanted.vintage, wanted.region):
-            continue
+    for block in group[first:]:
+        if block.serial_start > wanted.end:
+            break
         covered += max(0, min(block.serial_end, wanted.end)
                        - max(block.serial_start, wanted.start) + 1)
     return covered == wanted.end - wanted.start + 1
