@@ -59,15 +59,22 @@ def burned_area(data: object, what: tuple[str, str] = ("过火范围", "the burn
     return _polygon(data, what, ("", ""))
 
 
+def crs_name(member: object) -> str | None:
+    """The name a GeoJSON `crs` member gives (`{"properties": {"name": ...}}`, GeoJSON 2008;
+    RFC 7946 dropped it, files still carry it), or None when it names none."""
+    properties = member.get("properties") if isinstance(member, dict) else None
+    name = properties.get("name") if isinstance(properties, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def _check_crs(data: dict[str, Any], what: tuple[str, str]) -> None:
-    """A named `crs` (GeoJSON 2008; RFC 7946 dropped it, files still carry it) must be
-    longitude/latitude: WGS84 and CGCS2000 differ by centimetres, a projection does not."""
+    """A named `crs` must be longitude/latitude: WGS84 and CGCS2000 differ by
+    centimetres, a projection does not."""
     crs = data.get("crs")
     if crs is None:
         return
-    properties = crs.get("properties") if isinstance(crs, dict) else None
-    name = properties.get("name") if isinstance(properties, dict) else None
-    if not isinstance(name, str) or not name.strip():
+    name = crs_name(crs)
+    if name is None or not name.strip():
         raise _refuse(what, "的坐标系（crs）无法识别", "names its CRS in a form not understood")
     try:
         geographic = CRS.from_user_input(name).is_geographic

@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session
 
 from qinglu.core.errors import Conflict, InvalidInput, reading
 from qinglu.core.files import json_content
+from qinglu.core.geometry import crs_name
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.quantities import M2_PER_HA, MU_PER_HA
 from qinglu.core.spreadsheets import decode_table_text, workbook_rows
@@ -180,12 +181,9 @@ def geojson_features(data: object) -> tuple[list[Feature], CRS]:
 
 def _named_crs(member: object) -> CRS:
     """The CRS a GeoJSON `crs` member names; CGCS2000 when there is none."""
-    if member is None:
-        return CGCS2000
-    properties = member.get("properties") if isinstance(member, dict) else None
-    named = properties.get("name") if isinstance(properties, dict) else None
+    named = crs_name(member)
     try:
-        return CRS.from_user_input(named) if isinstance(named, str) and named else CGCS2000
+        return CRS.from_user_input(named) if named else CGCS2000
     except CRSError:
         raise InvalidInput(f"坐标系 {named!r} 无法识别", f"unknown CRS {named!r}") from None
 
