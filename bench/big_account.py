@@ -2,15 +2,15 @@
 `--blocks` unit blocks (50,000: a county carbon-sink centre's years of issuances, each a
 block) against the same from an account of 100 blocks, in the same run.
 
-Both accounts are filled through the registry's batch issuance (`issue_batch_in` inside
-`run_write`, 1,000 issuances an entry), then each gives one unit at a time to another
-account through `registry.transfer` (PostgreSQL: `qinglu_transfer`), alternating, after
-more than the five calls at which PL/pgSQL would settle on a generic plan. Units leave in
-serial order, so every transfer splits the account's first block: the cost measured is
-finding that block among many.
+Both accounts are filled through the registry's batch issuance (bench/scale.py's
+`issue_blocks`: `issue_batch_in` inside `run_write`, 1,000 issuances an entry), then each
+gives one unit at a time to another account through `registry.transfer` (PostgreSQL:
+`qinglu_transfer`), alternating, after more than the five calls at which PL/pgSQL would
+settle on a generic plan. Units leave in serial order, so every transfer splits the
+account's first block: the cost measured is finding that block among many.
 
 Prints the median of each and `ratio=<small p50 / large p50>` (1.0: the size of the
-account does not matter; it was about 0.02 when the blocks were sorted whole).
+account does not matter; it was 0.063 when the account's blocks were sorted whole).
 
     .venv/bin/python bench/big_account.py [--blocks 50000] [--transfers 200]
 """
@@ -22,36 +22,20 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import qinglu.db.models  # noqa: E402, F401  (every feature's tables)
 from _common import fresh_pg_schema, pg_url  # noqa: E402
 from qinglu.core.identifiers import uscc_check_char  # noqa: E402
-from qinglu.core.ledger import WriteContext, run_write  # noqa: E402
 from qinglu.db.engine import make_engine, make_session_factory  # noqa: E402
 from qinglu.db.migrate import upgrade  # noqa: E402
 from qinglu.registry import actions as registry  # noqa: E402
+from scale import issue_blocks  # noqa: E402  (the scale bench's batch issuance)
 
 ACTOR = "bench"
 LINES_PER_ENTRY = 1_000
-
-
-def fill(session: Session, project: int, account: int, blocks: int) -> None:
-    """`blocks` issuances of 1,000 units into `account`: as many blocks."""
-    for first in range(0, blocks, LINES_PER_ENTRY):
-        plan = [registry.BatchLine(project_id=project, vintage=2024, quantity=1_000,
-                                   to_account=account)
-                for _ in range(min(LINES_PER_ENTRY, blocks - first))]
-
-        def action(ctx: WriteContext, plan: list[registry.BatchLine] = plan) -> dict[str, Any]:
-            return {"issuances": len(registry.issue_batch_in(ctx, product="FCS", lines=plan))}
-
-        run_write(session, kind="issue.batch", actor=ACTOR, action=action,
-                  request={"bench_fill": account, "first": first})
 
 
 def main() -> None:
@@ -70,8 +54,8 @@ def main() -> None:
                                        methodology="bench", actor=ACTOR)["id"]
         small, large, to = (registry.open_account(session, holder_id=holder, actor=ACTOR)["id"]
                             for _ in range(3))
-        fill(session, project, small, 100)
-        fill(session, project, large, args.blocks)
+        issue_blocks(session, project, [small], 100, LINES_PER_ENTRY)
+        issue_blocks(session, project, [large], args.blocks, LINES_PER_ENTRY)
         session.commit()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
