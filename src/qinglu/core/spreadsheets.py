@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from qinglu.core.errors import InvalidInput
+from qinglu.core.errors import InvalidInput, reading
 
 MAX_UNPACKED_BYTES = 64 << 20  # what the whole workbook may unpack to
 MAX_RATIO = 200  # unpacked : packed, per member (ordinary sheets stay under 20)
@@ -89,6 +89,13 @@ def decode_table_text(raw: bytes) -> str:
     except UnicodeDecodeError:  # pragma: no cover - gb18030 decodes almost anything
         raise InvalidInput("无法识别文件编码（请用 UTF-8 或 GBK）",
                            "cannot decode the file (use UTF-8 or GBK)") from None
+
+
+def table_file_text(path: Path) -> str:
+    """A CSV file's text, UTF-8 or GBK as Excel saves it; a file that cannot be read is
+    refused naming it."""
+    with reading(path.name):
+        return decode_table_text(path.read_bytes())
 
 
 def text_rows(filename: str, content: bytes) -> list[list[str]]:

@@ -25,7 +25,7 @@ from qinglu.cli_common import (
 )
 from qinglu.core.errors import reading
 from qinglu.core.files import read_json
-from qinglu.core.spreadsheets import decode_table_text
+from qinglu.core.spreadsheets import table_file_text
 from qinglu.forestry import actions as forestry
 
 app = typer.Typer(help="小班 Forest parcels", no_args_is_help=True)
@@ -87,13 +87,6 @@ def _summary(view: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if k != "result"}
 
 
-def table_text(path: Path) -> str:
-    """A parameter CSV's text, UTF-8 or GBK as Excel saves it; a file that cannot be read
-    is refused naming it."""
-    with reading(path.name):
-        return decode_table_text(path.read_bytes())
-
-
 def read_volumes(path: Path) -> list[dict[str, Any]]:
     """CSV with columns number, volume_end[, volume_start] (m³ per mu)."""
     with reading(path.name), path.open(encoding="utf-8-sig", newline="") as handle:
@@ -133,7 +126,7 @@ def submit(
             period_end=_date(end, "--end"), measurements=read_volumes(measurements),
             baseline_t=baseline, leakage_t=leakage, uncertainty_deduction=deduction,
             risk_class=risk, actor=actor(), idempotency_key=key,
-            override_csv=table_text(parameters) if parameters else None)
+            override_csv=table_file_text(parameters) if parameters else None)
     emit(view if as_json else _summary(view), as_json, "监测报告 monitoring report")
 
 
@@ -254,7 +247,7 @@ def sink(
 ) -> None:
     """单株年碳汇 Each tree's sink for the year; with --issue, issue it (one tree-year each)."""
     rows = read_tree_measurements(measurements)
-    override = table_text(parameters) if parameters else None
+    override = table_file_text(parameters) if parameters else None
     with session_for(db) as session:
         try:
             if issue:

@@ -16,7 +16,7 @@ from rich.table import Table
 from qinglu.cli_common import JsonOption, console, emit, handle_errors
 from qinglu.core.errors import reading
 from qinglu.core.files import read_json
-from qinglu.core.spreadsheets import decode_table_text
+from qinglu.core.spreadsheets import table_file_text
 from qinglu.methods import fire
 
 fire_app = typer.Typer(help="火灾排放核算 Wildfire emissions (IPCC 2006 Vol.4 Eq. 2.27)",
@@ -104,8 +104,8 @@ def estimate(
 
 def read_fires(path: Path) -> dict[str, Any]:
     """A fires CSV as the method's arrays; the method checks each row (its unit too)."""
-    with reading(path.name):
-        text = decode_table_text(path.read_bytes())
+    text = table_file_text(path)
+    with reading(path.name):  # the csv reader's own errors, row by row
         return fire.batch_rows(csv.DictReader(io.StringIO(text, newline="")), source=path.name)
 
 
