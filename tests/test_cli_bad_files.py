@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +240,53 @@ def test_what_people_hand_in_is_read(database: str, files: Path, tmp_path: Path)
     submitted = runner.invoke(app, [*SUBMIT, "--measurements", str(files / "measured.csv"),
                                     "--parameters", str(override), "--db", database, "--json"])
     assert submitted.exit_code == 0, submitted.output
+
+
+def _free_port() -> int:
+    """A local port nothing listens on (bound, then let go)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _NotFound(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        self.send_error(404)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def missing_page() -> Iterator[str]:
+    """A local web server that answers every path with 404."""
+    server = HTTPServer(("127.0.0.1", 0), _NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1/ledger/checkpoints"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("source", ["unreachable", "not-found", "ftp"])
+def test_an_unreachable_checkpoints_url_is_refused_in_one_line(
+        database: str, missing_page: str, source: str) -> None:
+    url = {"unreachable": f"http://127.0.0.1:{_free_port()}/",
+           "not-found": missing_page,
+           "ftp": "ftp://127.0.0.1/checkpoints.json"}[source]
+    before = row_counts(database)
+    result = runner.invoke(app, ["audit", "verify", "--against", url, "--db", database])
+    shown = flat(result.output)
+    assert result.exit_code == 1, shown
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    zh, en = ("无法取得", "cannot fetch") if source == "not-found" else ("无法连接", "cannot reach")
+    assert f"{zh} {url}" in shown and f"{en} {url}:" in shown, shown
+    assert shown.index(zh) < shown.index(en)
+    if source == "unreachable":
+        assert "refused" in shown.lower(), shown  # the reason itself, not only "failed"
+    if source == "not-found":
+        assert "HTTP 404 Not Found" in shown, shown
+    assert row_counts(database) == before

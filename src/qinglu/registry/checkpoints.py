@@ -695,12 +695,25 @@ def load_checkpoints(data: bytes) -> list[Checkpoint]:
 
 
 def fetch_checkpoints(source: str) -> bytes:
-    """A checkpoints copy from a file path or an http(s) URL."""
+    """A checkpoints copy from a file path or an http(s) URL. A URL that cannot be
+    reached (nothing listens, no such host, a timeout, a malformed address) or that does
+    not answer 2xx is refused in one line naming it and the reason."""
+    if "://" in source and not source.startswith(("http://", "https://")):
+        raise InvalidInput(f"无法连接 {source}：只支持 http(s) 网址",
+                           f"cannot reach {source}: only http(s) URLs are supported")
     if source.startswith(("http://", "https://")):
         import httpx
 
-        response = httpx.get(source, timeout=30, follow_redirects=True)
-        response.raise_for_status()
+        try:
+            response = httpx.get(source, timeout=30, follow_redirects=True)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            reason = str(exc).strip() or type(exc).__name__
+            raise InvalidInput(f"无法连接 {source}：{reason}",
+                               f"cannot reach {source}: {reason}") from None
+        if not response.is_success:
+            status = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+            raise InvalidInput(f"无法取得 {source}：{status}",
+                               f"cannot fetch {source}: {status}")
         return response.content
     return Path(source).read_bytes()
 
