@@ -1294,6 +1294,14 @@ _SERIAL_RANGE_SQL = RawQuery("""
     JOIN projects p ON p.id = i.project_id
     LEFT JOIN unit_blocks b ON b.issuance_id = i.id
          AND b.serial_start <= :end AND b.serial_end >= :start
+         -- An issuance's blocks tile its serials without overlap, so the first block
+         -- meeting the range is the last to begin at or before :start (or the
+         -- issuance's first): the blocks are then one tight index range, where
+         -- `serial_start <= :end` alone walks every earlier block of the issuance
+         -- (thousands in a traded issuance).
+         AND b.serial_start >= COALESCE(
+             (SELECT max(serial_start) FROM unit_blocks
+              WHERE issuance_id = i.id AND serial_start <= :start), i.serial_start)
     WHERE i.product = :product AND i.serial_end >= :start
       -- A product's issuances never overlap (serials come from its one counter): those
       -- meeting [:start, :end] are the last to begin at or before :start and any that
