@@ -18,6 +18,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -81,6 +83,57 @@ def load(port: int, paths: list[str], clients: int, seconds: float
     started = time.perf_counter()
     asyncio.run(run())
     return len(latencies) / (time.perf_counter() - started), latencies, len(errors)
+
+
+_WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+_WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def wrk_load(port: int, paths: list[str], clients: int, seconds: float
+             ) -> dict[str, float] | None:
+    """The same load from Debian's `wrk` (a load generator in C, two threads): requests/s,
+    p50 and p99 in ms, and non-2xx answers; None where wrk is not installed. The asyncio
+    client above takes a good part of a core on its own, and on a two-core machine that
+    core is the server's: wrk's share is small, so its figures are nearer the server's.
+    (wrk runs closed loop like the client above: each connection sends its next request
+    when the last answer is in.)"""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
+    try:
+        out = subprocess.run(
+            [wrk, "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency",
+             "-s", script.name, f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    return _wrk_figures(out)
+
+
+def _wrk_figures(out: str) -> dict[str, float]:
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
+        if match is None:
+            raise RuntimeError(f"wrk printed no {label}% latency:\n{out}")
+        return float(match.group(1)) * _WRK_UNITS[match.group(2)]
+
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.MULTILINE)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors:.*", out)
+    if rate is None:
+        raise RuntimeError(f"wrk printed no rate:\n{out}")
+    return {"rate": float(rate.group(1)), "p50": latency("50"), "p99": latency("99"),
+            "errors": float(errors.group(1)) if errors else 0.0,
+            "socket_errors": 1.0 if socket_errors else 0.0}
 
 
 def report(name: str, rate: float, latencies: list[float], errors: int) -> None:

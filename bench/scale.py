@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import qinglu.db.models  # noqa: E402, F401  (every feature's tables: a certificate names a case)
 from _common import percentile, pg_url  # noqa: E402
-from api import free_port, load  # noqa: E402
+from api import free_port, load, wrk_load  # noqa: E402
 from qinglu.core.identifiers import uscc_check_char  # noqa: E402
 from qinglu.core.ledger import WriteContext, run_write  # noqa: E402
 from qinglu.core.serials import format_serial  # noqa: E402
@@ -60,6 +60,7 @@ from qinglu.db.migrate import upgrade  # noqa: E402
 from qinglu.registry import actions as registry  # noqa: E402
 
 LARGE, EMPTY = "qinglu_scale", "qinglu_scale_empty"
+FRESH = "规模测试 fresh traders"
 VAR = Path(os.environ.get("QINGLU_SCALE_VAR", "/var/tmp/qinglu-scale-var"))
 REGION = "522629"
 ACTOR = "bench"
@@ -282,6 +283,12 @@ def serve_and_load(url: str, args: argparse.Namespace) -> None:
                 print(f"{name}: {clients} clients, {rate:.0f} req/s, "
                       f"p50={percentile(ms, 50):.1f} ms p99={percentile(ms, 99):.1f} ms, "
                       f"{len(ms):,} requests, non-200={errors}", flush=True)
+            figures = wrk_load(port, group, args.clients, args.seconds)
+            if figures is not None:
+                print(f"{name}: {args.clients} connections from wrk, "
+                      f"{figures['rate']:.0f} req/s, p50={figures['p50']:.1f} ms "
+                      f"p99={figures['p99']:.1f} ms, non-2xx={figures['errors']:.0f}",
+                      flush=True)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -312,19 +319,17 @@ def balances(url: str) -> None:
           f"p99={percentile(ms, 99):.1f} ms (accounts of up to {per:,} blocks)")
 
 
-def transfer_latency(urls: dict[str, str], rounds: int, per_round: int) -> dict[str, list[float]]:
-    """One client's transfers on each ledger, alternating rounds so both share the noise."""
-    out: dict[str, list[float]] = {name: [] for name in urls}
-    engines = {name: make_engine(u) for name, u in urls.items()}
+def transfer_latency(ledgers: dict[str, tuple[str, list[int]]], rounds: int,
+                     per_round: int) -> dict[str, list[float]]:
+    """One client's transfers among each ledger's given accounts, alternating rounds so
+    all share the noise."""
+    out: dict[str, list[float]] = {name: [] for name in ledgers}
+    engines = {name: make_engine(u) for name, (u, _) in ledgers.items()}
     sessions = {name: make_session_factory(e)() for name, e in engines.items()}
-    pairs = {}
-    for name, session in sessions.items():
-        pairs[name] = accounts_of(session, "规模测试 traders")[:20]
-        session.rollback()
     rng = random.Random(3)
     for _ in range(rounds):
         for name, session in sessions.items():
-            accounts = pairs[name]
+            accounts = ledgers[name][1]
             out[name] += timed(per_round, lambda s=session, a=accounts: registry.transfer(
                 s, from_account=(p := rng.sample(a, 2))[0], to_account=p[1], product="FCS",
                 quantity=rng.randint(1, 100), actor=ACTOR))
@@ -333,6 +338,36 @@ def transfer_latency(urls: dict[str, str], rounds: int, per_round: int) -> dict[
     for engine in engines.values():
         engine.dispose()
     return {name: sorted(v) for name, v in out.items()}
+
+
+def fresh_traders(url: str, count: int = 20) -> list[int]:
+    """`count` new accounts on the large ledger, each issued 10,000,000 units in one real
+    issuance: the same holdings the empty ledger's traders start with, so that a transfer
+    between them differs from one on the empty ledger only by the ledger around it."""
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        holder = session.scalar(text("SELECT id FROM holders WHERE name = :n"), {"n": FRESH})
+        if holder is None:
+            first17 = "91520100MA0000003"
+            holder = registry.add_holder(session, kind="org", name=FRESH,
+                                         id_number=first17 + uscc_check_char(first17),
+                                         region=REGION, actor=ACTOR)["id"]
+        project = session.scalar(text("SELECT id FROM projects WHERE name = 'scale'"))
+        accounts = [registry.open_account(session, holder_id=holder, actor=ACTOR)["id"]
+                    for _ in range(count)]
+        for account in accounts:
+            registry.issue(session, project_id=project, vintage=2024, quantity=10_000_000,
+                           to_account=account, actor=ACTOR)
+    engine.dispose()
+    return accounts
+
+
+def traders(url: str, count: int = 20) -> list[int]:
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        accounts = accounts_of(session, "规模测试 traders")[:count]
+    engine.dispose()
+    return accounts
 
 
 def fragmented(url: str, count: int) -> None:
@@ -392,8 +427,15 @@ def main() -> None:
         return
     serve_and_load(large, args)
     balances(large)
-    latency = transfer_latency({"empty": empty_ledger(base), "large": large}, 5,
-                               args.transfers)
+    # The same transfers on both ledgers: between accounts that each start with one
+    # 10,000,000-unit block; and, beside them, between traders of the generated
+    # transfers, whose holdings are cut into hundreds of small blocks each (a transfer
+    # there takes several blocks: the cost of a fragmented account, not of the ledger).
+    empty = empty_ledger(base)
+    latency = transfer_latency({"empty": (empty, traders(empty)),
+                                "large": (large, fresh_traders(large)),
+                                "large, fragmented traders": (large, traders(large))},
+                               5, args.transfers)
     for name, ms in latency.items():
         print(f"transfer on the {name} ledger (one client, {len(ms)}): "
               f"p50={statistics.median(ms):.2f} ms p99={percentile(ms, 99):.2f} ms")
