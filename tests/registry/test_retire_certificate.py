@@ -108,3 +108,29 @@ def test_a_retirement_recorded_without_a_certificate_gets_one_once(
     assert issued["certificate_number"] in again.output
     unknown = qinglu(database_url, "certificate", "issue", "999999", ok=False)
     assert "999999" in unknown.output
+
+
+def test_verify_a_missing_file_says_file_not_found(
+        database_url: str, seller: dict[str, Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An argument that names a file (ends in .pdf, any case, or holds a path separator)
+    and is not one is refused as a missing file, not looked up as a number; a real
+    number and a real PDF still verify."""
+    retired = qinglu(database_url, "registry", "retire", "--from", str(seller["account"]),
+                     "--product", "FCS", "--quantity", "1.00", "--beneficiary", "钟某",
+                     "--purpose", "核验 / verification", "--out", str(tmp_path))
+    number = retired["certificate_number"]
+    assert qinglu(database_url, "certificate", "verify", number)["valid"] is True
+    assert qinglu(database_url, "certificate", "verify", retired["pdf"])["valid"] is True
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.pdf").mkdir()
+    for missing in ("missing.pdf", "MISSING.PDF", "scans/missing", str(tmp_path / number)):
+        result = runner.invoke(app, ["certificate", "verify", missing, "--db", database_url])
+        shown = " ".join(result.output.split())
+        assert result.exit_code == 1, shown
+        assert "Traceback" not in result.output
+        assert f"找不到文件 {missing} / file not found: {missing}" in shown, shown
+        assert "unknown certificate number" not in shown and "未登记" not in shown
+    result = runner.invoke(app, ["certificate", "verify", "folder.pdf", "--db", database_url])
+    assert result.exit_code == 1
+    assert "folder.pdf is a directory, not a file" in " ".join(result.output.split())

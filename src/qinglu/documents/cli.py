@@ -29,6 +29,14 @@ BaseUrlOption = Annotated[str | None, typer.Option(
 app = typer.Typer(help="证书 Certificates and vouchers", no_args_is_help=True)
 
 
+def _names_a_file(reference: str) -> bool:
+    """The argument is a file path, not a number or a QR URL: it ends in .pdf (any case)
+    or holds a path separator. Certificate numbers hold neither."""
+    if reference.startswith(("http://", "https://")):
+        return False
+    return reference.lower().endswith(".pdf") or "/" in reference or "\\" in reference
+
+
 @app.command("verify")
 @handle_errors
 def verify(
@@ -57,6 +65,10 @@ def verify(
             raise fail("; ".join(check.problems))
         return
     path = Path(reference)
+    if _names_a_file(reference) and not path.is_file():
+        if path.is_dir():
+            raise fail(f"{reference} 是文件夹，不是文件 / {reference} is a directory, not a file")
+        raise fail(f"找不到文件 {reference} / file not found: {reference}")
     with session_for(db) as session:
         if path.suffix.lower() == ".pdf" and path.is_file():
             result = documents.verify_file(session, load_or_create_key(), path.read_bytes())
