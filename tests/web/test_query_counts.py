@@ -384,14 +384,19 @@ def test_statements_per_request(site: Site, route: str) -> None:
 
 
 # The public lists read a page (core.paging), whatever the registry's size: the same
-# statements with 3 projects as with 30, and with 2 issuances of a project as with 8.
+# statements with 3 projects (and 3 power projects) as with 30, and with 2 issuances of a
+# project as with 8.
 LISTS = ("/projects", "/projects?limit=10", "/api/v1/projects", "/api/v1/projects?limit=10",
-         "/projects/{first}", "/projects/{first}?limit=3")
+         "/projects/{first}", "/projects/{first}?limit=3", "/api/v1/gec/projects",
+         "/api/v1/gec/projects?limit=10")
 
 
 def _registry(session: Any, projects: int, first_issuances: int) -> int:
-    """`projects` projects with an issuance each, the first with `first_issuances`; the
-    first's id."""
+    """`projects` projects with an issuance each, the first with `first_issuances`, and
+    `projects` power projects; the first project's id."""
+    from datetime import date
+
+    from qinglu.green import actions as green
     from qinglu.registry import actions as registry
     from tests import factories as f
 
@@ -401,6 +406,11 @@ def _registry(session: Any, projects: int, first_issuances: int) -> int:
         for vintage in range(first_issuances if index == 0 else 1):
             registry.issue(session, project_id=project, vintage=2000 + vintage, quantity=100,
                            to_account=account, actor="test")
+    for index in range(projects):
+        code = f"W52000000000{index:04d}X"
+        green.register_project(session, "test", name=f"风电场 {code}", filing_code_text=code,
+                               technology="wind", commissioned=date(2018, 6, 1),
+                               region="520000", account_id=account)
     return ids[0]
 
 
@@ -443,3 +453,5 @@ def test_list_statements_do_not_grow_with_the_registry(
     pages = PINS["/projects"][BACKENDS.index(backend)]
     assert large["/projects"] == large["/projects/{first}"] == pages
     assert large["/api/v1/projects"] == PINS["/api/v1/projects"][BACKENDS.index(backend)]
+    assert large["/api/v1/gec/projects"] == large["/api/v1/gec/projects?limit=10"] \
+        == PINS["/api/v1/gec/projects"][BACKENDS.index(backend)]

@@ -30,6 +30,7 @@ from qinglu.core.errors import (
 )
 from qinglu.core.ledger import WriteContext, run_write
 from qinglu.core.models import utcnow
+from qinglu.core.paging import read_paging
 from qinglu.core.principal import Actor, actor_for
 from qinglu.core.quantities import parse_quantity
 from qinglu.db.engine import is_postgresql, on_postgres
@@ -575,10 +576,30 @@ def claim_pdf(session: Session, claim_id: int, served_url: str | None = None) ->
                                      served_url)
 
 
+PROJECTS_PAGE_SIZE = 100  # GET /api/v1/gec/projects and `qinglu gec projects`
+
+
 def list_projects(session: Session) -> list[dict[str, Any]]:
+    """Every power project: a read of the whole list (the API and the CLI read a page at
+    a time, `projects_page`)."""
     names = registry.project_names(session)
     return [project_view(p, names.get(p.project_id)) for p in session.scalars(
         select(PowerProject).order_by(PowerProject.id))]
+
+
+def projects_page(session: Session, after: str | None = None,
+                  limit: str | None = None) -> dict[str, Any]:
+    """A page of power projects in id order (core.paging: `after` the last id seen,
+    `limit` how many, PROJECTS_PAGE_SIZE when absent; anything else refused):
+    {"projects": [...], "next": the next page's `after` (None on the last page),
+    "limit": the page's size}."""
+    page = read_paging(after, limit, PROJECTS_PAGE_SIZE)
+    found = list(session.scalars(select(PowerProject).where(PowerProject.id > page.after)
+                                 .order_by(PowerProject.id).limit(page.limit + 1)))
+    following = page.next_after([p.id for p in found])
+    names = registry.project_names(session)
+    return {"projects": [project_view(p, names.get(p.project_id)) for p in found[:page.limit]],
+            "next": following, "limit": page.limit}
 
 
 def project_generation(session: Session, filing_code_text: str) -> list[dict[str, Any]]:

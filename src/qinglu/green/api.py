@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from qinglu.core.paging import MAX_LIMIT
+from qinglu.documents import actions as documents
 from qinglu.documents.signing import RegistryKey
 from qinglu.green import actions
 from qinglu.methods import green
@@ -76,10 +79,29 @@ def add_power_project(body: PowerProjectIn, session: SessionDep, who: PrincipalD
         account_id=body.account_id, self_consumed=body.self_consumed, idempotency_key=key)
 
 
+# A page of the list (core.paging): read as text, so that a bad value is refused in the
+# registry's words, as on /api/v1/projects.
+PageAfter = Annotated[str | None, Query(
+    description="the id of the previous page's last power project (0 or absent: from the "
+                "start)", examples=["100"])]
+PageLimit = Annotated[str | None, Query(
+    description=f"power projects per page, 1 to {MAX_LIMIT} "
+                f"(default {actions.PROJECTS_PAGE_SIZE})", examples=["100"])]
+
+
 @router.get("/gec/projects")
-def power_projects(session: SessionDep) -> list[dict[str, Any]]:
-    """Power projects filed for green certificates."""
-    return actions.list_projects(session)
+def power_projects(request: Request, response: Response, session: SessionDep,
+                   after: PageAfter = None, limit: PageLimit = None) -> list[dict[str, Any]]:
+    """Power projects filed for green certificates, in id order, a page at a time: when
+    there are more, a `Link` header (RFC 8288) gives the next page's address,
+    `<...?after=N&limit=M>; rel="next"`."""
+    found = actions.projects_page(session, after, limit)
+    if found["next"] is not None:
+        query = urlencode({"after": found["next"], "limit": found["limit"]})
+        address = documents.base_url(str(request.base_url)) + request.url.path
+        response.headers["Link"] = f'<{address}?{query}>; rel="next"'
+    projects: list[dict[str, Any]] = found["projects"]
+    return projects
 
 
 class GenerationIn(BaseModel):

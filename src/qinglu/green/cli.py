@@ -19,6 +19,7 @@ from qinglu.cli_common import (
     actor,
     console,
     emit,
+    err_console,
     handle_errors,
     refused,
     session_for,
@@ -91,10 +92,24 @@ def project_add(
 
 @gec_app.command("projects")
 @handle_errors
-def projects(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """发电项目 Power projects filed for green certificates."""
+def projects(
+    after: Annotated[str | None, typer.Option(
+        "--after", help="上一页最后一项的编号 / the id of the previous page's last project "
+                        "(absent: from the start)")] = None,
+    limit: Annotated[str | None, typer.Option(
+        "--limit", help=f"每页条数 / projects per page (default "
+                        f"{actions.PROJECTS_PAGE_SIZE})")] = None,
+    db: DbOption = None, as_json: JsonOption = False,
+) -> None:
+    """发电项目 Power projects filed for green certificates, a page at a time (in id
+    order); when there are more, the command for the next page is printed on stderr."""
     with session_for(db) as session:
-        emit(actions.list_projects(session), as_json, "发电项目 Power projects")
+        found = actions.projects_page(session, after, limit)
+    emit(found["projects"], as_json, "发电项目 Power projects")
+    if found["next"] is not None:
+        err_console.print(
+            f"还有更多 / more: qinglu gec projects --after {found['next']} "
+            f"--limit {found['limit']}", highlight=False, soft_wrap=True)
 
 
 @gec_app.command("import")
