@@ -7,10 +7,13 @@ import threading
 from collections.abc import Iterator
 from typing import Annotated
 
+import anyio
 import pytest
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from qinglu.registry import actions as registry
@@ -81,6 +84,28 @@ def test_each_thread_reads_on_its_own_connection(database_url: str) -> None:
     for thread in threads:
         thread.join()
     assert seen[0] is seen[1] and seen[2] is seen[3] and seen[0] is not seen[2]
+
+
+def test_a_server_database_reads_without_a_transaction(database_url: str) -> None:
+    """On PostgreSQL a hot read's statements run in autocommit: no BEGIN and ROLLBACK
+    round trips around them, and the pooled connection goes back as it was."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite reads in place on a connection of the thread's own")
+    app = create_app(database_url)
+    seen: list[tuple[bool, bool]] = []
+
+    def read(connection: Connection) -> None:
+        connection.exec_driver_sql("SELECT 1")
+        seen.append((connection.connection.driver_connection.autocommit,
+                     connection.connection.driver_connection.info.transaction_status
+                     == TransactionStatus.IDLE))
+
+    anyio.run(app.state.hot_reads.run, read)
+    assert seen == [(True, True)]
+    engine = app.state.session_factory.kw["bind"]
+    with engine.connect() as pooled:
+        assert pooled.connection.driver_connection.autocommit is False
+    engine.dispose()
 
 
 def test_plain_read_route_takes_strings_only() -> None:
