@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from qinglu.cli import app as qinglu_app
 from qinglu.green import actions as green
+from qinglu.registry import actions as registry
 from qinglu.web.app import create_app
 from tests import factories
 
@@ -102,3 +104,22 @@ def test_the_command_reads_a_page_and_names_the_next(database_url: str,
     assert "--after" not in second.stderr  # the last page names no next one
     bad = runner.invoke(qinglu_app, ["gec", "projects", "--limit", "0", "--db", database_url])
     assert bad.exit_code == 1 and "limit must be a whole number" in bad.output
+
+
+def test_a_page_reads_the_names_of_its_own_projects_only(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page of 2 out of 5 projects reads 2 names, not every project's in the registry."""
+    power_projects(session, 5)
+    read: list[int] = []
+    names_of = registry.project_names
+
+    def counted(*args: Any, **kwargs: Any) -> dict[int, str]:
+        names = names_of(*args, **kwargs)
+        read.append(len(names))
+        return names
+
+    monkeypatch.setattr(registry, "project_names", counted)
+    page = green.projects_page(session, limit="2")
+    assert [p["name"] for p in page["projects"]] == [
+        f"风电场 {p['filing_code']}" for p in page["projects"]]
+    assert read == [2]

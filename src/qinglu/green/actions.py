@@ -597,8 +597,9 @@ def projects_page(session: Session, after: str | None = None,
     found = list(session.scalars(select(PowerProject).where(PowerProject.id > page.after)
                                  .order_by(PowerProject.id).limit(page.limit + 1)))
     following = page.next_after([p.id for p in found])
-    names = registry.project_names(session)
-    return {"projects": [project_view(p, names.get(p.project_id)) for p in found[:page.limit]],
+    shown = found[:page.limit]
+    names = registry.project_names(session, [p.project_id for p in shown])
+    return {"projects": [project_view(p, names.get(p.project_id)) for p in shown],
             "next": following, "limit": page.limit}
 
 

@@ -15,6 +15,7 @@ import functools
 import json
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -456,9 +457,13 @@ def project_name(session: Session, project_id: int) -> str:
     return project.name if project else ""
 
 
-def project_names(session: Session) -> dict[int, str]:
-    return {project_id: name for project_id, name in session.execute(
-        select(Project.id, Project.name))}
+def project_names(session: Session, ids: Collection[int] | None = None) -> dict[int, str]:
+    """Project names by id: those of `ids` (one statement, however many), or every
+    project's when None."""
+    query = select(Project.id, Project.name)
+    if ids is not None:
+        query = query.where(Project.id.in_(sorted(set(ids))))
+    return {project_id: name for project_id, name in session.execute(query)}
 
 
 def list_projects(session: Session) -> list[dict[str, Any]]:
