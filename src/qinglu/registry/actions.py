@@ -523,6 +523,11 @@ def public_totals(session: Session) -> dict[str, Any]:
     return stats.totals(session)
 
 
+def compact_totals(session: Session) -> int:
+    """Fold the public totals' rows (see registry.stats); the server's minute sweep."""
+    return stats.compact_totals(session)
+
+
 def public_records(session: Session) -> dict[str, list[dict[str, Any]]]:
     """The whole public registry as plain records (projects, issuances, unit blocks,
     retirements, cancellations), for exports other registries read."""

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from qinglu.core.ledger import AuditFinding, iter_entries, ledger_head, verify_chain
 from qinglu.core.models import LedgerEntry
+from qinglu.registry import stats
 from qinglu.registry.checkpoints import (
     CONTENT_COLUMNS,
     AuditHead,
@@ -99,6 +100,16 @@ def check_conservation(session: Session, ids: Collection[int] | None = None) -> 
         if counted != quantity:
             problems.append(f"issuance {issuance_id}: issued {quantity}, blocks hold {counted}")
     return problems
+
+
+def check_totals(session: Session) -> list[str]:
+    """The public totals kept as units move (registry.stats) equal the blocks' sums."""
+    kept, counted = stats.kept_totals(session), stats.totals_from_blocks(session)
+    none = dict.fromkeys(stats.STATES, 0)
+    return [f"totals {product} {region}: kept {kept.get((product, region), none)}, "
+            f"blocks {counted.get((product, region), none)}"
+            for product, region in sorted(set(kept) | set(counted))
+            if kept.get((product, region), none) != counted.get((product, region), none)]
 
 
 def check_states(session: Session, ids: Collection[int] | None = None) -> list[str]:
@@ -239,6 +250,7 @@ def _audit_full(session: Session) -> AuditReport:
     report.problems += check_conservation(session)
     report.problems += check_states(session)
     report.problems += check_retirements(session)
+    report.problems += check_totals(session)
     report.problems += check_tree(session)
     return report
 

@@ -202,3 +202,25 @@ class UnitBlock(Base):
     @property
     def quantity(self) -> int:
         return self.serial_end - self.serial_start + 1
+
+
+TOTAL_STATES = ("issued", "escrow", "retired", "cancelled")
+
+
+class UnitTotal(Base):
+    """The public totals as they move: units issued, and units entering (+) or leaving
+    (-) escrow, retirement or cancellation, by product and county. Rows are appended by
+    triggers on `issuances` and `unit_blocks` (migration 0023), so every write path, the
+    server-side functions included, keeps them; the sum of a group is its total, and
+    held = issued - escrow - retired - cancelled. A transfer (held to held) writes none.
+    `registry.compact_totals` folds the rows into one a group from time to time."""
+
+    __tablename__ = "unit_totals"
+    __table_args__ = (CheckConstraint(_in("state", TOTAL_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    product: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str] = mapped_column(String(6))
+    state: Mapped[str] = mapped_column(String(16))
+    units: Mapped[int] = mapped_column(BigInteger)

@@ -39,6 +39,7 @@ from qinglu.market.pages import router as market_pages_router
 from qinglu.methods import api as methods_api
 from qinglu.registry import api as registry_api
 from qinglu.registry import pages as registry_pages
+from qinglu.registry.actions import compact_totals
 from qinglu.web import pages
 from qinglu.web.deps import HotReads, ReadYourWrites, release_sessions_in_thread
 from qinglu.web.docs import install_docs
@@ -77,11 +78,14 @@ MARKET_SWEEP_SECONDS = 60
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """While serving: size the request thread pool, and expire unpaid orders and lapsed
     listings every minute so that no units stay in escrow past their time
-    (`qinglu market expire` does the same from cron)."""
+    (`qinglu market expire` does the same from cron); and fold the public totals' rows
+    (registry.stats.compact_totals) so that the dashboard sums a few."""
 
     def sweep() -> None:
         with app.state.session_factory() as session:
             expire_due(session)
+        with app.state.session_factory() as session:
+            compact_totals(session)
 
     async def loop() -> None:
         while True:
