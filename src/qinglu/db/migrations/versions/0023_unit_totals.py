@@ -8,7 +8,9 @@ takes its units there. A block that stays held (a transfer, a split) fires nothi
 the trigger's WHEN is checked before any function is called, so the ledger's busiest
 write pays no more than that test. The dashboard sums a few rows a group.
 
-Existing registries are counted once here, from their issuances and blocks.
+Existing registries are counted once here, from their issuances and blocks. (A later
+SQLite migration that rebuilds `issuances` or `unit_blocks` in Alembic's batch mode drops
+their triggers with the old table, and must create them again.)
 
 Revision ID: 0023
 Revises: 0022
