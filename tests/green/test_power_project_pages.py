@@ -5,7 +5,6 @@ rel="next"` header while there are more, bad bounds refused; on both backends.""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -20,8 +19,8 @@ from qinglu.green import actions as green
 from qinglu.registry import actions as registry
 from qinglu.web.app import create_app
 from tests import factories
+from tests.links import next_link
 
-LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
 ITEM_FIELDS = {"id", "filing_code", "name", "project_id", "account_id", "technology",
                "commissioned", "self_consumed", "certificates", "carried_kwh", "last_month"}
 runner = CliRunner()
@@ -45,13 +44,6 @@ def power_projects(session: Session, count: int) -> list[str]:
     return codes
 
 
-def next_link(response: object) -> str | None:
-    header = response.headers.get("link")  # type: ignore[attr-defined]
-    if header is None:
-        return None
-    match = LINK.match(header)
-    assert match, header
-    return match["url"]
 
 
 def test_following_the_next_link_visits_each_project_once(client: TestClient,

@@ -17,8 +17,8 @@ from qinglu.core.paging import MAX_ID, MAX_LIMIT, Paging, read_paging
 from qinglu.registry import actions as registry
 from qinglu.web.app import create_app
 from tests import factories as f
+from tests.links import next_link
 
-LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
 NEXT_PAGE = re.compile(r'<a href="(?P<url>[^"]+)" rel="next">')
 
 
@@ -39,13 +39,6 @@ def issue(session: Session, project: int, account: int, times: int) -> None:
                        to_account=account, actor="test")
 
 
-def next_link(response: object) -> str | None:
-    header = response.headers.get("link")  # type: ignore[attr-defined]
-    if header is None:
-        return None
-    match = LINK.match(header)
-    assert match, header
-    return match["url"]
 
 
 def test_paging_through_the_api_visits_each_project_once(client: TestClient,
