@@ -18,14 +18,19 @@ every row is written by the registry's own write paths, called in bulk:
 Nothing is bulk-loaded beside these paths: the ledger verifies as any other.
 
 Measurement: `qinglu serve --workers N` on the large database; `--clients` keep-alive
-connections (bench/api.py's client) for `--seconds` each on: serial look-ups
+connections (bench/api.py's asyncio client, then one client, then the same number from
+Debian's `wrk` where it is installed: a load generator in C, whose small share of the
+two cores leaves the server its own) for `--seconds` each on: serial look-ups
 (`/api/v1/units/{serial}` on random blocks), certificate verification, the public
 pages `/retirements`, `/projects` (its first page) and `/search?serial=` and public API
-reads (the dashboard `/`, which reads the whole registry, is timed once); then,
-in-process, balance queries on accounts of ~10,000 blocks each, and a transfer's latency
-(one client, `registry.transfer`) on the large ledger and on an empty one
-(`qinglu_scale_empty`, made afresh), alternating. Prints p50/p99 of each and
-`ratio=<transfer p50 empty / transfer p50 large>` last (target >= 1/1.5).
+reads (the dashboard `/` and the lists are timed once first); then, in-process, balance
+queries on the accounts of most blocks, and a transfer's latency (one client,
+`registry.transfer`) on the large ledger and on an empty one (`qinglu_scale_empty`,
+made afresh), alternating: between 20 accounts on each that start with one
+10,000,000-unit block (made afresh on the large ledger each run), so that the two
+differ only by the ledger around them; the generated traders' fragmented accounts are
+timed beside. Prints p50/p99 of each and `ratio=<transfer p50 empty / transfer p50
+large>` last (target >= 1/1.5).
 
     .venv/bin/python bench/scale.py [--entries 1000000] [--blocks 10000000]
         [--clients 50] [--seconds 10] [--generate-only]
