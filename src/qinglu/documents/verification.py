@@ -60,6 +60,7 @@ CERTIFICATE_SQL = RawQuery("""
            p.name
     FROM certificates c
     JOIN unit_blocks b ON b.retirement_id = c.retirement_id AND b.state = 'retired'
+         AND b.retirement_id IS NOT NULL  -- the partial index of retired blocks applies
     JOIN issuances i ON i.id = b.issuance_id
     JOIN projects p ON p.id = i.project_id
     WHERE c.number = :number

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -183,6 +184,13 @@ class UnitBlock(Base):
               "serial_start"),
         Index("ix_unit_blocks_issuance_start", "issuance_id", "serial_start"),
         Index("ix_unit_blocks_issuance_end", "issuance_id", "serial_end"),
+        # Only the blocks in escrow or retired have these; the rest (nearly all) are
+        # left out of the indexes (migration 0024).
+        Index("ix_unit_blocks_hold_id", "hold_id", postgresql_where=text("hold_id IS NOT NULL"),
+              sqlite_where=text("hold_id IS NOT NULL")),
+        Index("ix_unit_blocks_retirement_id", "retirement_id",
+              postgresql_where=text("retirement_id IS NOT NULL"),
+              sqlite_where=text("retirement_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -191,10 +199,8 @@ class UnitBlock(Base):
     serial_start: Mapped[int] = mapped_column(BigInteger)
     serial_end: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(16), default="held")
-    hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"), nullable=True, index=True)
-    retirement_id: Mapped[int | None] = mapped_column(
-        ForeignKey("retirements.id"), nullable=True, index=True
-    )
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"), nullable=True)
+    retirement_id: Mapped[int | None] = mapped_column(ForeignKey("retirements.id"), nullable=True)
     cancellation_id: Mapped[int | None] = mapped_column(
         ForeignKey("cancellations.id"), nullable=True
     )
