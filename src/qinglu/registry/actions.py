@@ -1325,11 +1325,15 @@ _SERIAL_RANGE_SQL = RawQuery("""
 """)
 
 
-# One serial (most look-ups): the issuance and the block that begin last at or before it,
-# each an equality on an index. With no range of unknown width in it, the statement's
-# generic plan (which the server keeps after five executions when it costs no more than
-# planning each time) is as tight as a custom one; the range statement's was a parallel
-# scan with JIT, 90 ms on the large ledger (bench/scale.py).
+# A serial, or a range within one issuance (most look-ups: a unit, a block, a
+# certificate's range): the issuance that begins last at or before the start, reaching
+# the end, and its blocks from the one that begins last at or before the start; each an
+# index equality or a range of one issuance's blocks. With no range of issuances of
+# unknown width in it, the statement's generic plan (which the server keeps after five
+# executions when it costs no more than planning each time) is as tight as a custom one;
+# the range statement's was a parallel scan with JIT, 90 ms on the large ledger
+# (bench/scale.py), so it is planned afresh at each call and kept for ranges that cross
+# issuances.
 _SERIAL_SQL = RawQuery("""
     SELECT i.id AS issuance_id, p.region, i.project_id, i.vintage,
            b.serial_start, b.serial_end, b.account_id, b.state, b.hold_id, b.retirement_id,
@@ -1337,21 +1341,23 @@ _SERIAL_SQL = RawQuery("""
     FROM issuances i
     JOIN projects p ON p.id = i.project_id
     LEFT JOIN unit_blocks b ON b.issuance_id = i.id
-         AND b.serial_start = (SELECT max(serial_start) FROM unit_blocks
-                               WHERE issuance_id = i.id AND serial_start <= :start)
-         AND b.serial_end >= :start
-    WHERE i.product = :product AND i.serial_end >= :start
+         AND b.serial_start >= (SELECT max(serial_start) FROM unit_blocks
+                                WHERE issuance_id = i.id AND serial_start <= :start)
+         AND b.serial_start <= :end AND b.serial_end >= :start
+    WHERE i.product = :product AND i.serial_end >= :end
       AND i.serial_start = (SELECT max(serial_start) FROM issuances
                             WHERE product = :product AND serial_start <= :start)
+    ORDER BY b.serial_start
 """)
 
 
 def find_serial(db: Db, serial: str) -> list[dict[str, Any]]:
     """Who holds the units of this serial (or range), and in what state."""
     wanted = parse_serial(serial)
-    query = _SERIAL_SQL if wanted.start == wanted.end else _SERIAL_RANGE_SQL
-    rows = query.rows(db, {"product": wanted.product, "start": wanted.start,
-                           "end": wanted.end})
+    params = {"product": wanted.product, "start": wanted.start, "end": wanted.end}
+    rows = _SERIAL_SQL.rows(db, params)
+    if not rows and wanted.end > wanted.start:  # across issuances, or not all issued
+        rows = _SERIAL_RANGE_SQL.rows(db, params)
     if not rows:
         raise InvalidSerial(f"序列号 {serial} 未发行", f"serial {serial} has not been issued")
     found: list[dict[str, Any]] = []
