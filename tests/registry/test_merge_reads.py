@@ -35,4 +35,4 @@ def test_a_transfer_reads_a_few_blocks_of_an_issuance_cut_into_hundreds(
             connection.rollback()
     finally:
         engine.dispose()
-    assert fetched < 40, fetched
+    assert fetched < 20, fetched

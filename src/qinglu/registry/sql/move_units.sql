@@ -111,17 +111,20 @@ BEGIN
         SELECT id, issuance_id, serial_start, serial_end INTO blk
         FROM unit_blocks WHERE id = moved_id;
         CONTINUE WHEN NOT FOUND;  -- absorbed by an earlier merge
-        -- Each neighbour is found by the point it covers, which the GiST no-overlap
-        -- index answers tightly. On `issuance_id` and `serial_end` alone, PL/pgSQL's
-        -- generic plan took that index for `issuance_id` only and filtered every block
-        -- of the issuance (thousands in a traded one: 62,000 rows read a transfer on the
-        -- large ledger of bench/scale.py, whose generation slowed to 30 transfers/s).
+        -- Each neighbour in a few index pages whichever index the plan takes: the
+        -- B-tree on (issuance_id, serial_end) or (issuance_id, serial_start), asked in
+        -- its order for one row, or the GiST no-overlap index, given the serial the
+        -- neighbour covers. With `issuance_id` and `serial_end` alone, PL/pgSQL's
+        -- generic plan took the GiST index for `issuance_id` only and filtered every
+        -- block of the issuance (thousands in a traded one: 62,000 rows read a transfer
+        -- on the large ledger of bench/scale.py, whose generation slowed to 30/s).
         SELECT id, serial_start INTO nb FROM unit_blocks
         WHERE issuance_id = blk.issuance_id AND serial_end = blk.serial_start - 1
           AND int8range(serial_start, serial_end, '[]')
               && int8range(blk.serial_start - 1, blk.serial_start - 1, '[]')
           AND account_id = p_to AND state = 'held' AND hold_id IS NULL
-          AND retirement_id IS NULL AND cancellation_id IS NULL;
+          AND retirement_id IS NULL AND cancellation_id IS NULL
+        ORDER BY issuance_id, serial_end LIMIT 1;
         IF FOUND THEN
             DELETE FROM unit_blocks WHERE id = blk.id;
             UPDATE unit_blocks SET serial_end = blk.serial_end WHERE id = nb.id;
@@ -133,7 +136,8 @@ BEGIN
           AND int8range(serial_start, serial_end, '[]')
               && int8range(blk.serial_end + 1, blk.serial_end + 1, '[]')
           AND account_id = p_to AND state = 'held' AND hold_id IS NULL
-          AND retirement_id IS NULL AND cancellation_id IS NULL;
+          AND retirement_id IS NULL AND cancellation_id IS NULL
+        ORDER BY issuance_id, serial_start LIMIT 1;
         IF FOUND THEN
             DELETE FROM unit_blocks WHERE id = nb.id;
             UPDATE unit_blocks SET serial_end = nb.serial_end WHERE id = blk.id;
