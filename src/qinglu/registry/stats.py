@@ -29,15 +29,12 @@ def totals(session: Session) -> dict[str, Any]:
     Read from the totals kept as units move (UnitTotal, a few rows a group), not summed
     from every block: held is what was issued less what is in escrow, retired or
     cancelled."""
-    rows = [(product, region, state, amount)
-            for (product, region), states in kept_totals(session).items()
-            for state, amount in states.items()]
+    regions = kept_totals(session)
     products: dict[str, dict[str, int]] = {}
-    regions: dict[tuple[str, str], dict[str, int]] = {}
-    for product, region, state, amount in rows:
-        for bucket in (products.setdefault(product, dict.fromkeys(STATES, 0)),
-                       regions.setdefault((product, region), dict.fromkeys(STATES, 0))):
-            bucket[state] += int(amount)
+    for (product, _region), states in regions.items():
+        summed = products.setdefault(product, dict.fromkeys(STATES, 0))
+        for state, amount in states.items():
+            summed[state] += amount
     return {
         "products": {
             product: {"issued": format_quantity(product, sum(states.values())),
