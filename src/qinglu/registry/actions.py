@@ -1294,9 +1294,13 @@ def balance(session: Session, account_id: int) -> dict[str, dict[str, str]]:
     }
 
 
-# Serial look-up is a busy public read: one portable SQL statement at the driver level
-# (see qinglu.db.raw), the issuances the range touches joined to their blocks in it.
-_SERIAL_RANGE_SQL = RawQuery("""
+# Serial look-up is a busy public read: portable SQL statements at the driver level (see
+# qinglu.db.raw), the issuances the range touches joined to their blocks in it. An
+# issuance's blocks tile its serials without overlap, so the first block meeting the
+# range is the last to begin at or before :start (or the issuance's first): the blocks
+# are then one tight index range, where `serial_start <= :end` alone walks every earlier
+# block of the issuance (thousands in a traded issuance).
+_ISSUANCES_WITH_BLOCKS = """
     SELECT i.id AS issuance_id, p.region, i.project_id, i.vintage,
            b.serial_start, b.serial_end, b.account_id, b.state, b.hold_id, b.retirement_id,
            b.cancellation_id
@@ -1304,46 +1308,32 @@ _SERIAL_RANGE_SQL = RawQuery("""
     JOIN projects p ON p.id = i.project_id
     LEFT JOIN unit_blocks b ON b.issuance_id = i.id
          AND b.serial_start <= :end AND b.serial_end >= :start
-         -- An issuance's blocks tile its serials without overlap, so the first block
-         -- meeting the range is the last to begin at or before :start (or the
-         -- issuance's first): the blocks are then one tight index range, where
-         -- `serial_start <= :end` alone walks every earlier block of the issuance
-         -- (thousands in a traded issuance).
          AND b.serial_start >= COALESCE(
              (SELECT max(serial_start) FROM unit_blocks
               WHERE issuance_id = i.id AND serial_start <= :start), i.serial_start)
+"""
+
+# Any range. A product's issuances never overlap (serials come from its one counter):
+# those meeting [:start, :end] are the last to begin at or before :start and any that
+# begin after it, up to :end. Two index look-ups (ix_issuances_product_start), where a
+# range of unknown width was a scan of every issuance of the product (1.5 s at 4.5
+# million issuances, bench/scale.py). Its generic plan, though, is costed for that
+# unknown width (a parallel scan with JIT, 90 ms on the large ledger), so the server
+# plans it afresh at each call: it is kept for ranges across issuances.
+_SERIAL_RANGE_SQL = RawQuery(_ISSUANCES_WITH_BLOCKS + """
     WHERE i.product = :product AND i.serial_end >= :start
-      -- A product's issuances never overlap (serials come from its one counter): those
-      -- meeting [:start, :end] are the last to begin at or before :start and any that
-      -- begin after it, up to :end. Two index look-ups (ix_issuances_product_start) with
-      -- estimates of a row each, where a range of unknown width was a scan of every
-      -- issuance of the product (1.5 s at 4.5 million issuances, bench/scale.py).
       AND (i.serial_start = (SELECT max(serial_start) FROM issuances
                              WHERE product = :product AND serial_start <= :start)
            OR (i.serial_start > :start AND i.serial_start <= :end))
     ORDER BY i.serial_start, b.serial_start
 """)
 
-
 # A serial, or a range within one issuance (most look-ups: a unit, a block, a
-# certificate's range): the issuance that begins last at or before the start, reaching
-# the end, and its blocks from the one that begins last at or before the start; each an
-# index equality or a range of one issuance's blocks. With no range of issuances of
-# unknown width in it, the statement's generic plan (which the server keeps after five
-# executions when it costs no more than planning each time) is as tight as a custom one;
-# the range statement's was a parallel scan with JIT, 90 ms on the large ledger
-# (bench/scale.py), so it is planned afresh at each call and kept for ranges that cross
-# issuances.
-_SERIAL_SQL = RawQuery("""
-    SELECT i.id AS issuance_id, p.region, i.project_id, i.vintage,
-           b.serial_start, b.serial_end, b.account_id, b.state, b.hold_id, b.retirement_id,
-           b.cancellation_id
-    FROM issuances i
-    JOIN projects p ON p.id = i.project_id
-    LEFT JOIN unit_blocks b ON b.issuance_id = i.id
-         AND b.serial_start >= (SELECT max(serial_start) FROM unit_blocks
-                                WHERE issuance_id = i.id AND serial_start <= :start)
-         AND b.serial_start <= :end AND b.serial_end >= :start
+# certificate's range): the one issuance that begins last at or before :start, if it
+# reaches :end. Each part an index equality or one issuance's blocks, so the statement's
+# generic plan (which the server keeps after five executions when it costs no more than
+# planning each time) is as tight as a custom one.
+_SERIAL_SQL = RawQuery(_ISSUANCES_WITH_BLOCKS + """
     WHERE i.product = :product AND i.serial_end >= :end
       AND i.serial_start = (SELECT max(serial_start) FROM issuances
                             WHERE product = :product AND serial_start <= :start)
