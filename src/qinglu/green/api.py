@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from qinglu.core.paging import MAX_LIMIT
-from qinglu.documents import actions as documents
 from qinglu.documents.signing import RegistryKey
 from qinglu.green import actions
 from qinglu.methods import green
 from qinglu.web.auth import PrincipalDep, SessionDep
+from qinglu.web.deps import link_next_page
 from qinglu.web.problems import PROBLEM_RESPONSES
 from qinglu.web.schemas import Id, IdempotencyKey
 
@@ -96,10 +95,7 @@ def power_projects(request: Request, response: Response, session: SessionDep,
     there are more, a `Link` header (RFC 8288) gives the next page's address,
     `<...?after=N&limit=M>; rel="next"`."""
     found = actions.projects_page(session, after, limit)
-    if found["next"] is not None:
-        query = urlencode({"after": found["next"], "limit": found["limit"]})
-        address = documents.base_url(str(request.base_url)) + request.url.path
-        response.headers["Link"] = f'<{address}?{query}>; rel="next"'
+    link_next_page(request, response, found["next"], found["limit"])
     projects: list[dict[str, Any]] = found["projects"]
     return projects
 

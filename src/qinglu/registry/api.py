@@ -5,7 +5,6 @@ every POST takes an Idempotency-Key header)."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -17,7 +16,7 @@ from qinglu.documents import actions as documents
 from qinglu.registry import actions as registry
 from qinglu.web import schemas as s
 from qinglu.web.auth import OperatorDep, PrincipalDep, SessionDep
-from qinglu.web.deps import PlainReadRoute, hot_read, json_response
+from qinglu.web.deps import PlainReadRoute, hot_read, json_response, link_next_page
 from qinglu.web.problems import PROBLEM_RESPONSES
 from qinglu.web.schemas import Id, IdempotencyKey
 
@@ -131,10 +130,7 @@ def list_projects(request: Request, response: Response, session: SessionDep,
     (RFC 8288) gives the next page's address, `<...?after=N&limit=M>; rel="next"`."""
     page = registry.paging(after, limit, registry.PROJECTS_API_SIZE)
     found = registry.projects_page(session, page)
-    if found["next"] is not None:
-        query = urlencode({"after": found["next"], "limit": page.limit})
-        address = documents.base_url(str(request.base_url)) + request.url.path
-        response.headers["Link"] = f'<{address}?{query}>; rel="next"'
+    link_next_page(request, response, found["next"], page.limit)
     return found["projects"]
 
 

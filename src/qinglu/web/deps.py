@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import anyio.to_thread
 import orjson
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qinglu.db.raw import Db
 from qinglu.db.replica import LSN_COOKIE, LSN_HEADER, ReadRouter, current_lsn, parse_lsn
+from qinglu.documents.actions import base_url
 
 T = TypeVar("T")
 
@@ -260,6 +262,17 @@ async def hot_read(request: Request, read: Callable[[Db], T]) -> T:
     """Run one of the busiest public reads for an `async` endpoint (see `HotReads`)."""
     reads: HotReads = request.app.state.hot_reads
     return await reads.run(read, request)
+
+
+def link_next_page(request: Request, response: Response, after: int | None,
+                   limit: int) -> None:
+    """On a page of a list with more after it, a `Link` header (RFC 8288) giving the next
+    page's address at the registry's public base, `<...?after=N&limit=M>; rel="next"`."""
+    if after is None:
+        return
+    query = urlencode({"after": after, "limit": limit})
+    address = base_url(str(request.base_url)) + request.url.path
+    response.headers["Link"] = f'<{address}?{query}>; rel="next"'
 
 
 def json_response(body: Any) -> Response:
