@@ -292,7 +292,8 @@ def serve_and_load(url: str, args: argparse.Namespace) -> None:
             if figures is not None:
                 print(f"{name}: {args.clients} connections from wrk, "
                       f"{figures['rate']:.0f} req/s, p50={figures['p50']:.1f} ms "
-                      f"p99={figures['p99']:.1f} ms, non-2xx={figures['errors']:.0f}",
+                      f"p99={figures['p99']:.1f} ms, non-2xx={figures['errors']:.0f}, "
+                      f"timeouts={figures['timeouts']:.0f}",
                       flush=True)
     finally:
         server.terminate()

@@ -84,7 +84,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     def sweep() -> None:
         with app.state.session_factory() as session:
             expire_due(session)
-        with app.state.session_factory() as session:
             compact_totals(session)
 
     async def loop() -> None:
