@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import pytest
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
-from psycopg.pq import TransactionStatus
-from sqlalchemy import Connection
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from qinglu.db.raw import RawQuery, Read
 from qinglu.registry import actions as registry
 from qinglu.web.app import create_app
 from qinglu.web.deps import PlainReadRoute
@@ -86,26 +86,46 @@ def test_each_thread_reads_on_its_own_connection(database_url: str) -> None:
     assert seen[0] is seen[1] and seen[2] is seen[3] and seen[0] is not seen[2]
 
 
-def test_a_server_database_reads_without_a_transaction(database_url: str) -> None:
-    """On PostgreSQL a hot read's statements run in autocommit: no BEGIN and ROLLBACK
-    round trips around them, and the pooled connection goes back as it was."""
+NOW_IS_STATEMENT_TIME = RawQuery(
+    "SELECT now() = statement_timestamp() AS own, now() AS at, pg_backend_pid() AS pid")
+
+
+def _two_statements() -> Read[list[dict[str, Any]]]:
+    first = yield NOW_IS_STATEMENT_TIME, {}
+    second = yield NOW_IS_STATEMENT_TIME, {}
+    return [*first, *second, {"thread": threading.current_thread()}]
+
+
+def test_a_server_database_reads_on_the_loop_without_a_transaction(database_url: str) -> None:
+    """On PostgreSQL a hot read's statements go from the event loop's own thread (no
+    hand-off to a worker thread), each in a transaction of its own (autocommit: no BEGIN
+    and ROLLBACK round trips around them)."""
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite reads in place on a connection of the thread's own")
     app = create_app(database_url)
-    seen: list[tuple[bool, bool]] = []
+    first, second, where = anyio.run(app.state.hot_reads.run, _two_statements)
+    assert first["own"] and second["own"] and second["at"] > first["at"]
+    assert first["pid"] == second["pid"]
+    assert where["thread"] is threading.current_thread()
 
-    def read(connection: Connection) -> None:
-        connection.exec_driver_sql("SELECT 1")
-        seen.append((connection.connection.driver_connection.autocommit,
-                     connection.connection.driver_connection.info.transaction_status
-                     == TransactionStatus.IDLE))
 
-    anyio.run(app.state.hot_reads.run, read)
-    assert seen == [(True, True)]
-    engine = app.state.session_factory.kw["bind"]
-    with engine.connect() as pooled:
-        assert pooled.connection.driver_connection.autocommit is False
-    engine.dispose()
+def test_a_dead_pooled_connection_is_replaced(client: TestClient, session: Session) -> None:
+    """The pool does not ping before each read; when the server has dropped its
+    connections (a restart), the next look-up still answers, on a fresh connection."""
+    if session.get_bind().dialect.name == "sqlite":
+        pytest.skip("SQLite has no server to drop connections")
+    _seller, _project, issued = f.issued_account(session, quantity=10)
+    serial = issued["serials"][0]
+    assert client.get(f"/api/v1/units/{serial}").status_code == 200
+    session.commit()
+    dropped = session.execute(text(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND query LIKE '%FROM issuances%'")).scalar_one()
+    session.commit()
+    assert dropped >= 1
+    answers = [client.get(f"/api/v1/units/{serial}") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
 
 
 def test_plain_read_route_takes_strings_only() -> None:

@@ -5,9 +5,10 @@ in changes a count and fails here.
 Every GET route of the app is listed from its routes, so a new one fails until it has
 a pin (or is named in NO_DATABASE). A statement is one SQLAlchemy cursor execution
 (`before_cursor_execute` on every Engine) or one `RawQuery` (the hot reads run on the
-driver's cursor). A few routes are asked once before they are counted (WARM), and what
-is re-read on a timer is read once. A page that needs a role is asked as a signed-in
-user of that role (the count includes the session's own look-up).
+driver's cursor; on PostgreSQL, from the event loop). A few routes are asked once before
+they are counted (WARM), and what is re-read on a timer is read once. A page that
+needs a role is asked as a signed-in user of that role (the count includes the
+session's own look-up).
 """
 
 from __future__ import annotations
@@ -248,12 +249,22 @@ def counting() -> Iterator[list[str]]:
             statements.append(self.sql)
         return original(self, db, params)
 
+    original_async = RawQuery.rows_async
+
+    async def rows_async(self: RawQuery, connection: Any,
+                         params: dict[str, Any]) -> list[dict[str, Any]]:
+        with lock:
+            statements.append(self.sql)
+        return await original_async(self, connection, params)
+
     event.listen(Engine, "before_cursor_execute", on_execute)
     RawQuery.rows = rows  # type: ignore[method-assign]
+    RawQuery.rows_async = rows_async  # type: ignore[method-assign]
     try:
         yield statements
     finally:
         RawQuery.rows = original  # type: ignore[method-assign]
+        RawQuery.rows_async = original_async  # type: ignore[method-assign]
         event.remove(Engine, "before_cursor_execute", on_execute)
 
 

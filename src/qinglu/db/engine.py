@@ -68,9 +68,9 @@ def make_engine(url: str | None = None, *, server_functions: bool = True,
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
-    if behind_pgbouncer():
-        connect_args = kwargs.setdefault("connect_args", {})
-        connect_args.setdefault("prepare_threshold", None)
+    connect_args = kwargs.setdefault("connect_args", {})
+    for name, value in driver_connect_args().items():
+        connect_args.setdefault(name, value)
     for name, value in pool_settings().items():
         kwargs.setdefault(name, value)
     engine = create_engine(url, **kwargs)
@@ -99,6 +99,18 @@ def behind_pgbouncer() -> bool:
     return os.environ.get(PGBOUNCER_ENV, "").lower() in ("1", "true", "yes", "on")
 
 
+def driver_connect_args(*, standby: bool = False) -> dict[str, Any]:
+    """psycopg's connection arguments beyond the URL, for every pool of this process:
+    no prepared statements behind PgBouncer (`behind_pgbouncer`), and a standby's
+    connection attempt given up after READ_CONNECT_TIMEOUT (`make_read_engine`)."""
+    args: dict[str, Any] = {}
+    if behind_pgbouncer():
+        args["prepare_threshold"] = None
+    if standby:
+        args["connect_timeout"] = READ_CONNECT_TIMEOUT
+    return args
+
+
 def make_read_engine(url: str | None = None, **kwargs: Any) -> Engine | None:
     """The hot standby's engine for public reads (`QINGLU_READ_DATABASE_URL`), or None
     when there is none (every read then goes to the primary). Sized like the primary's
@@ -110,7 +122,8 @@ def make_read_engine(url: str | None = None, **kwargs: Any) -> Engine | None:
     if not url:
         return None
     connect_args = kwargs.setdefault("connect_args", {})
-    connect_args.setdefault("connect_timeout", READ_CONNECT_TIMEOUT)
+    for name, value in driver_connect_args(standby=True).items():
+        connect_args.setdefault(name, value)
     return make_engine(url, **kwargs)
 
 
@@ -121,8 +134,11 @@ def _in_utc(dbapi_connection: Any, _record: Any) -> None:
     records (an order's expiry, say) does not depend on the server's setting, and the
     Python path writes the same text as the server path's functions, which write UTC."""
     with dbapi_connection.cursor() as cursor:
-        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.execute(IN_UTC)
     dbapi_connection.commit()
+
+
+IN_UTC = "SET TIME ZONE 'UTC'"
 
 
 SQLITE_SYNCHRONOUS = os.environ.get("QINGLU_SQLITE_SYNCHRONOUS", "FULL").upper()

@@ -9,6 +9,13 @@ one consistent snapshot without a transaction of its own.
 
 They run on a session or a connection (and its transaction), or straight on a SQLite
 driver connection (`qinglu.web.deps.HotReads`).
+
+A read of more than one statement, or with logic between its statements, is written once
+as a `Read`: a generator that yields each statement with its parameters and is sent the
+rows back. `run` answers it on any of the connections above; `run_async` on a psycopg
+async connection, on the server's event loop (`qinglu.db.aio`), with no thread between
+the request and the database. The rule is in the generator; how it reaches the database
+is not.
 """
 
 from __future__ import annotations
@@ -16,16 +23,20 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from psycopg import AsyncConnection
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 _PLACEHOLDER = re.compile(r"(?<!:):(\w+)")
 
 Db = Session | Connection | sqlite3.Connection
+Rows = list[dict[str, Any]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,42 @@ class RawQuery:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
             cursor.close()
+
+    async def rows_async(self, connection: AsyncConnection[Any],
+                         params: dict[str, Any]) -> Rows:
+        """The same rows, read on a psycopg async connection (in autocommit: one
+        statement, one snapshot)."""
+        async with connection.cursor() as cursor:
+            await cursor.execute(self._pyformat, params)
+            assert cursor.description is not None
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+
+
+# Yields (statement, parameters), is sent that statement's rows, returns the answer.
+Read = Generator[tuple[RawQuery, dict[str, Any]], Rows, T]
+
+
+def run(db: Db, read: Read[T]) -> T:
+    """Answer a `Read` on a session, a connection or a SQLite driver connection."""
+    try:
+        query, params = next(read)
+        while True:
+            query, params = read.send(query.rows(db, params))
+    except StopIteration as done:
+        answer: T = done.value
+        return answer
+
+
+async def run_async(connection: AsyncConnection[Any], read: Read[T]) -> T:
+    """Answer a `Read` on a psycopg async connection."""
+    try:
+        query, params = next(read)
+        while True:
+            query, params = read.send(await query.rows_async(connection, params))
+    except StopIteration as done:
+        answer: T = done.value
+        return answer
 
 
 def json_value(value: Any) -> Any:

@@ -45,6 +45,7 @@ from qinglu.documents.qr import (
 from qinglu.documents.signing import RegistryKey, encode_payload, load_or_create_key
 from qinglu.documents.verification import (  # noqa: F401 (callers verify through records)
     Verification,
+    certificate_verification,
     document_entry,
     retirement_facts_of,
     verify_certificate,

@@ -95,8 +95,8 @@ async def verify(number: str, request: Request,
                  ) -> Response:
     """Valid, or what does not match. `p` is the signed payload from the QR code."""
     key = registry_key(request)
-    result = await hot_read(request, lambda connection: documents.verify_certificate(
-        connection, key, number=number, payload=payload))
+    result = await hot_read(request, lambda: documents.certificate_verification(
+        key, number=number, payload=payload))
     return json_response(result.as_dict())
 
 

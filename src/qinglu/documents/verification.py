@@ -24,7 +24,8 @@ from qinglu.core.identifiers import public_beneficiary
 from qinglu.core.money import round_fen
 from qinglu.core.quantities import format_quantity, product_spec
 from qinglu.core.serials import parse_serial
-from qinglu.db.raw import Db, RawQuery, json_value
+from qinglu.db import raw
+from qinglu.db.raw import Db, RawQuery, Read, json_value
 from qinglu.documents.signing import (
     InvalidPayload,
     RegistryKey,
@@ -203,8 +204,8 @@ def _compare(result: Verification, presented: dict[str, Any], stored: dict[str, 
                         f"registry says {stored.get(name)!r}")
 
 
-def _check_retirement(db: Db, result: Verification, stored: dict[str, Any],
-                      rows: list[dict[str, Any]]) -> None:
+def _check_retirement(result: Verification, stored: dict[str, Any],
+                      rows: list[dict[str, Any]]) -> Read[None]:
     """The retirement row, its ledger entry and its units still say what was signed."""
     row = rows[0]
     if row["retirement_id"] is None:
@@ -214,7 +215,7 @@ def _check_retirement(db: Db, result: Verification, stored: dict[str, Any],
     blocks = [RetiredBlock(r["serial_start"], r["serial_end"], r["block_product"],
                            r["project_id"], r["vintage"], r["region"], r["project_name"])
               for r in rows if r["serial_start"] is not None]
-    _check_retirement_row(db, result, stored, row, serials, blocks)
+    yield from _check_retirement_row(result, stored, row, serials, blocks)
     recorded = (json_value(row["entry_body"]).get("records", {}).get("retirement")
                 if row["entry_body"] else None)
     if recorded is None or recorded["id"] != row["retirement_id"]:
@@ -228,13 +229,13 @@ def _check_retirement(db: Db, result: Verification, stored: dict[str, Any],
             result.fail(f"单位 {serial} 未按此注销", f"units {serial} are not retired by it")
 
 
-def _check_retirement_row(db: Db, result: Verification,
+def _check_retirement_row(result: Verification,
                           stored: dict[str, Any], row: dict[str, Any], serials: list[str],
-                          blocks: Sequence[RetiredBlock]) -> None:
+                          blocks: Sequence[RetiredBlock]) -> Read[None]:
     project_id = parse_serial(serials[0]).project_id
     project_name = next((b.name for b in blocks if b.project_id == project_id), None)
     if project_name is None:  # no retired block names it: look the project up
-        found = PROJECT_NAME_SQL.rows(db, {"id": project_id})
+        found = yield PROJECT_NAME_SQL, {"id": project_id}
         project_name = found[0]["name"] if found else ""
     now = retirement_facts_of(retirement_id=row["retirement_id"], product=row["product"],
                               quantity=row["quantity"], beneficiary=row["beneficiary"],
@@ -289,6 +290,12 @@ def _retired_by(serial: str,
 def verify_certificate(db: Db, key: RegistryKey, *,
                        number: str | None = None, payload: str | None = None) -> Verification:
     """Check a certificate by number, by signed payload (QR or PDF), or both."""
+    return raw.run(db, certificate_verification(key, number=number, payload=payload))
+
+
+def certificate_verification(key: RegistryKey, *, number: str | None = None,
+                             payload: str | None = None) -> Read[Verification]:
+    """`verify_certificate` as a `qinglu.db.raw.Read`, for the server's event loop."""
     presented: dict[str, Any] | None = None
     signature: str | None = None
     if payload:
@@ -300,7 +307,7 @@ def verify_certificate(db: Db, key: RegistryKey, *,
             return result
         number = number or str(presented.get("number", ""))
     result = Verification(number)
-    rows = CERTIFICATE_SQL.rows(db, {"number": number})
+    rows = yield CERTIFICATE_SQL, {"number": number}
     if not rows:
         result.fail(f"编号 {number} 未登记", f"unknown certificate number {number}")
         return result
@@ -315,10 +322,10 @@ def verify_certificate(db: Db, key: RegistryKey, *,
                         "bad signature: the document was altered or not signed by this registry")
         _compare(result, presented, stored)
     if rows[0]["order_id"] is not None:
-        _check_trade(db, result, stored, rows[0]["order_id"])
-        result.statement = _trade_statement(db, stored)
+        yield from _check_trade(result, stored, rows[0]["order_id"])
+        result.statement = yield from _trade_statement(stored)
     else:
-        _check_retirement(db, result, stored, rows)
+        yield from _check_retirement(result, stored, rows)
         result.statement = retirement_statement(stored)
     return result
 
@@ -338,10 +345,10 @@ def retirement_statement(facts: dict[str, Any]) -> dict[str, str]:
                   f"{facts.get('unit', '')}) are retired for {facts.get('beneficiary')}."}
 
 
-def _trade_statement(db: Db, facts: dict[str, Any]) -> dict[str, str]:
+def _trade_statement(facts: dict[str, Any]) -> Read[dict[str, str]]:
     """A trade voucher: its units were transferred to the buyer on its date; whether they
     are now still held or retired is what the ledger says now."""
-    states = _range_states(db, facts.get("serials", []))
+    states = yield from _range_states(facts.get("serials", []))
     retired = states.get("retired", 0)
     total = sum(states.values())
     if total and retired == total:
@@ -360,7 +367,7 @@ def _trade_statement(db: Db, facts: dict[str, Any]) -> dict[str, str]:
                   "voucher does not by itself mean the units are retired."}
 
 
-def _range_states(db: Db, serials: Sequence[str]) -> dict[str, int]:
+def _range_states(serials: Sequence[str]) -> Read[dict[str, int]]:
     """Base units of these serial ranges in each state, as the unit blocks say now."""
     counts: dict[str, int] = {}
     for text in serials:
@@ -368,20 +375,21 @@ def _range_states(db: Db, serials: Sequence[str]) -> dict[str, int]:
             wanted = parse_serial(text)
         except InvalidSerial:
             continue
-        for block in RANGE_STATES_SQL.rows(db, {
-                "project_id": wanted.project_id, "vintage": wanted.vintage,
-                "product": wanted.product, "start": wanted.start, "end": wanted.end}):
+        blocks = yield RANGE_STATES_SQL, {
+            "project_id": wanted.project_id, "vintage": wanted.vintage,
+            "product": wanted.product, "start": wanted.start, "end": wanted.end}
+        for block in blocks:
             overlap = (min(block["serial_end"], wanted.end)
                        - max(block["serial_start"], wanted.start) + 1)
             counts[block["state"]] = counts.get(block["state"], 0) + max(0, overlap)
     return counts
 
 
-def _check_trade(db: Db, result: Verification, stored: dict[str, Any],
-                 order_id: int) -> None:
+def _check_trade(result: Verification, stored: dict[str, Any],
+                 order_id: int) -> Read[None]:
     """A trade voucher: the settled order and its ledger entry still say what was signed
     (the units themselves may since have moved on, as bought units do)."""
-    found = TRADE_SQL.rows(db, {"order_id": order_id})
+    found = yield TRADE_SQL, {"order_id": order_id}
     if not found or found[0]["status"] != "settled":
         result.fail("成交记录缺失或未结算", "the trade is missing or not settled")
         return

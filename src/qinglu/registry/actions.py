@@ -60,6 +60,7 @@ from qinglu.core.quantities import (
     remember_product,
 )
 from qinglu.core.serials import format_serial, parse_serial
+from qinglu.db import raw
 from qinglu.db.engine import on_postgres
 from qinglu.db.raw import Db, RawQuery
 from qinglu.documents.signing import RegistryKey
@@ -1343,11 +1344,16 @@ _SERIAL_SQL = RawQuery(_ISSUANCES_WITH_BLOCKS + """
 
 def find_serial(db: Db, serial: str) -> list[dict[str, Any]]:
     """Who holds the units of this serial (or range), and in what state."""
+    return raw.run(db, serial_lookup(serial))
+
+
+def serial_lookup(serial: str) -> raw.Read[list[dict[str, Any]]]:
+    """`find_serial` as a `qinglu.db.raw.Read`, for the server's event loop."""
     wanted = parse_serial(serial)
     params = {"product": wanted.product, "start": wanted.start, "end": wanted.end}
-    rows = _SERIAL_SQL.rows(db, params)
+    rows = yield _SERIAL_SQL, params
     if not rows and wanted.end > wanted.start:  # across issuances, or not all issued
-        rows = _SERIAL_RANGE_SQL.rows(db, params)
+        rows = yield _SERIAL_RANGE_SQL, params
     if not rows:
         raise InvalidSerial(f"序列号 {serial} 未发行", f"serial {serial} has not been issued")
     found: list[dict[str, Any]] = []

@@ -107,7 +107,7 @@ def get_balance(account_id: Id, session: SessionDep,
 
 @hot_router.get("/units/{serial}", response_model=UnitLookupOut, tags=["units"])
 async def get_unit(serial: str, request: Request) -> Response:
-    blocks = await hot_read(request, lambda connection: registry.find_serial(connection, serial))
+    blocks = await hot_read(request, lambda: registry.serial_lookup(serial))
     first = blocks[0]
     return json_response({"serial": serial, "account_id": first["account_id"],
                           "state": first["state"], "blocks": blocks})

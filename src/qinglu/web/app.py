@@ -95,11 +95,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.sleep(MARKET_SWEEP_SECONDS)
 
     anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads()
+    await app.state.hot_reads.open()
     task = asyncio.create_task(loop())
     try:
         yield
     finally:
         task.cancel()
+        await app.state.hot_reads.close()
 
 
 def create_app(database_url: str | None = None,

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import anyio.to_thread
 import orjson
+import psycopg
 from annotated_types import MaxLen, MinLen
 from fastapi import APIRouter, Request
 from fastapi.dependencies.models import Dependant
@@ -24,7 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qinglu.db.raw import Db
+from qinglu.db import raw
+from qinglu.db.async_reads import AsyncReadPool, ReadFactory
+from qinglu.db.engine import READ_CONNECT_TIMEOUT, pool_settings, request_threads
 from qinglu.db.replica import LSN_COOKIE, LSN_HEADER, ReadRouter, current_lsn, parse_lsn
 from qinglu.documents.actions import base_url
 
@@ -200,7 +203,7 @@ def _takes_session(dependant: Dependant) -> bool:
 
 class HotReads:
     """Where the busiest public reads (verification, serial look-up) run: a few
-    single-statement queries at the driver level (`qinglu.db.raw`).
+    single-statement queries at the driver level, written once as `qinglu.db.raw.Read`s.
 
     SQLite is in-process: a read there is tens of microseconds of CPU under the GIL,
     and a hand-off to the thread pool costs as much again, so it runs in place, on a
@@ -210,37 +213,49 @@ class HotReads:
     connection out and back in cost more than the query. In autocommit every statement
     reads the latest committed state, as on a freshly checked-out connection.
 
-    A server database is waited on, so the read goes to the thread pool, on a pooled
-    connection, and the event loop serves others meanwhile. That connection is in
-    autocommit, as the SQLite one is: a transaction around a read's statements would
-    cost a BEGIN and a ROLLBACK, two more round trips to the server for each read (four
-    fifths of a serial look-up's time on a busy two-core machine)."""
+    A server database is waited on without a thread: the statements go from the event
+    loop on psycopg's async connections (`qinglu.db.async_reads`), one pool for the
+    primary and one for the standby, opened and closed by the app's lifespan. The loop
+    serves other requests while the database answers."""
 
     def __init__(self, engine: Engine, reads: ReadRouter | None = None) -> None:
         self._in_place = engine.dialect.name == "sqlite"
-        self._engine = engine if self._in_place else _autocommit(engine)
-        self._standby = None if reads is None or reads.standby is None else _autocommit(
-            reads.standby)
+        self._engine = engine
         self._local = threading.local()
         self._reads = reads
+        self._primary: AsyncReadPool | None = None
+        self._standby: AsyncReadPool | None = None
+        if not self._in_place:
+            size, timeout = request_threads(), pool_settings()["pool_timeout"]
+            self._primary = AsyncReadPool(engine, size=size, timeout=timeout)
+            if reads is not None and reads.standby is not None:
+                # A standby that went down is given up on as quickly as a connection to it.
+                self._standby = AsyncReadPool(reads.standby, size=size, standby=True,
+                                              timeout=READ_CONNECT_TIMEOUT)
 
-    async def run(self, read: Callable[[Db], T], request: Request | None = None) -> T:
-        if self._in_place:
-            return read(self._driver_connection())
+    async def open(self) -> None:
+        for pool in (self._primary, self._standby):
+            if pool is not None:
+                await pool.open()
+
+    async def close(self) -> None:
+        for pool in (self._primary, self._standby):
+            if pool is not None:
+                await pool.close()
+
+    async def run(self, read: ReadFactory[T], request: Request | None = None) -> T:
+        """Answer `read()` (a new `Read` each call: a dead connection's read is retried)."""
+        if self._primary is None:
+            return raw.run(self._driver_connection(), read())
         standby = await read_engine(request) if request is not None else None
-        if standby is None:
-            return await anyio.to_thread.run_sync(self._pooled, read, self._engine)
+        if standby is None or self._standby is None:
+            return await self._primary.run(read)
         try:
-            return await anyio.to_thread.run_sync(self._pooled, read, self._standby or standby)
-        except OperationalError as error:  # the standby went down since its last probe
+            return await self._standby.run(read)
+        except psycopg.OperationalError as error:  # the standby went down since its last probe
             assert self._reads is not None
             self._reads.standby_failed(error)
-            return await anyio.to_thread.run_sync(self._pooled, read, self._engine)
-
-    @staticmethod
-    def _pooled(read: Callable[[Db], T], engine: Engine) -> T:
-        with engine.connect() as connection:
-            return read(connection)
+            return await self._primary.run(read)
 
     def _driver_connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -253,13 +268,8 @@ class HotReads:
         return connection
 
 
-def _autocommit(engine: Engine) -> Engine:
-    # The same pool; each checkout is put in autocommit and put back on check-in.
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
-async def hot_read(request: Request, read: Callable[[Db], T]) -> T:
-    """Run one of the busiest public reads for an `async` endpoint (see `HotReads`)."""
+async def hot_read(request: Request, read: ReadFactory[T]) -> T:
+    """Answer one of the busiest public reads for an `async` endpoint (see `HotReads`)."""
     reads: HotReads = request.app.state.hot_reads
     return await reads.run(read, request)
 
