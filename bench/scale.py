@@ -33,7 +33,7 @@ timed beside. Prints p50/p99 of each and `ratio=<transfer p50 empty / transfer p
 large>` last (target >= 1/1.5).
 
     .venv/bin/python bench/scale.py [--entries 1000000] [--blocks 10000000]
-        [--clients 50] [--seconds 10] [--generate-only]
+        [--clients 50] [--seconds 10] [--generate-only | --reads-only]
 """
 
 from __future__ import annotations
@@ -423,6 +423,8 @@ def main() -> None:
     parser.add_argument("--transfers", type=int, default=100, help="per round, 5 rounds")
     parser.add_argument("--database", default=LARGE, help="the large ledger's database")
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="the public reads under load only (no balances, no transfers)")
     args = parser.parse_args()
     VAR.mkdir(parents=True, exist_ok=True)
     os.environ["QINGLU_VAR_DIR"] = str(VAR)
@@ -432,6 +434,8 @@ def main() -> None:
     if args.generate_only:
         return
     serve_and_load(large, args)
+    if args.reads_only:
+        return
     balances(large)
     # The same transfers on both ledgers: between accounts that each start with one
     # 10,000,000-unit block; and, beside them, between traders of the generated

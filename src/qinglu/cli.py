@@ -182,7 +182,7 @@ def serve(
     import uvicorn
 
     from qinglu.documents.signing import load_or_create_key
-    from qinglu.web.app import create_app, web_secret
+    from qinglu.web.app import serving_app, web_secret
 
     with session_for(db):
         pass  # migrates a database that is behind
@@ -198,14 +198,14 @@ def serve(
     configure_logging()
     os.environ[CONFIGURE_ENV] = "1"  # and in each worker process
     if workers == 1:
-        uvicorn.run(create_app(db), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(serving_app(db), host=host, port=port, log_config=None, access_log=False)
         return
     # Made here, once, so that worker processes only ever read the key and the secret.
     load_or_create_key()
     web_secret()
     if db:
         os.environ["QINGLU_DATABASE_URL"] = db
-    uvicorn.run("qinglu.web.app:create_app", factory=True, host=host, port=port,
+    uvicorn.run("qinglu.web.app:serving_app", factory=True, host=host, port=port,
                 workers=workers, log_config=None,
                 timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
