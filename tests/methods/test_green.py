@@ -41,6 +41,16 @@ def test_factor_region_and_year_choose_the_published_value() -> None:
         green.co2_of(1000, 2022, region="mars")
 
 
+@pytest.mark.parametrize("year", [0, 9, -5, 10_000])
+def test_a_year_no_date_can_name_is_refused_as_having_no_factor(year: int) -> None:
+    # A claim for a period in year 9 looks back ten years for a factor: through year 0,
+    # which no date names (schemathesis found the 500 this was).
+    with pytest.raises(InvalidInput, match="no grid_average factor"):
+        green.latest_year(None, None, year)
+    with pytest.raises(InvalidInput, match=f"in {year}"):
+        green.co2_of(1000, year)
+
+
 def test_certificates_carry_the_remainder_to_the_next_month() -> None:
     assert green.certificates_for(50_999) == (50, 999)
     assert green.certificates_for(1, carried_kwh=999) == (1, 0)

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import MAXYEAR, MINYEAR, date
 from decimal import Decimal
 from typing import Any
 
 from qinglu.core.errors import InvalidInput, InvalidSerial
-from qinglu.methods.params import ParameterTable, packaged_table
+from qinglu.methods.params import Parameter, ParameterTable, packaged_table
 
 METHOD_ID = "green.grid_factor"
 METHOD_VERSION = "1.0.0"
@@ -118,7 +118,7 @@ def co2_of(kwh: int, year: int, factor: str | None = None,
     if region not in REGIONS:
         raise GreenInputError(f"区域 {region!r} 无效（可选 {' '.join(REGIONS)}）",
                               f"unknown region {region!r}; choose one of {', '.join(REGIONS)}")
-    found = _table().get((factor, region), date(year, 7, 1))
+    found = _factor_of_year(factor, region, year)
     if found is None:
         raise GreenInputError(f"无 {year} 年{REGIONS[region]}的{FACTORS[factor][0]}"
                               "（未发布或未收录）",
@@ -128,12 +128,20 @@ def co2_of(kwh: int, year: int, factor: str | None = None,
                      kwh * per_kwh)
 
 
+def _factor_of_year(factor: str, region: str, year: int) -> Parameter | None:
+    """The factor in force at mid-year, or None for a year without one (a year before
+    1 or after 9999 has none: no date names it)."""
+    if not MINYEAR <= year <= MAXYEAR:
+        return None
+    return _table().get((factor, region), date(year, 7, 1))
+
+
 def latest_year(factor: str | None, region: str | None, up_to: int) -> int:
     """The latest year up to `up_to` with a published factor (published two years or so
     after the year they describe): what a claim uses when it names no year."""
     factor, region = factor or DEFAULT_FACTOR, region or DEFAULT_REGION
     for year in range(up_to, up_to - 10, -1):
-        if _table().get((factor, region), date(year, 7, 1)) is not None:
+        if _factor_of_year(factor, region, year) is not None:
             return year
     raise GreenInputError(f"{up_to} 年及以前无{REGIONS.get(region, region)}的该排放因子",
                           f"no {factor} factor for {region} up to {up_to}")
