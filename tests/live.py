@@ -49,8 +49,8 @@ def start_qinglu_serve(database_url: str, workers: int, var: Path
                        ) -> tuple[subprocess.Popen[bytes], str]:
     """`qinglu serve --db URL --workers N` as an operator starts it (defaults otherwise),
     in a process group of its own (stopped with `stop_qinglu_serve`, or killed whole);
-    returns the process and its base URL once it answers /health. Its log goes to
-    var/serve.log, read when a run fails."""
+    returns the process and its base URL once it answers /health. Its log (JSON lines on
+    stdout, anything else on stderr) goes to var/serve.log."""
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("QINGLU_THREADS", "QINGLU_MAX_IN_FLIGHT", "QINGLU_DATABASE_URL")}
@@ -60,7 +60,7 @@ def start_qinglu_serve(database_url: str, workers: int, var: Path
     with (var / "serve.log").open("ab") as log:
         process = subprocess.Popen(
             [str(qinglu), "serve", "--db", database_url, "--port", str(port),
-             "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
+             "--workers", str(workers)], env=env, stdout=log,
             stderr=log, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

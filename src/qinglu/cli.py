@@ -206,7 +206,7 @@ def serve(
     if db:
         os.environ["QINGLU_DATABASE_URL"] = db
     uvicorn.run("qinglu.web.app:serving_app", factory=True, host=host, port=port,
-                workers=workers, log_config=None,
+                workers=workers, log_config=None, access_log=False,
                 timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
 

@@ -6,13 +6,16 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from qinglu.core.logs import configure_logging, redact_text
 from qinglu.web.app import create_app
 from tests import factories as f
+from tests.live import qinglu_serve
 
 ID_NUMBER = f.make_resident_id(7)
 CREDIT_CODE = f.make_uscc(7)
@@ -62,3 +65,21 @@ def test_a_request_with_an_id_number_and_a_token_logs_neither(
     assert access[-1]["path"].endswith(ID_NUMBER[-4:])  # masked, not dropped
     added = next(r for r in records if r.get("event") == "holder added")
     assert added["id_number"] == "[redacted]" and added["password"] == "[redacted]"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_qinglu_serve_writes_one_access_line_a_request(
+        sqlite_database_url: str, tmp_path: Path, workers: int) -> None:
+    # qinglu.access's line (request id, route, masked path) and not uvicorn's beside it:
+    # a second line a request, with the client's address, is a cost and a leak.
+    with qinglu_serve(sqlite_database_url, workers, tmp_path / "var") as base:
+        for number in range(3):
+            httpx.get(f"{base}/api/v1/units/{ID_NUMBER}",
+                      headers={"X-Request-ID": f"one-line-{number}"}, timeout=10)
+    lines = (tmp_path / "var" / "serve.log").read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    for number in range(3):
+        mine = [r for r in records if r.get("request_id") == f"one-line-{number}"]
+        assert [r["logger"] for r in mine] == ["qinglu.access"]
+    assert not [r for r in records if r.get("logger") == "uvicorn.access"]
+    assert ID_NUMBER not in "\n".join(lines)

@@ -123,10 +123,16 @@ def configure_logging(level: str | None = None, *, json: bool | None = None,
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()  # through the root's JSON handler instead
         uvicorn_logger.propagate = True
+    # qinglu.access writes the access line (request id, route, masked path). uvicorn
+    # writes its own only when its logger has a handler somewhere up the tree: none, so
+    # not a second line a request, with the client's address, in every worker.
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False
 
 
 CONFIGURE_ENV = "QINGLU_CONFIGURE_LOGGING"
