@@ -42,7 +42,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": text}
     for status, text in {
         400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-        409: "Conflict", 422: "Invalid input", 429: "Too many attempts",
+        409: "Conflict", 413: "Request body over the address's limit (web.limits)",
+        422: "Invalid input", 429: "Too many attempts",
     }.items()
 }
 
