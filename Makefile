@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+# One pytest worker per core: each is a test session with databases of its own.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test lint install serve bench clean
 
