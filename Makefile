@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
-# One pytest worker per core: each is a test session with databases of its own.
-PYTEST_ARGS ?= -n auto
+# pytest workers (pytest-xdist): one per core, each a test session with databases of its
+# own; 0 runs the suite in this process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test lint install serve bench clean
 
@@ -31,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py

@@ -104,7 +104,8 @@ def test_every_api_operation_taking_a_body_documents_the_413_it_may_answer(
     # BodyLimit answers 413 on any address before the route runs; a client reading the
     # schema must find it (schemathesis sent a 1.2 MB report and got an undocumented 413).
     monkeypatch.setenv("QINGLU_SECRET", "test-secret")
-    schema = create_app(sqlite_database_url).openapi()
+    app = create_app(sqlite_database_url)
+    schema = app.openapi()
     taking_bodies = [(method, path, operation)
                      for path, item in schema["paths"].items()
                      for method, operation in item.items() if "requestBody" in operation]
@@ -112,7 +113,7 @@ def test_every_api_operation_taking_a_body_documents_the_413_it_may_answer(
     undocumented = [f"{method.upper()} {path}" for method, path, operation in taking_bodies
                     if "413" not in operation["responses"]]
     assert undocumented == []
-    with TestClient(create_app(sqlite_database_url)) as client:
+    with TestClient(app) as client:
         refused = client.post("/api/v1/projects/1/monitoring-reports",
                               content=b"{" + b" " * (1 << 20) + b"}",
                               headers={"Content-Type": "application/json"})
