@@ -51,15 +51,21 @@ async def _client(port: int, paths: list[str], offset: int, deadline: float,
     try:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            writer.write(requests[i % len(requests)])
-            i += 1
-            head = await reader.readuntil(b"\r\n\r\n")
-            await reader.readexactly(_content_length(head))
+            await _exchange(reader, writer, requests[i % len(requests)], errors)
             latencies.append(time.perf_counter() - started)
-            if head[9:12] != b"200":
-                errors.append(int(head[9:12]))
+            i += 1
     finally:
         writer.close()
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    request: bytes, errors: list[int]) -> None:
+    """Send one request and read its whole answer; a status other than 200 is noted."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    await reader.readexactly(_content_length(head))
+    if head[9:12] != b"200":
+        errors.append(int(head[9:12]))
 
 
 def _content_length(head: bytes) -> int:
@@ -83,6 +89,56 @@ def load(port: int, paths: list[str], clients: int, seconds: float
     started = time.perf_counter()
     asyncio.run(run())
     return len(latencies) / (time.perf_counter() - started), latencies, len(errors)
+
+
+async def _paced_client(port: int, paths: list[str], offset: int, interval: float,
+                        first: float, deadline: float, latencies: list[float],
+                        errors: list[int]) -> None:
+    """One keep-alive HTTP/1.1 connection sending a GET every `interval` seconds from
+    `first` on (open loop). A request due while the last answer is still awaited is late
+    through the server's fault: its latency runs from when it was due, so that a stall
+    counts for every request it held back (no coordinated omission). One due while the
+    connection was idle runs from when it was sent (the client's timer may wake a little
+    late; that is the client's, not the server's)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    requests = [f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() for p in paths]
+    due, i = first, offset
+    try:
+        while due < deadline:
+            now = time.perf_counter()
+            if now < due:
+                await asyncio.sleep(due - now)
+                started = time.perf_counter()
+            else:
+                started = due
+            await _exchange(reader, writer, requests[i % len(requests)], errors)
+            latencies.append(time.perf_counter() - started)
+            i += 1
+            due += interval
+    finally:
+        writer.close()
+
+
+def paced_load(port: int, paths: list[str], clients: int, rate: float, seconds: float
+               ) -> tuple[float, list[float], int]:
+    """`clients` connections offering `rate` requests/s between them, evenly spaced, for
+    `seconds`: requests/s answered, latencies, errors. Closed-loop clients (`load`) tell
+    how much the server answers at most, and at that rate their latency is the queue
+    (Little's law: clients / rate); these tell the latency at a given demand."""
+    latencies: list[float] = []
+    errors: list[int] = []
+    interval = clients / rate
+
+    async def run() -> None:
+        first = time.perf_counter() + 0.2  # every connection open before the first is due
+        deadline = first + seconds
+        await asyncio.gather(*(
+            _paced_client(port, paths, n, interval, first + n * interval / clients,
+                          deadline, latencies, errors) for n in range(clients)))
+
+    started = time.perf_counter()
+    asyncio.run(run())
+    return len(latencies) / (time.perf_counter() - started - 0.2), latencies, len(errors)
 
 
 _WRK_SCRIPT = """

@@ -23,7 +23,11 @@ Debian's `wrk` where it is installed: a load generator in C, whose small share o
 two cores leaves the server its own) for `--seconds` each on: serial look-ups
 (`/api/v1/units/{serial}` on random blocks), certificate verification, the public
 pages `/retirements`, `/projects` (its first page) and `/search?serial=` and public API
-reads (the dashboard `/` and the lists are timed once first); then, in-process, balance
+reads (the dashboard `/` and the lists are timed once first). The look-ups and the
+verifications are then offered at set shares of the closed-loop rate, by the same number
+of connections sending at even intervals (open loop, latency from when each request was
+due): the latency at a demand the server keeps up with, and the highest demand tried
+whose p99 stays under 20 ms. Then, in-process, balance
 queries on the accounts of most blocks, and a transfer's latency (one client,
 `registry.transfer`) on the large ledger and on an empty one (`qinglu_scale_empty`,
 made afresh), alternating: between 20 accounts on each that start with one
@@ -56,7 +60,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import qinglu.db.models  # noqa: E402, F401  (every feature's tables: a certificate names a case)
 from _common import percentile, pg_url  # noqa: E402
-from api import free_port, load, wrk_load  # noqa: E402
+from api import free_port, load, paced_load, wrk_load  # noqa: E402
 from qinglu.core.identifiers import uscc_check_char  # noqa: E402
 from qinglu.core.ledger import WriteContext, run_write  # noqa: E402
 from qinglu.core.serials import format_serial  # noqa: E402
@@ -70,6 +74,11 @@ VAR = Path(os.environ.get("QINGLU_SCALE_VAR", "/var/tmp/qinglu-scale-var"))
 REGION = "522629"
 ACTOR = "bench"
 CERTIFICATES = 20
+# The reads whose latency is also taken at a set demand (open loop), and the demands:
+# shares of the rate 50 closed-loop clients reach.
+PACED = ("serial look-up", "certificate verification")
+PACED_SHARES = (0.25, 0.5, 0.7, 0.85)
+P99_TARGET_MS = 20
 VACUUM_EVERY_CHUNKS = 100  # chunks of transfers between two VACUUMs of what they churn
 
 # The transfers, `qinglu_transfer` called once per row of one statement; the request is
@@ -287,9 +296,11 @@ def serve_and_load(url: str, args: argparse.Namespace) -> None:
             load(port, group[:20], 4, 1.0)  # warm the workers' pools and caches
             # One client too: the request's own time, without 50 clients' queueing on
             # the machine's two cores (which the health baseline shows).
+            most = 0.0
             for clients in (args.clients, 1):
                 rate, latencies, errors = load(port, group, clients, args.seconds / 2
                                                if clients == 1 else args.seconds)
+                most = rate if clients == args.clients else most
                 ms = sorted(x * 1000 for x in latencies)
                 print(f"{name}: {clients} clients, {rate:.0f} req/s, "
                       f"p50={percentile(ms, 50):.1f} ms p99={percentile(ms, 99):.1f} ms, "
@@ -301,9 +312,32 @@ def serve_and_load(url: str, args: argparse.Namespace) -> None:
                       f"p99={figures['p99']:.1f} ms, non-2xx={figures['errors']:.0f}, "
                       f"timeouts={figures['timeouts']:.0f}",
                       flush=True)
+            if name in PACED:
+                paced(port, name, group, args.clients,
+                      figures["rate"] if figures is not None else most, args.seconds)
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def paced(port: int, name: str, paths: list[str], clients: int, most: float,
+          seconds: float) -> None:
+    """The same `clients` connections offering a set share of `most` (the closed-loop
+    rate): the latency at a demand the server keeps up with, and the highest demand
+    tried whose p99 stays under the target."""
+    within = 0
+    for share in PACED_SHARES:
+        rate = round(most * share)
+        answered, latencies, errors = paced_load(port, paths, clients, rate, seconds)
+        ms = sorted(x * 1000 for x in latencies)
+        p99 = percentile(ms, 99)
+        if p99 < P99_TARGET_MS and not errors:
+            within = rate
+        print(f"{name}: {clients} clients offering {rate} req/s ({share:.0%} of "
+              f"{most:.0f}), {answered:.0f} answered/s, p50={percentile(ms, 50):.1f} ms "
+              f"p99={p99:.1f} ms, non-200={errors}", flush=True)
+    print(f"{name}: p99 under {P99_TARGET_MS} ms at {clients} clients up to "
+          f"{within} req/s offered (of those tried)", flush=True)
 
 
 def timed(calls: int, call: Any) -> list[float]:
