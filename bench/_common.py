@@ -48,7 +48,7 @@ def run_clients(target: Callable[..., None], args_of: Callable[[int], tuple[Any,
                 clients: int, seconds: float) -> tuple[float, list[float]]:
     """Start `clients` processes running `target(*args_of(i), queue)`; each puts its list
     of latencies on the queue. Returns operations/s over the run, and all latencies."""
-    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    queue: mp.Queue[list[float]] = mp.Queue()
     procs = [mp.Process(target=target, args=(*args_of(i), queue)) for i in range(clients)]
     started = time.perf_counter()
     for proc in procs:

@@ -93,12 +93,12 @@ def scenario(seed: int = 2026) -> list[Section]:
             section = Section(name, f"{name[:2].upper()}-{b}{n:02d}", kind, str(up), str(down),
                               params)
             for m in range(12):
-                days = calendar.monthrange(YEAR, m + 1)[1]
+                month_days = calendar.monthrange(YEAR, m + 1)[1]
                 wobble = rng.uniform(0.7, 1.15)
                 section.months.append({
                     "codmn": f"{rng.uniform(1.5, 6.5):.2f}", "nh3n": f"{rng.uniform(0.1, 1.2):.3f}",
                     "tp": f"{rng.uniform(0.01, 0.3):.3f}",
-                    "volume": f"{flow[m] * wobble * days * 8.64:.0f}",
+                    "volume": f"{flow[m] * wobble * month_days * 8.64:.0f}",
                     "min_flow": f"{flow[m] * wobble * 0.33:.3f}"})
             sections.append(section)
     return sections
@@ -122,7 +122,9 @@ class Arrays:
 
 def arrays(sections: list[Section]) -> Arrays:
     limits = water.limits_on("river", date(YEAR, 1, 1))
-    rows, pair_of, sign = [], [], []
+    rows: list[dict[str, str]] = []
+    pair_of: list[int] = []
+    sign: list[int] = []
     pair_ids: dict[tuple[str, str], int] = {}
     step_rows, load_ev, qty_ev = [], [], []
     for section in sections:

@@ -55,7 +55,7 @@ def setup(url: str, n_accounts: int) -> list[int]:
 
 
 def client(url: str, accounts: list[int], seconds: float, seed: int,
-           out: mp.Queue) -> None:  # type: ignore[type-arg]
+           out: mp.Queue[list[float]]) -> None:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     rng = random.Random(seed)

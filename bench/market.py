@@ -50,7 +50,7 @@ def open_listings(url: str, sellers: list[int]) -> list[int]:
 
 
 def trader(url: str, listings: list[int], buyers: list[int], seconds: float, seed: int,
-           out: mp.Queue) -> None:  # type: ignore[type-arg]
+           out: mp.Queue[list[float]]) -> None:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     key = load_or_create_key()
