@@ -27,7 +27,7 @@ reads (the dashboard `/` and the lists are timed once first). The look-ups and t
 verifications are then offered at set shares of the closed-loop rate, by the same number
 of connections sending at even intervals (open loop, latency from when each request was
 due): the latency at a demand the server keeps up with, and the highest demand tried
-whose p99 stays under 20 ms. Then, in-process, balance
+up to which every p99 stays under 20 ms. Then, in-process, balance
 queries on the accounts of most blocks, and a transfer's latency (one client,
 `registry.transfer`) on the large ledger and on an empty one (`qinglu_scale_empty`,
 made afresh), alternating: between 20 accounts on each that start with one
@@ -324,20 +324,22 @@ def paced(port: int, name: str, paths: list[str], clients: int, most: float,
           seconds: float) -> None:
     """The same `clients` connections offering a set share of `most` (the closed-loop
     rate): the latency at a demand the server keeps up with, and the highest demand
-    tried whose p99 stays under the target."""
-    within = 0
+    tried up to which every p99 stays under the target."""
+    within, failed = 0, False
     for share in PACED_SHARES:
         rate = round(most * share)
         answered, latencies, errors = paced_load(port, paths, clients, rate, seconds)
         ms = sorted(x * 1000 for x in latencies)
         p99 = percentile(ms, 99)
-        if p99 < P99_TARGET_MS and not errors:
-            within = rate
+        # Up to the first demand that misses: one that meets the target past a miss is
+        # luck (a quieter 10 s), not a demand the server keeps up with.
+        failed = failed or p99 >= P99_TARGET_MS or bool(errors)
+        within = within if failed else rate
         print(f"{name}: {clients} clients offering {rate} req/s ({share:.0%} of "
               f"{most:.0f}), {answered:.0f} answered/s, p50={percentile(ms, 50):.1f} ms "
               f"p99={p99:.1f} ms, non-200={errors}", flush=True)
-    print(f"{name}: p99 under {P99_TARGET_MS} ms at {clients} clients up to "
-          f"{within} req/s offered (of those tried)", flush=True)
+    print(f"{name}: p99 under {P99_TARGET_MS} ms at {clients} clients at every demand "
+          f"tried up to {within} req/s", flush=True)
 
 
 def timed(calls: int, call: Any) -> list[float]:
