@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from qinglu.core.ledger import AuditFinding, iter_entries, ledger_head, verify_chain
@@ -182,20 +182,48 @@ def replay_moves(session: Session) -> tuple[list[str], int | None]:
             if any(prev_state in TERMINAL_STATES for _a, prev_state in previous):
                 problems.append(f"entry {entry.sequence}: moved units that were already terminal")
                 first_bad = first_bad or entry.sequence
-    for issuance_id, segs in segments.items():
-        rows = session.execute(
-            select(UnitBlock.serial_start, UnitBlock.serial_end, UnitBlock.account_id,
-                   UnitBlock.state)
-            .where(UnitBlock.issuance_id == issuance_id).order_by(UnitBlock.serial_start)
-        ).all()
-        actual = _Segments()
-        for start, end, account, state in rows:
-            actual.items.append([start, end, account, state])
-            actual.starts.append(start)
-        if actual.normalised() != segs.normalised():
-            problems.append(f"issuance {issuance_id}: unit blocks differ from the ledger's record "
-                            "/ 单位区块与账本记录不符")
+    for issuance_id, actual in _blocks_by_issuance(session):
+        recorded = segments.pop(issuance_id, None)
+        if recorded is not None and actual.normalised() != recorded.normalised():
+            problems.append(_blocks_differ(issuance_id))
+    # Moves recorded for an issuance that has no block left.
+    problems += [_blocks_differ(issuance_id) for issuance_id, recorded in segments.items()
+                 if recorded.normalised()]
     return problems, first_bad
+
+
+def _blocks_differ(issuance_id: int) -> str:
+    return (f"issuance {issuance_id}: unit blocks differ from the ledger's record "
+            "/ 单位区块与账本记录不符")
+
+
+def _blocks_by_issuance(session: Session, batch: int = 10_000
+                        ) -> Iterator[tuple[int, _Segments]]:
+    """Every issuance's blocks, issuance by issuance, read in pages along the
+    (issuance_id, serial_start) index: one statement a page of blocks, not one an
+    issuance (millions of statements on a ledger of batch-issued certificates)."""
+    after: tuple[int, int] | None = None
+    current: tuple[int, _Segments] | None = None
+    while True:
+        query = select(UnitBlock.issuance_id, UnitBlock.serial_start, UnitBlock.serial_end,
+                       UnitBlock.account_id, UnitBlock.state)
+        if after is not None:
+            query = query.where(tuple_(UnitBlock.issuance_id, UnitBlock.serial_start)
+                                > tuple_(*after))
+        rows = session.execute(query.order_by(UnitBlock.issuance_id, UnitBlock.serial_start)
+                               .limit(batch)).all()
+        if not rows:
+            break
+        for issuance_id, start, end, account, state in rows:
+            if current is None or current[0] != issuance_id:
+                if current is not None:
+                    yield current
+                current = (issuance_id, _Segments())
+            current[1].items.append([start, end, account, state])
+            current[1].starts.append(start)
+        after = (rows[-1][0], rows[-1][1])
+    if current is not None:
+        yield current
 
 
 def _recorded_retirement(body: dict[str, Any], into: dict[int, dict[str, object]]) -> None:
