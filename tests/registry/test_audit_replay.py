@@ -19,17 +19,18 @@ from tests import factories as f
 A = "test"
 
 
-def issue_split(session: Session, issuances: int) -> tuple[int, int]:
-    """`issuances` issuances, each cut into three blocks by two transfers."""
-    source, target = f.account(session), f.account(session)
+def issue_split(session: Session, issuances: int) -> None:
+    """`issuances` issuances to one account, and twice as many transfers of 50 units out
+    of it to two accounts in turn (which cut the first issuances into blocks that do not
+    merge)."""
+    source, targets = f.account(session), (f.account(session), f.account(session))
     project = f.project(session)
     for _ in range(issuances):
         registry.issue(session, project_id=project, vintage=2023, quantity=300,
                        to_account=source, actor=A)
-    for _ in range(issuances):
-        registry.transfer(session, from_account=source, to_account=target, product="FCS",
-                          quantity=100, actor=A)
-    return source, target
+    for n in range(2 * issuances):
+        registry.transfer(session, from_account=source, to_account=targets[n % 2],
+                          product="FCS", quantity=50, actor=A)
 
 
 @contextmanager
@@ -38,7 +39,8 @@ def statements(session: Session) -> Iterator[list[str]]:
     engine = session.get_bind()
 
     def record(*args: object) -> None:
-        seen.append(str(args[2]))
+        if str(args[2]) != "BEGIN":  # SQLite's transactions are begun by a statement
+            seen.append(str(args[2]))
 
     event.listen(engine, "before_cursor_execute", record)
     try:
@@ -47,32 +49,72 @@ def statements(session: Session) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-def test_the_replay_reads_the_blocks_in_pages_not_one_statement_an_issuance(
-        session: Session) -> None:
+CHECKS = {"replay": lambda s, page: audit.replay_moves(s, batch=page)[0],
+          "tiling": lambda s, page: audit.check_tiling(s, batch=page),
+          "conservation": lambda s, page: audit.check_conservation(s, batch=page),
+          "states": lambda s, page: audit.check_states(s, batch=page)}
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_the_full_checks_read_in_pages_not_one_statement_an_issuance(
+        session: Session, check: str) -> None:
     issue_split(session, 3)
     with statements(session) as few:
-        assert audit.replay_moves(session) == ([], None)
+        assert CHECKS[check](session, audit.PAGE) == []
     issue_split(session, 12)
     with statements(session) as many:
-        assert audit.replay_moves(session) == ([], None)
-    block_reads = [s for s in many if "FROM unit_blocks" in s]
-    assert len(block_reads) == len([s for s in few if "FROM unit_blocks" in s]) == 2, many
+        assert CHECKS[check](session, audit.PAGE) == []
+    assert len(many) == len(few) <= 3, many
+    # And a statement a page: the blocks read 10 rows at a time (the last page short).
+    blocks = session.scalar(text("SELECT count(*) FROM unit_blocks"))
+    assert blocks > 20
+    with statements(session) as paged:
+        assert CHECKS[check](session, 10) == []
+    block_reads = [s for s in paged if "FROM unit_blocks" in s]
+    assert len(block_reads) == blocks // 10 + 1, paged
+
+
+def tamper(session: Session, sql: str, issuance: int) -> None:
+    session.execute(text(sql), {"i": issuance})
+    session.commit()
+
+
+# The last block of the third issuance, edited behind the registry's back.
+LAST_BLOCK = "(SELECT max(id) FROM unit_blocks WHERE issuance_id = :i)"
+EDITS = {
+    "another holder": ("UPDATE unit_blocks SET account_id = (SELECT max(id) FROM accounts) "
+                       f"WHERE id = {LAST_BLOCK}",
+                       {"replay": "unit blocks differ from the ledger's record"}),
+    "a unit more": (f"UPDATE unit_blocks SET serial_end = serial_end + 1 WHERE id = {LAST_BLOCK}",
+                    {"replay": "unit blocks differ from the ledger's record",
+                     "tiling": "blocks end at", "conservation": "issued 300, blocks hold 301"}),
+    "a gap": ("UPDATE unit_blocks SET serial_start = serial_start + 1 "
+              f"WHERE id = {LAST_BLOCK}",
+              {"replay": "unit blocks differ from the ledger's record",
+               "tiling": "gap at serial", "conservation": "issued 300, blocks hold 299"}),
+    "retired in place": (f"UPDATE unit_blocks SET state = 'retired' WHERE id = {LAST_BLOCK}",
+                         {"replay": "unit blocks differ from the ledger's record",
+                          "states": "retired outside a retirement"}),
+}
 
 
 @pytest.mark.parametrize("page", [1, 2, 4, 10_000])
-def test_a_block_edited_behind_the_registry_is_named_wherever_the_pages_cut(
-        session: Session, page: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_an_edited_block_is_named_by_each_check_wherever_the_pages_cut(
+        session: Session, page: int, edit: str) -> None:
     issue_split(session, 4)
     issuances = list(session.scalars(text("SELECT id FROM issuances ORDER BY id")))
-    tampered = issuances[2]
-    stranger = f.account(session)
-    session.execute(text("UPDATE unit_blocks SET account_id = :a WHERE id = (SELECT max(id) "
-                         "FROM unit_blocks WHERE issuance_id = :i)"),
-                    {"a": stranger, "i": tampered})
-    session.commit()
-    paged = audit._blocks_by_issuance
-    monkeypatch.setattr(audit, "_blocks_by_issuance",
-                        lambda s: paged(s, batch=page))
-    problems, _first_bad = audit.replay_moves(session)
-    assert problems == [f"issuance {tampered}: unit blocks differ from the ledger's record "
-                        "/ 单位区块与账本记录不符"]
+    edited = issuances[2]
+    f.account(session)  # a stranger, the newest account
+    sql, named = EDITS[edit]
+    tamper(session, sql, edited)
+    block = session.scalar(text(f"SELECT id FROM unit_blocks WHERE id = {LAST_BLOCK}"),
+                           {"i": edited})
+    for check, run in CHECKS.items():
+        problems = run(session, page)
+        if check not in named:
+            assert problems == [], (check, problems)
+            continue
+        assert len(problems) == 1 and named[check] in problems[0], (check, problems)
+        assert (f"issuance {edited}:" in problems[0] or f"block {block}:" in problems[0]), \
+            problems

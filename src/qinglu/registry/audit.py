@@ -11,13 +11,14 @@ from the first entry stays in the full audit (`qinglu audit verify --full`)."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Row, select, tuple_
 from sqlalchemy.orm import Session
 
 from qinglu.core.ledger import AuditFinding, iter_entries, ledger_head, verify_chain
@@ -52,53 +53,93 @@ def _only(query: Any, column: Any, ids: Collection[int] | None) -> Any:
     return query if ids is None else query.where(column.in_(sorted(ids)))
 
 
-def check_tiling(session: Session, ids: Collection[int] | None = None) -> list[str]:
-    """Every issuance's blocks tile its range: no gap, no overlap, nothing outside."""
-    problems: list[str] = []
-    for issuance in session.scalars(_only(select(Issuance), Issuance.id, ids)
-                                    .order_by(Issuance.id)):
-        expected = issuance.serial_start
-        ranges = session.execute(
-            select(UnitBlock.serial_start, UnitBlock.serial_end)
-            .where(UnitBlock.issuance_id == issuance.id)
-            .order_by(UnitBlock.serial_start)
-        ).all()
-        for start, end in ranges:
-            if start != expected:
-                kind = "gap" if start > expected else "overlap"
-                problems.append(f"issuance {issuance.id}: {kind} at serial {min(start, expected)}")
-                break
-            expected = end + 1
+# Rows a statement of the audit reads at a time: the full audit walks every issuance and
+# block of the registry (tens of millions on a province's), a page at a time along an
+# index, holding neither the whole result nor a mapped object per row.
+PAGE = 10_000
+
+
+def _pages(session: Session, query: Any, keys: tuple[Any, ...],
+           batch: int = PAGE) -> Iterator[Row[Any]]:
+    """The rows of `query`, whose first columns are `keys` (an index's columns), in the
+    order of `keys`, read `batch` at a time."""
+    after: tuple[Any, ...] | None = None
+    while True:
+        page = query if after is None else query.where(
+            keys[0] > after[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*after))
+        rows = session.execute(page.order_by(*keys).limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = tuple(rows[-1][:len(keys)])
+
+
+def _blocks_by_issuance(session: Session, columns: tuple[Any, ...],
+                        ids: Collection[int] | None = None, batch: int = PAGE
+                        ) -> Iterator[tuple[int, list[Row[Any]]]]:
+    """Each issuance's blocks (`columns` of them, after the issuance id and serial start),
+    in serial order, issuance by issuance: one statement a page of blocks, not one an
+    issuance (millions of statements on a ledger of batch-issued certificates)."""
+    query = _only(select(UnitBlock.issuance_id, UnitBlock.serial_start, *columns),
+                  UnitBlock.issuance_id, ids)
+    rows = _pages(session, query, (UnitBlock.issuance_id, UnitBlock.serial_start), batch)
+    for issuance_id, blocks in itertools.groupby(rows, key=lambda row: row[0]):
+        yield int(issuance_id), list(blocks)
+
+
+def _issuances_with_blocks(session: Session, columns: tuple[Any, ...],
+                           ids: Collection[int] | None = None, batch: int = PAGE
+                           ) -> Iterator[tuple[Row[Any], list[Row[Any]]]]:
+    """Each issuance (id, first and last serial, quantity) with its blocks, both read in
+    pages in issuance order and walked side by side."""
+    blocks = _blocks_by_issuance(session, columns, ids, batch)
+    pending = next(blocks, None)
+    query = _only(select(Issuance.id, Issuance.serial_start, Issuance.serial_end,
+                         Issuance.quantity), Issuance.id, ids)
+    for issuance in _pages(session, query, (Issuance.id,), batch):
+        while pending is not None and pending[0] < issuance.id:
+            pending = next(blocks, None)  # blocks of no issuance: a foreign key forbids
+        if pending is not None and pending[0] == issuance.id:
+            yield issuance, pending[1]
         else:
-            if expected != issuance.serial_end + 1:
-                problems.append(f"issuance {issuance.id}: blocks end at {expected - 1}, "
-                                f"issued up to {issuance.serial_end}")
+            yield issuance, []
+
+
+def check_tiling(session: Session, ids: Collection[int] | None = None,
+                 batch: int = PAGE) -> list[str]:
+    """Every issuance's blocks tile its range: no gap, no overlap, nothing outside."""
+    problems = []
+    for issuance, blocks in _issuances_with_blocks(session, (UnitBlock.serial_end,), ids,
+                                                   batch):
+        problem = _tiling_problem(issuance, blocks)
+        if problem is not None:
+            problems.append(problem)
     return problems
 
 
-def state_totals(session: Session, ids: Collection[int] | None = None
-                 ) -> dict[int, dict[str, int]]:
-    """Units per issuance and state."""
-    rows = session.execute(_only(
-        select(UnitBlock.issuance_id, UnitBlock.state,
-               func.sum(UnitBlock.serial_end - UnitBlock.serial_start + 1)),
-        UnitBlock.issuance_id, ids).group_by(UnitBlock.issuance_id, UnitBlock.state)
-    ).all()
-    totals: dict[int, dict[str, int]] = {}
-    for issuance_id, state, amount in rows:
-        totals.setdefault(issuance_id, {})[state] = int(amount)
-    return totals
+def _tiling_problem(issuance: Row[Any], blocks: list[Row[Any]]) -> str | None:
+    expected = issuance.serial_start
+    for block in blocks:
+        if block.serial_start != expected:
+            kind = "gap" if block.serial_start > expected else "overlap"
+            return f"issuance {issuance.id}: {kind} at serial {min(block.serial_start, expected)}"
+        expected = block.serial_end + 1
+    if expected != issuance.serial_end + 1:
+        return (f"issuance {issuance.id}: blocks end at {expected - 1}, "
+                f"issued up to {issuance.serial_end}")
+    return None
 
 
-def check_conservation(session: Session, ids: Collection[int] | None = None) -> list[str]:
+def check_conservation(session: Session, ids: Collection[int] | None = None,
+                       batch: int = PAGE) -> list[str]:
     """issued = held + escrow + retired + cancelled, per issuance."""
-    totals = state_totals(session, ids)
     problems = []
-    for issuance_id, quantity in session.execute(
-            _only(select(Issuance.id, Issuance.quantity), Issuance.id, ids)):
-        counted = sum(totals.get(issuance_id, {}).values())
-        if counted != quantity:
-            problems.append(f"issuance {issuance_id}: issued {quantity}, blocks hold {counted}")
+    for issuance, blocks in _issuances_with_blocks(session, (UnitBlock.serial_end,), ids,
+                                                   batch):
+        counted = sum(block.serial_end - block.serial_start + 1 for block in blocks)
+        if counted != issuance.quantity:
+            problems.append(f"issuance {issuance.id}: issued {issuance.quantity}, "
+                            f"blocks hold {counted}")
     return problems
 
 
@@ -112,12 +153,16 @@ def check_totals(session: Session) -> list[str]:
             if kept.get((product, region), none) != counted.get((product, region), none)]
 
 
-def check_states(session: Session, ids: Collection[int] | None = None) -> list[str]:
+def check_states(session: Session, ids: Collection[int] | None = None,
+                 batch: int = PAGE) -> list[str]:
     """Terminal units sit in the right system accounts; escrow belongs to a pending hold."""
     problems = []
     kinds = {row[0]: row[1] for row in session.execute(select(Account.id, Account.kind))}
     pending = set(session.scalars(select(Hold.id).where(Hold.status == "pending")))
-    for block in session.scalars(_only(select(UnitBlock), UnitBlock.issuance_id, ids)):
+    blocks = _only(select(UnitBlock.id, UnitBlock.account_id, UnitBlock.state,
+                          UnitBlock.retirement_id, UnitBlock.cancellation_id,
+                          UnitBlock.hold_id), UnitBlock.issuance_id, ids)
+    for block in _pages(session, blocks, (UnitBlock.id,), batch):
         kind = kinds.get(block.account_id)
         if block.state == "retired" and (kind != "retirement" or block.retirement_id is None):
             problems.append(f"block {block.id}: retired outside a retirement")
@@ -168,7 +213,7 @@ class _Segments:
         return [(int(str(a)), int(str(b)), c, d) for a, b, c, d in merged]
 
 
-def replay_moves(session: Session) -> tuple[list[str], int | None]:
+def replay_moves(session: Session, batch: int = PAGE) -> tuple[list[str], int | None]:
     """Rebuild block ownership from the ledger's moves and compare with the tables.
 
     Also checks that no recorded move took units out of a terminal state.
@@ -182,9 +227,11 @@ def replay_moves(session: Session) -> tuple[list[str], int | None]:
             if any(prev_state in TERMINAL_STATES for _a, prev_state in previous):
                 problems.append(f"entry {entry.sequence}: moved units that were already terminal")
                 first_bad = first_bad or entry.sequence
-    for issuance_id, actual in _blocks_by_issuance(session):
+    for issuance_id, blocks in _blocks_by_issuance(
+            session, (UnitBlock.serial_end, UnitBlock.account_id, UnitBlock.state),
+            batch=batch):
         recorded = segments.pop(issuance_id, None)
-        if recorded is not None and actual.normalised() != recorded.normalised():
+        if recorded is not None and _segments_of(blocks) != recorded.normalised():
             problems.append(_blocks_differ(issuance_id))
     # Moves recorded for an issuance that has no block left.
     problems += [_blocks_differ(issuance_id) for issuance_id, recorded in segments.items()
@@ -197,33 +244,13 @@ def _blocks_differ(issuance_id: int) -> str:
             "/ 单位区块与账本记录不符")
 
 
-def _blocks_by_issuance(session: Session, batch: int = 10_000
-                        ) -> Iterator[tuple[int, _Segments]]:
-    """Every issuance's blocks, issuance by issuance, read in pages along the
-    (issuance_id, serial_start) index: one statement a page of blocks, not one an
-    issuance (millions of statements on a ledger of batch-issued certificates)."""
-    after: tuple[int, int] | None = None
-    current: tuple[int, _Segments] | None = None
-    while True:
-        query = select(UnitBlock.issuance_id, UnitBlock.serial_start, UnitBlock.serial_end,
-                       UnitBlock.account_id, UnitBlock.state)
-        if after is not None:
-            query = query.where(tuple_(UnitBlock.issuance_id, UnitBlock.serial_start)
-                                > tuple_(*after))
-        rows = session.execute(query.order_by(UnitBlock.issuance_id, UnitBlock.serial_start)
-                               .limit(batch)).all()
-        if not rows:
-            break
-        for issuance_id, start, end, account, state in rows:
-            if current is None or current[0] != issuance_id:
-                if current is not None:
-                    yield current
-                current = (issuance_id, _Segments())
-            current[1].items.append([start, end, account, state])
-            current[1].starts.append(start)
-        after = (rows[-1][0], rows[-1][1])
-    if current is not None:
-        yield current
+def _segments_of(blocks: list[Row[Any]]) -> list[tuple[int, int, object, object]]:
+    actual = _Segments()
+    for block in blocks:
+        actual.items.append([block.serial_start, block.serial_end, block.account_id,
+                             block.state])
+        actual.starts.append(block.serial_start)
+    return actual.normalised()
 
 
 def _recorded_retirement(body: dict[str, Any], into: dict[int, dict[str, object]]) -> None:
