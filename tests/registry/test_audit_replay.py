@@ -50,13 +50,13 @@ def statements(session: Session) -> Iterator[list[str]]:
 
 
 CHECKS = {"replay": lambda s, page: audit.replay_moves(s, batch=page)[0],
-          "tiling": lambda s, page: audit.check_tiling(s, batch=page),
-          "conservation": lambda s, page: audit.check_conservation(s, batch=page),
-          "states": lambda s, page: audit.check_states(s, batch=page)}
+          "tiling": lambda s, page: audit.check_tiling(s),
+          "conservation": lambda s, page: audit.check_conservation(s),
+          "states": lambda s, page: audit.check_states(s)}
 
 
 @pytest.mark.parametrize("check", sorted(CHECKS))
-def test_the_full_checks_read_in_pages_not_one_statement_an_issuance(
+def test_the_full_checks_do_not_send_a_statement_an_issuance(
         session: Session, check: str) -> None:
     issue_split(session, 3)
     with statements(session) as few:
@@ -65,13 +65,30 @@ def test_the_full_checks_read_in_pages_not_one_statement_an_issuance(
     with statements(session) as many:
         assert CHECKS[check](session, audit.PAGE) == []
     assert len(many) == len(few) <= 3, many
-    # And a statement a page: the blocks read 10 rows at a time (the last page short).
+
+
+def test_the_replay_reads_a_statement_a_page(session: Session) -> None:
+    issue_split(session, 15)
     blocks = session.scalar(text("SELECT count(*) FROM unit_blocks"))
     assert blocks > 20
     with statements(session) as paged:
-        assert CHECKS[check](session, 10) == []
+        assert audit.replay_moves(session, batch=10) == ([], None)
     block_reads = [s for s in paged if "FROM unit_blocks" in s]
     assert len(block_reads) == blocks // 10 + 1, paged
+
+
+@pytest.mark.parametrize("check", ["tiling", "conservation", "states"])
+def test_the_incremental_checks_ask_for_a_few_hundred_issuances_at_a_time(
+        session: Session, check: str) -> None:
+    issue_split(session, 3)
+    ids = set(session.scalars(text("SELECT id FROM issuances")))
+    many = ids | set(range(10**6, 10**6 + 2 * audit.IDS_A_STATEMENT))  # and some unknown
+    run = {"tiling": audit.check_tiling, "conservation": audit.check_conservation,
+           "states": audit.check_states}[check]
+    with statements(session) as asked:
+        assert run(session, many) == []
+    per_chunk = len(asked) // 3
+    assert len(asked) == 3 * per_chunk and per_chunk >= 1, asked
 
 
 def tamper(session: Session, sql: str, issuance: int) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import Row, and_, bindparam, case, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from qinglu.core.ledger import AuditFinding, iter_entries, ledger_head, verify_chain
@@ -53,10 +53,12 @@ def _only(query: Any, column: Any, ids: Collection[int] | None) -> Any:
     return query if ids is None else query.where(column.in_(sorted(ids)))
 
 
-# Rows a statement of the audit reads at a time: the full audit walks every issuance and
-# block of the registry (tens of millions on a province's), a page at a time along an
-# index, holding neither the whole result nor a mapped object per row.
+# Blocks a statement of the replay reads at a time: the full audit walks every block of
+# the registry (tens of millions on a province's) a page at a time along an index,
+# holding neither the whole result nor a mapped object per row.
 PAGE = 10_000
+# The incremental audit's issuances, this many to a statement.
+IDS_A_STATEMENT = 500
 
 
 def _pages(session: Session, query: Any, keys: tuple[Any, ...],
@@ -74,73 +76,88 @@ def _pages(session: Session, query: Any, keys: tuple[Any, ...],
         after = tuple(rows[-1][:len(keys)])
 
 
-def _blocks_by_issuance(session: Session, columns: tuple[Any, ...],
-                        ids: Collection[int] | None = None, batch: int = PAGE
+def _blocks_by_issuance(session: Session, columns: tuple[Any, ...], batch: int = PAGE
                         ) -> Iterator[tuple[int, list[Row[Any]]]]:
     """Each issuance's blocks (`columns` of them, after the issuance id and serial start),
     in serial order, issuance by issuance: one statement a page of blocks, not one an
     issuance (millions of statements on a ledger of batch-issued certificates)."""
-    query = _only(select(UnitBlock.issuance_id, UnitBlock.serial_start, *columns),
-                  UnitBlock.issuance_id, ids)
+    query = select(UnitBlock.issuance_id, UnitBlock.serial_start, *columns)
     rows = _pages(session, query, (UnitBlock.issuance_id, UnitBlock.serial_start), batch)
     for issuance_id, blocks in itertools.groupby(rows, key=lambda row: row[0]):
         yield int(issuance_id), list(blocks)
 
 
-def _issuances_with_blocks(session: Session, columns: tuple[Any, ...],
-                           ids: Collection[int] | None = None, batch: int = PAGE
-                           ) -> Iterator[tuple[Row[Any], list[Row[Any]]]]:
-    """Each issuance (id, first and last serial, quantity) with its blocks, both read in
-    pages in issuance order and walked side by side."""
-    blocks = _blocks_by_issuance(session, columns, ids, batch)
-    pending = next(blocks, None)
-    query = _only(select(Issuance.id, Issuance.serial_start, Issuance.serial_end,
-                         Issuance.quantity), Issuance.id, ids)
-    for issuance in _pages(session, query, (Issuance.id,), batch):
-        while pending is not None and pending[0] < issuance.id:
-            pending = next(blocks, None)  # blocks of no issuance: a foreign key forbids
-        if pending is not None and pending[0] == issuance.id:
-            yield issuance, pending[1]
-        else:
-            yield issuance, []
+def _only_ids(query: Any, column: Any, ids: Collection[int] | None) -> Any:
+    """`query`, or with ids, restricted to those rows whose `column` holds one of the ids
+    bound as `ids` (see `_chunked`)."""
+    return query if ids is None else query.where(column.in_(bindparam("ids", expanding=True)))
 
 
-def check_tiling(session: Session, ids: Collection[int] | None = None,
-                 batch: int = PAGE) -> list[str]:
-    """Every issuance's blocks tile its range: no gap, no overlap, nothing outside."""
-    problems = []
-    for issuance, blocks in _issuances_with_blocks(session, (UnitBlock.serial_end,), ids,
-                                                   batch):
-        problem = _tiling_problem(issuance, blocks)
-        if problem is not None:
-            problems.append(problem)
-    return problems
+def check_tiling(session: Session, ids: Collection[int] | None = None) -> list[str]:
+    """Every issuance's blocks tile its range: no gap, no overlap, nothing outside.
+
+    The database compares each block with the one before it (or the issuance's first
+    serial) and the last with the issuance's last serial, and returns only the blocks that
+    do not fit: the check reads every block where it stands, none travels."""
+    order = (UnitBlock.issuance_id, UnitBlock.serial_start)
+    neighbours = (select(UnitBlock.issuance_id, UnitBlock.serial_start, UnitBlock.serial_end,
+                         func.lag(UnitBlock.serial_end).over(
+                             partition_by=UnitBlock.issuance_id,
+                             order_by=UnitBlock.serial_start).label("previous_end"),
+                         func.lead(UnitBlock.serial_start).over(
+                             partition_by=UnitBlock.issuance_id,
+                             order_by=UnitBlock.serial_start).label("next_start")))
+    b = _only_ids(neighbours, UnitBlock.issuance_id, ids).subquery()
+    expected = case((b.c.previous_end.is_(None), Issuance.serial_start),
+                    else_=b.c.previous_end + 1)
+    misfits = (select(Issuance.id, Issuance.serial_start.label("first"),
+                      Issuance.serial_end.label("last"), b.c.serial_start, b.c.serial_end,
+                      expected.label("expected"), b.c.next_start)
+               .join(b, b.c.issuance_id == Issuance.id)
+               .where(or_(b.c.serial_start != expected,
+                          and_(b.c.next_start.is_(None), b.c.serial_end != Issuance.serial_end)))
+               .order_by(*(b.c[column.key] for column in order)))
+    empty = _only_ids(select(Issuance.id, Issuance.serial_start, Issuance.serial_end)
+                      .where(~select(UnitBlock.id)
+                             .where(UnitBlock.issuance_id == Issuance.id).exists()),
+                      Issuance.id, ids)
+    first_misfit: dict[int, Row[Any]] = {}
+    for row in _chunked(session, misfits, ids):
+        first_misfit.setdefault(row.id, row)
+    problems = {issuance: _tiling_problem(row) for issuance, row in first_misfit.items()}
+    for row in _chunked(session, empty, ids):
+        problems[row.id] = (f"issuance {row.id}: blocks end at {row.serial_start - 1}, "
+                            f"issued up to {row.serial_end}")
+    return [problems[issuance] for issuance in sorted(problems)]
 
 
-def _tiling_problem(issuance: Row[Any], blocks: list[Row[Any]]) -> str | None:
-    expected = issuance.serial_start
-    for block in blocks:
-        if block.serial_start != expected:
-            kind = "gap" if block.serial_start > expected else "overlap"
-            return f"issuance {issuance.id}: {kind} at serial {min(block.serial_start, expected)}"
-        expected = block.serial_end + 1
-    if expected != issuance.serial_end + 1:
-        return (f"issuance {issuance.id}: blocks end at {expected - 1}, "
-                f"issued up to {issuance.serial_end}")
-    return None
+def _chunked(session: Session, query: Any, ids: Collection[int] | None) -> Iterator[Row[Any]]:
+    """The rows of `query` (made by `_only_ids`), for all its ids a few hundred at a time."""
+    if ids is None:
+        yield from session.execute(query)
+        return
+    wanted = sorted(ids)
+    for first in range(0, len(wanted), IDS_A_STATEMENT):
+        yield from session.execute(query, {"ids": wanted[first:first + IDS_A_STATEMENT]})
 
 
-def check_conservation(session: Session, ids: Collection[int] | None = None,
-                       batch: int = PAGE) -> list[str]:
-    """issued = held + escrow + retired + cancelled, per issuance."""
-    problems = []
-    for issuance, blocks in _issuances_with_blocks(session, (UnitBlock.serial_end,), ids,
-                                                   batch):
-        counted = sum(block.serial_end - block.serial_start + 1 for block in blocks)
-        if counted != issuance.quantity:
-            problems.append(f"issuance {issuance.id}: issued {issuance.quantity}, "
-                            f"blocks hold {counted}")
-    return problems
+def _tiling_problem(row: Row[Any]) -> str:
+    if row.serial_start != row.expected:
+        kind = "gap" if row.serial_start > row.expected else "overlap"
+        return f"issuance {row.id}: {kind} at serial {min(row.serial_start, row.expected)}"
+    return f"issuance {row.id}: blocks end at {row.serial_end}, issued up to {row.last}"
+
+
+def check_conservation(session: Session, ids: Collection[int] | None = None) -> list[str]:
+    """issued = held + escrow + retired + cancelled, per issuance (summed where the blocks
+    are; only the issuances that do not add up come back)."""
+    counted = func.coalesce(func.sum(UnitBlock.serial_end - UnitBlock.serial_start + 1), 0)
+    query = _only_ids(select(Issuance.id, Issuance.quantity, counted.label("held"))
+                      .outerjoin(UnitBlock, UnitBlock.issuance_id == Issuance.id), Issuance.id,
+                      ids).group_by(Issuance.id, Issuance.quantity) \
+        .having(counted != Issuance.quantity).order_by(Issuance.id)
+    return [f"issuance {row.id}: issued {row.quantity}, blocks hold {row.held}"
+            for row in _chunked(session, query, ids)]
 
 
 def check_totals(session: Session) -> list[str]:
@@ -153,26 +170,34 @@ def check_totals(session: Session) -> list[str]:
             if kept.get((product, region), none) != counted.get((product, region), none)]
 
 
-def check_states(session: Session, ids: Collection[int] | None = None,
-                 batch: int = PAGE) -> list[str]:
-    """Terminal units sit in the right system accounts; escrow belongs to a pending hold."""
-    problems = []
-    kinds = {row[0]: row[1] for row in session.execute(select(Account.id, Account.kind))}
-    pending = set(session.scalars(select(Hold.id).where(Hold.status == "pending")))
-    blocks = _only(select(UnitBlock.id, UnitBlock.account_id, UnitBlock.state,
-                          UnitBlock.retirement_id, UnitBlock.cancellation_id,
-                          UnitBlock.hold_id), UnitBlock.issuance_id, ids)
-    for block in _pages(session, blocks, (UnitBlock.id,), batch):
-        kind = kinds.get(block.account_id)
-        if block.state == "retired" and (kind != "retirement" or block.retirement_id is None):
-            problems.append(f"block {block.id}: retired outside a retirement")
-        if block.state == "cancelled" and (kind != "cancellation" or block.cancellation_id is None):
-            problems.append(f"block {block.id}: cancelled outside a cancellation")
-        if block.state == "escrow" and block.hold_id not in pending:
-            problems.append(f"block {block.id}: in escrow without a pending hold")
-        if block.state == "held" and kind in ("retirement", "cancellation"):
-            problems.append(f"block {block.id}: held in a {kind} account")
-    return problems
+def check_states(session: Session, ids: Collection[int] | None = None) -> list[str]:
+    """Terminal units sit in the right system accounts; escrow belongs to a pending hold.
+    The database picks out the blocks that break a rule; only those come back."""
+    kind = Account.kind
+    query = _only_ids(select(UnitBlock.id, UnitBlock.state, kind)
+             .outerjoin(Account, Account.id == UnitBlock.account_id)
+             .outerjoin(Hold, Hold.id == UnitBlock.hold_id)
+             .where(or_(
+                 and_(UnitBlock.state == "retired",
+                      or_(kind.is_distinct_from("retirement"), UnitBlock.retirement_id.is_(None))),
+                 and_(UnitBlock.state == "cancelled",
+                      or_(kind.is_distinct_from("cancellation"),
+                          UnitBlock.cancellation_id.is_(None))),
+                 and_(UnitBlock.state == "escrow", Hold.status.is_distinct_from("pending")),
+                 and_(UnitBlock.state == "held", kind.in_(("retirement", "cancellation"))))),
+                      UnitBlock.issuance_id, ids).order_by(UnitBlock.id)
+    return [_state_problem(row.id, row.state, row.kind)
+            for row in _chunked(session, query, ids)]
+
+
+def _state_problem(block: int, state: str, kind: str | None) -> str:
+    if state == "retired":
+        return f"block {block}: retired outside a retirement"
+    if state == "cancelled":
+        return f"block {block}: cancelled outside a cancellation"
+    if state == "escrow":
+        return f"block {block}: in escrow without a pending hold"
+    return f"block {block}: held in a {kind} account"
 
 
 class _Segments:
