@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from qinglu.registry import actions as registry
 from qinglu.registry import audit
 from tests import factories as f
+from tests.statements import counting
 
 A = "test"
 
@@ -34,19 +35,13 @@ def issue_split(session: Session, issuances: int) -> None:
 
 
 @contextmanager
-def statements(session: Session) -> Iterator[list[str]]:
-    seen: list[str] = []
-    engine = session.get_bind()
-
-    def record(*args: object) -> None:
-        if str(args[2]) != "BEGIN":  # SQLite's transactions are begun by a statement
-            seen.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def statements() -> Iterator[list[str]]:
+    """The statements run meanwhile (`tests.statements.counting`), filled in at the end,
+    without SQLite's BEGIN (its transactions are begun by a statement)."""
+    kept: list[str] = []
+    with counting() as seen:
+        yield kept
+    kept += [statement for statement in seen if statement != "BEGIN"]
 
 
 CHECKS = {"replay": lambda s, page: audit.replay_moves(s, batch=page)[0],
@@ -59,10 +54,10 @@ CHECKS = {"replay": lambda s, page: audit.replay_moves(s, batch=page)[0],
 def test_the_full_checks_do_not_send_a_statement_an_issuance(
         session: Session, check: str) -> None:
     issue_split(session, 3)
-    with statements(session) as few:
+    with statements() as few:
         assert CHECKS[check](session, audit.PAGE) == []
     issue_split(session, 12)
-    with statements(session) as many:
+    with statements() as many:
         assert CHECKS[check](session, audit.PAGE) == []
     assert len(many) == len(few) <= 3, many
 
@@ -71,7 +66,7 @@ def test_the_replay_reads_a_statement_a_page(session: Session) -> None:
     issue_split(session, 15)
     blocks = session.scalar(text("SELECT count(*) FROM unit_blocks"))
     assert blocks > 20
-    with statements(session) as paged:
+    with statements() as paged:
         assert audit.replay_moves(session, batch=10) == ([], None)
     block_reads = [s for s in paged if "FROM unit_blocks" in s]
     assert len(block_reads) == blocks // 10 + 1, paged
@@ -85,7 +80,7 @@ def test_the_incremental_checks_ask_for_a_few_hundred_issuances_at_a_time(
     many = ids | set(range(10**6, 10**6 + 2 * audit.IDS_A_STATEMENT))  # and some unknown
     run = {"tiling": audit.check_tiling, "conservation": audit.check_conservation,
            "states": audit.check_states}[check]
-    with statements(session) as asked:
+    with statements() as asked:
         assert run(session, many) == []
     per_chunk = len(asked) // 3
     assert len(asked) == 3 * per_chunk and per_chunk >= 1, asked

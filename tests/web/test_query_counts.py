@@ -14,22 +14,20 @@ session's own look-up).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import text
 
 from qinglu.accounts import actions as accounts
 from qinglu.db.engine import make_engine, make_session_factory
-from qinglu.db.raw import RawQuery
 from qinglu.demo import load_demo
 from qinglu.web.app import create_app
 from tests.conftest import BACKENDS, PostgresDatabases, fresh_sqlite_file
+from tests.statements import counting
 
 pytestmark = pytest.mark.slow
 
@@ -230,42 +228,6 @@ def get_routes(app: Any) -> set[str]:
 
     walk(app.routes, "")
     return found
-
-
-@contextmanager
-def counting() -> Iterator[list[str]]:
-    """The statements run meanwhile, on any engine or as a RawQuery."""
-    statements: list[str] = []
-    lock = threading.Lock()
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        with lock:
-            statements.append(statement)
-
-    original = RawQuery.rows
-
-    def rows(self: RawQuery, db: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with lock:
-            statements.append(self.sql)
-        return original(self, db, params)
-
-    original_async = RawQuery.rows_async
-
-    async def rows_async(self: RawQuery, connection: Any,
-                         params: dict[str, Any]) -> list[dict[str, Any]]:
-        with lock:
-            statements.append(self.sql)
-        return await original_async(self, connection, params)
-
-    event.listen(Engine, "before_cursor_execute", on_execute)
-    RawQuery.rows = rows  # type: ignore[method-assign]
-    RawQuery.rows_async = rows_async  # type: ignore[method-assign]
-    try:
-        yield statements
-    finally:
-        RawQuery.rows = original  # type: ignore[method-assign]
-        RawQuery.rows_async = original_async  # type: ignore[method-assign]
-        event.remove(Engine, "before_cursor_execute", on_execute)
 
 
 @dataclass

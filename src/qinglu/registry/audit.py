@@ -49,10 +49,6 @@ class AuditReport:
         return not self.problems
 
 
-def _only(query: Any, column: Any, ids: Collection[int] | None) -> Any:
-    return query if ids is None else query.where(column.in_(sorted(ids)))
-
-
 # Blocks a statement of the replay reads at a time: the full audit walks every block of
 # the registry (tens of millions on a province's) a page at a time along an index,
 # holding neither the whole result nor a mapped object per row.
@@ -99,24 +95,18 @@ def check_tiling(session: Session, ids: Collection[int] | None = None) -> list[s
     The database compares each block with the one before it (or the issuance's first
     serial) and the last with the issuance's last serial, and returns only the blocks that
     do not fit: the check reads every block where it stands, none travels."""
-    order = (UnitBlock.issuance_id, UnitBlock.serial_start)
-    neighbours = (select(UnitBlock.issuance_id, UnitBlock.serial_start, UnitBlock.serial_end,
-                         func.lag(UnitBlock.serial_end).over(
-                             partition_by=UnitBlock.issuance_id,
-                             order_by=UnitBlock.serial_start).label("previous_end"),
-                         func.lead(UnitBlock.serial_start).over(
-                             partition_by=UnitBlock.issuance_id,
-                             order_by=UnitBlock.serial_start).label("next_start")))
+    neighbours = select(UnitBlock.issuance_id, UnitBlock.serial_start, UnitBlock.serial_end,
+                        _along_issuance(func.lag(UnitBlock.serial_end)).label("previous_end"),
+                        _along_issuance(func.lead(UnitBlock.serial_start)).label("next_start"))
     b = _only_ids(neighbours, UnitBlock.issuance_id, ids).subquery()
     expected = case((b.c.previous_end.is_(None), Issuance.serial_start),
                     else_=b.c.previous_end + 1)
-    misfits = (select(Issuance.id, Issuance.serial_start.label("first"),
-                      Issuance.serial_end.label("last"), b.c.serial_start, b.c.serial_end,
-                      expected.label("expected"), b.c.next_start)
+    misfits = (select(Issuance.id, Issuance.serial_end.label("last"), b.c.serial_start,
+                      b.c.serial_end, expected.label("expected"))
                .join(b, b.c.issuance_id == Issuance.id)
                .where(or_(b.c.serial_start != expected,
                           and_(b.c.next_start.is_(None), b.c.serial_end != Issuance.serial_end)))
-               .order_by(*(b.c[column.key] for column in order)))
+               .order_by(b.c.issuance_id, b.c.serial_start))
     empty = _only_ids(select(Issuance.id, Issuance.serial_start, Issuance.serial_end)
                       .where(~select(UnitBlock.id)
                              .where(UnitBlock.issuance_id == Issuance.id).exists()),
@@ -129,6 +119,11 @@ def check_tiling(session: Session, ids: Collection[int] | None = None) -> list[s
         problems[row.id] = (f"issuance {row.id}: blocks end at {row.serial_start - 1}, "
                             f"issued up to {row.serial_end}")
     return [problems[issuance] for issuance in sorted(problems)]
+
+
+def _along_issuance(window_function: Any) -> Any:
+    return window_function.over(partition_by=UnitBlock.issuance_id,
+                                order_by=UnitBlock.serial_start)
 
 
 def _chunked(session: Session, query: Any, ids: Collection[int] | None) -> Iterator[Row[Any]]:
@@ -294,7 +289,7 @@ def check_retirements(session: Session,
         for entry in iter_entries(session):
             _recorded_retirement(json.loads(entry.body), recorded)
     problems: list[str] = []
-    for row in session.scalars(_only(select(Retirement), Retirement.id, only)):
+    for (row,) in _chunked(session, _only_ids(select(Retirement), Retirement.id, only), only):
         facts = recorded.get(row.id)
         if facts is None:
             problems.append(f"retirement {row.id}: no ledger entry records it")
