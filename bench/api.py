@@ -46,7 +46,7 @@ async def _client(port: int, paths: list[str], offset: int, deadline: float,
     client rather than httpx, so that the client's own CPU (it shares the machine
     with the server) is small next to the server's and the figures are the server's."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    requests = [f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() for p in paths]
+    requests = _requests(paths)
     i = offset
     try:
         while time.perf_counter() < deadline:
@@ -56,6 +56,10 @@ async def _client(port: int, paths: list[str], offset: int, deadline: float,
             i += 1
     finally:
         writer.close()
+
+
+def _requests(paths: list[str]) -> list[bytes]:
+    return [f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() for p in paths]
 
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -101,7 +105,7 @@ async def _paced_client(port: int, paths: list[str], offset: int, interval: floa
     connection was idle runs from when it was sent (the client's timer may wake a little
     late; that is the client's, not the server's)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    requests = [f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() for p in paths]
+    requests = _requests(paths)
     due, i = first, offset
     try:
         while due < deadline:

@@ -296,11 +296,11 @@ def serve_and_load(url: str, args: argparse.Namespace) -> None:
             load(port, group[:20], 4, 1.0)  # warm the workers' pools and caches
             # One client too: the request's own time, without 50 clients' queueing on
             # the machine's two cores (which the health baseline shows).
-            most = 0.0
+            rates = {}
             for clients in (args.clients, 1):
                 rate, latencies, errors = load(port, group, clients, args.seconds / 2
                                                if clients == 1 else args.seconds)
-                most = rate if clients == args.clients else most
+                rates[clients] = rate
                 ms = sorted(x * 1000 for x in latencies)
                 print(f"{name}: {clients} clients, {rate:.0f} req/s, "
                       f"p50={percentile(ms, 50):.1f} ms p99={percentile(ms, 99):.1f} ms, "
@@ -314,7 +314,8 @@ def serve_and_load(url: str, args: argparse.Namespace) -> None:
                       flush=True)
             if name in PACED:
                 paced(port, name, group, args.clients,
-                      figures["rate"] if figures is not None else most, args.seconds)
+                      figures["rate"] if figures is not None else rates[args.clients],
+                      args.seconds)
     finally:
         server.terminate()
         server.wait(timeout=20)
